@@ -1,0 +1,191 @@
+package dev.megabridge.core.io.safetensors;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
+
+/**
+ * Streams tensors into safetensors files. Each tensor is written from its (lazy) source run by run, so the
+ * model is never materialised; memory use is one copy buffer per writer.
+ */
+public final class SafetensorsWriter {
+
+  private static final int BUFFER_BYTES = 8 << 20;
+
+  /** One tensor to write under {@code name}. */
+  public record Entry(String name, Tensor tensor) {}
+
+  private SafetensorsWriter() {}
+
+  /** The header JSON (padded with spaces to a multiple of 8 bytes) for {@code entries} in order. */
+  public static byte[] header(List<Entry> entries, Map<String, String> metadata) {
+    ObjectNode root = SafetensorsFile.JSON.createObjectNode();
+    ObjectNode meta = root.putObject("__metadata__");
+    metadata.forEach(meta::put);
+    long offset = 0;
+    for (Entry entry : entries) {
+      ObjectNode node = root.putObject(entry.name());
+      node.put("dtype", entry.tensor().dtype().safetensorsName());
+      ArrayNode shape = node.putArray("shape");
+      for (long dim : entry.tensor().shape().toArray()) {
+        shape.add(dim);
+      }
+      long size = entry.tensor().byteSize();
+      node.putArray("data_offsets").add(offset).add(offset + size);
+      offset += size;
+    }
+    byte[] json = root.toString().getBytes(StandardCharsets.UTF_8);
+    int padded = (json.length + 7) & ~7;
+    byte[] out = new byte[padded];
+    System.arraycopy(json, 0, out, 0, json.length);
+    java.util.Arrays.fill(out, json.length, padded, (byte) ' ');
+    return out;
+  }
+
+  /** Writes one file with the default metadata {@code {"format": "pt"}}. */
+  public static void writeFile(Path file, List<Entry> entries, LongConsumer progress) {
+    writeFile(file, entries, Map.of("format", "pt"), progress);
+  }
+
+  public static void writeFile(Path file, List<Entry> entries, Map<String, String> metadata,
+      LongConsumer progress) {
+    checkUnique(entries);
+    byte[] header = header(entries, metadata);
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
+        StandardOpenOption.WRITE)) {
+      ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
+      writeFully(channel, length);
+      writeFully(channel, ByteBuffer.wrap(header));
+      ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
+      MemorySegment bufferSegment = MemorySegment.ofBuffer(buffer);
+      for (Entry entry : entries) {
+        long[] written = {0};
+        entry.tensor().forEachRun((segment, offset, size) -> {
+          written[0] += size;
+          if (size >= BUFFER_BYTES / 2) {
+            flush(channel, buffer);
+            writeFully(channel, segment.asSlice(offset, size).asByteBuffer());
+          } else {
+            if (buffer.remaining() < size) {
+              flush(channel, buffer);
+            }
+            MemorySegment.copy(segment, offset, bufferSegment, buffer.position(), size);
+            buffer.position(buffer.position() + (int) size);
+          }
+          progress.accept(size);
+        });
+        if (written[0] != entry.tensor().byteSize()) {
+          throw new InternalException("tensor '" + entry.name() + "' streamed " + written[0]
+              + " bytes instead of " + entry.tensor().byteSize());
+        }
+      }
+      flush(channel, buffer);
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": write failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Writes {@code entries} into {@code directory} (which must exist): one {@code model.safetensors} when
+   * everything fits {@code maxShardBytes}, else {@code model-0000i-of-0000n.safetensors} files plus
+   * {@code model.safetensors.index.json}. Entries keep their order; a tensor larger than the limit gets a
+   * shard of its own. Returns the tensor → file map.
+   */
+  public static Map<String, String> writeSharded(Path directory, List<Entry> entries, long maxShardBytes,
+      LongConsumer progress) {
+    List<List<Entry>> shards = new ArrayList<>();
+    List<Entry> current = new ArrayList<>();
+    long currentBytes = 0;
+    for (Entry entry : entries) {
+      long size = entry.tensor().byteSize();
+      if (!current.isEmpty() && currentBytes + size > maxShardBytes) {
+        shards.add(current);
+        current = new ArrayList<>();
+        currentBytes = 0;
+      }
+      current.add(entry);
+      currentBytes += size;
+    }
+    if (!current.isEmpty() || shards.isEmpty()) {
+      shards.add(current);
+    }
+    List<String> fileNames = new ArrayList<>();
+    for (int index = 0; index < shards.size(); index++) {
+      fileNames.add(shards.size() == 1 ? SafetensorsCheckpoint.SINGLE_FILE
+          : String.format("model-%05d-of-%05d.safetensors", index + 1, shards.size()));
+    }
+    return writeShards(directory, shards, fileNames, progress);
+  }
+
+  /** Writes explicitly grouped shards with the given file names (and an index when more than one). */
+  public static Map<String, String> writeShards(Path directory, List<List<Entry>> shards, List<String> fileNames,
+      LongConsumer progress) {
+    Map<String, String> weightMap = new LinkedHashMap<>();
+    long totalSize = 0;
+    for (int index = 0; index < shards.size(); index++) {
+      writeFile(directory.resolve(fileNames.get(index)), shards.get(index), progress);
+      for (Entry entry : shards.get(index)) {
+        weightMap.put(entry.name(), fileNames.get(index));
+        totalSize += entry.tensor().byteSize();
+      }
+    }
+    if (shards.size() > 1) {
+      writeIndex(directory.resolve(SafetensorsCheckpoint.INDEX_FILE), weightMap, totalSize);
+    }
+    return weightMap;
+  }
+
+  public static void writeIndex(Path file, Map<String, String> weightMap, long totalSize) {
+    ObjectNode root = SafetensorsFile.JSON.createObjectNode();
+    root.putObject("metadata").put("total_size", totalSize);
+    ObjectNode map = root.putObject("weight_map");
+    weightMap.entrySet().stream().sorted(Map.Entry.comparingByKey())
+        .forEach(entry -> map.put(entry.getKey(), entry.getValue()));
+    try {
+      Files.writeString(file, root.toPrettyString() + "\n");
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": write failed: " + e.getMessage(), e);
+    }
+  }
+
+  private static void checkUnique(List<Entry> entries) {
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (Entry entry : entries) {
+      if (!seen.add(entry.name())) {
+        throw new InternalException("tensor '" + entry.name() + "' written twice");
+      }
+    }
+  }
+
+  private static void flush(FileChannel channel, ByteBuffer buffer) {
+    buffer.flip();
+    writeFully(channel, buffer);
+    buffer.clear();
+  }
+
+  private static void writeFully(FileChannel channel, ByteBuffer buffer) {
+    try {
+      while (buffer.hasRemaining()) {
+        channel.write(buffer);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

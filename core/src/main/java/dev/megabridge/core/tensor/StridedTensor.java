@@ -1,0 +1,180 @@
+package dev.megabridge.core.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/** A view of elements of a segment at arbitrary (non-negative) element strides: zero copy. */
+public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Shape shape, long[] strides)
+    implements Tensor {
+
+  static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  public StridedTensor {
+    if (strides.length != shape.rank()) {
+      throw new IllegalArgumentException("strides " + strides.length + " vs rank " + shape.rank());
+    }
+    strides = strides.clone();
+  }
+
+  /** A dense row-major tensor over the whole of {@code data}, whose size must match exactly. */
+  public static StridedTensor contiguous(DType dtype, Shape shape, MemorySegment data) {
+    long expected = shape.numel() * dtype.byteSize();
+    if (data.byteSize() != expected) {
+      throw new IllegalArgumentException(
+          "segment of " + data.byteSize() + " bytes for " + dtype + shape + " (" + expected + " bytes)");
+    }
+    return new StridedTensor(data, 0, dtype, shape, shape.contiguousStrides());
+  }
+
+  @Override
+  public long[] strides() {
+    return strides.clone();
+  }
+
+  public boolean isContiguous() {
+    return java.util.Arrays.equals(strides, shape.contiguousStrides());
+  }
+
+  /** The bytes of a contiguous tensor as a segment slice (zero copy). */
+  public MemorySegment contiguousSegment() {
+    if (!isContiguous()) {
+      throw new IllegalStateException("tensor is not contiguous");
+    }
+    return base.asSlice(byteOffset, byteSize());
+  }
+
+  @Override
+  public Tensor slice(int axis, long start, long length) {
+    checkRange(axis, start, length);
+    return new StridedTensor(base, byteOffset + start * strides[axis] * dtype.byteSize(), dtype,
+        shape.withDim(axis, length), strides);
+  }
+
+  @Override
+  public StridedTensor select(long index) {
+    checkRange(0, index, 1);
+    long[] rest = java.util.Arrays.copyOfRange(strides, 1, strides.length);
+    return new StridedTensor(base, byteOffset + index * strides[0] * dtype.byteSize(), dtype,
+        shape.dropFirst(), rest);
+  }
+
+  @Override
+  public Tensor unsqueeze0() {
+    long[] withLeading = new long[strides.length + 1];
+    withLeading[0] = shape.numel();
+    System.arraycopy(strides, 0, withLeading, 1, strides.length);
+    return new StridedTensor(base, byteOffset, dtype, shape.prepend(1), withLeading);
+  }
+
+  @Override
+  public void forEachRun(RunConsumer consumer) {
+    int rank = shape.rank();
+    long elementSize = dtype.byteSize();
+    if (shape.numel() == 0) {
+      return;
+    }
+    // Find the longest suffix of axes that is laid out contiguously: one run covers it.
+    int firstContiguousAxis = rank;
+    long runElements = 1;
+    while (firstContiguousAxis > 0) {
+      int axis = firstContiguousAxis - 1;
+      if (shape.dim(axis) != 1 && strides[axis] != runElements) {
+        break;
+      }
+      runElements *= shape.dim(axis);
+      firstContiguousAxis = axis;
+    }
+    long runBytes = runElements * elementSize;
+    if (firstContiguousAxis == 0) {
+      consumer.accept(base, byteOffset, runBytes);
+      return;
+    }
+    long[] index = new long[firstContiguousAxis];
+    while (true) {
+      long offset = byteOffset;
+      for (int axis = 0; axis < firstContiguousAxis; axis++) {
+        offset += index[axis] * strides[axis] * elementSize;
+      }
+      consumer.accept(base, offset, runBytes);
+      int axis = firstContiguousAxis - 1;
+      while (axis >= 0) {
+        if (++index[axis] < shape.dim(axis)) {
+          break;
+        }
+        index[axis] = 0;
+        axis--;
+      }
+      if (axis < 0) {
+        return;
+      }
+    }
+  }
+
+  /** Element {@code flatIndex} (row-major) as fp32. */
+  public float getFloat(long flatIndex) {
+    long offset = byteOffset + elementOffset(flatIndex) * dtype.byteSize();
+    return switch (dtype) {
+      case F32 -> base.get(F32, offset);
+      case BF16 -> DType.bf16ToFloat(base.get(I16, offset));
+      case F16 -> DType.f16ToFloat(base.get(I16, offset));
+      case F64 -> (float) base.get(F64, offset);
+      case I64 -> base.get(I64, offset);
+      case I32 -> base.get(I32, offset);
+      case I16 -> base.get(I16, offset);
+      case I8 -> base.get(ValueLayout.JAVA_BYTE, offset);
+      case U8, BOOL -> base.get(ValueLayout.JAVA_BYTE, offset) & 0xFF;
+      case F8_E4M3, F8_E5M2 -> throw new UnsupportedOperationException("fp8 element access");
+    };
+  }
+
+  /** Element {@code flatIndex} (row-major) as a long (integer dtypes). */
+  public long getLong(long flatIndex) {
+    long offset = byteOffset + elementOffset(flatIndex) * dtype.byteSize();
+    return switch (dtype) {
+      case I64 -> base.get(I64, offset);
+      case I32 -> base.get(I32, offset);
+      case I16 -> base.get(I16, offset);
+      case I8 -> base.get(ValueLayout.JAVA_BYTE, offset);
+      case U8, BOOL -> base.get(ValueLayout.JAVA_BYTE, offset) & 0xFF;
+      default -> (long) getFloat(flatIndex);
+    };
+  }
+
+  private long elementOffset(long flatIndex) {
+    long remaining = flatIndex;
+    long offset = 0;
+    for (int axis = shape.rank() - 1; axis >= 0; axis--) {
+      long dim = shape.dim(axis);
+      offset += (remaining % dim) * strides[axis];
+      remaining /= dim;
+    }
+    return offset;
+  }
+
+  private void checkRange(int axis, long start, long length) {
+    if (axis < 0 || axis >= shape.rank() || start < 0 || length < 0 || start + length > shape.dim(axis)) {
+      throw new IndexOutOfBoundsException(
+          "slice [" + start + ", " + (start + length) + ") of axis " + axis + " of shape " + shape);
+    }
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return this == other;
+  }
+
+  @Override
+  public int hashCode() {
+    return System.identityHashCode(this);
+  }
+
+  @Override
+  public String toString() {
+    return "StridedTensor[" + dtype + shape + "]";
+  }
+}
