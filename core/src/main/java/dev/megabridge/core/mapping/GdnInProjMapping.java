@@ -1,0 +1,106 @@
+package dev.megabridge.core.mapping;
+
+import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Gated DeltaNet {@code in_proj} from the four separate HF projections (spec §3.8 table): rank r holds
+ * {@code [q_r; k_r; v_r; z_r; beta_r; alpha_r]}, each the r-th of t contiguous parts of its HF block
+ * (q and k from {@code in_proj_qkv} rows [0, QK) and [QK, 2QK), v from [2QK, 2QK+VD)). The full
+ * Megatron tensor therefore depends on t.
+ */
+public record GdnInProjMapping(String megatronParam, Map<String, String> hfParams, int numKeyHeads,
+    int numValueHeads, int keyHeadDim, int valueHeadDim) implements ParamMapping {
+
+  public static final String QKV = "qkv";
+  public static final String Z = "z";
+  public static final String B = "b";
+  public static final String A = "a";
+
+  public GdnInProjMapping {
+    hfParams = Mappings.checked(megatronParam, hfParams, 4, 0);
+  }
+
+  public GdnInProjMapping(String megatronParam, String qkv, String z, String b, String a, int numKeyHeads,
+      int numValueHeads, int keyHeadDim, int valueHeadDim) {
+    this(megatronParam, Mappings.roles(List.of(QKV, Z, B, A), List.of(qkv, z, b, a)), numKeyHeads, numValueHeads,
+        keyHeadDim, valueHeadDim);
+  }
+
+  @Override
+  public ParamMapping withNames(String megatron, Map<String, String> hf) {
+    return new GdnInProjMapping(megatron, hf, numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim);
+  }
+
+  private long keyDim() {
+    return (long) numKeyHeads * keyHeadDim;
+  }
+
+  private long valueDim() {
+    return (long) numValueHeads * valueHeadDim;
+  }
+
+  @Override
+  public Tensor toMegatron(Map<String, Tensor> hf, int splitSize, int splitRank) {
+    Tensor qkv = ParamMapping.role(this, hf, QKV);
+    Tensor z = ParamMapping.role(this, hf, Z);
+    Tensor b = ParamMapping.role(this, hf, B);
+    Tensor a = ParamMapping.role(this, hf, A);
+    ParamMapping.requireRank(this, QKV, qkv, 2);
+    long hidden = qkv.shape().dim(1);
+    ParamMapping.requireShape(this, QKV, qkv, Shape.of(2 * keyDim() + valueDim(), hidden));
+    ParamMapping.requireShape(this, Z, z, Shape.of(valueDim(), hidden));
+    ParamMapping.requireShape(this, B, b, Shape.of(numValueHeads, hidden));
+    ParamMapping.requireShape(this, A, a, Shape.of(numValueHeads, hidden));
+    ParamMapping.requireDivisible(this, "linear_num_key_heads", numKeyHeads, splitSize);
+    ParamMapping.requireDivisible(this, "linear_num_value_heads", numValueHeads, splitSize);
+    long keyPart = keyDim() / splitSize;
+    long valuePart = valueDim() / splitSize;
+    return Tensor.concat(0, List.of(
+        qkv.slice(0, splitRank * keyPart, keyPart),
+        qkv.slice(0, keyDim() + splitRank * keyPart, keyPart),
+        qkv.slice(0, 2 * keyDim() + splitRank * valuePart, valuePart),
+        z.chunk(0, splitSize, splitRank),
+        b.chunk(0, splitSize, splitRank),
+        a.chunk(0, splitSize, splitRank)));
+  }
+
+  @Override
+  public Map<String, Tensor> toHf(List<Tensor> shards) {
+    ParamMapping.requireShards(this, shards);
+    int splitSize = shards.size();
+    long keyPart = keyDim() / splitSize;
+    long valuePart = valueDim() / splitSize;
+    long headPart = numValueHeads / splitSize;
+    long[] sizes = {keyPart, keyPart, valuePart, valuePart, headPart, headPart};
+    List<List<Tensor>> blocks = new ArrayList<>();
+    for (int block = 0; block < sizes.length; block++) {
+      blocks.add(new ArrayList<>());
+    }
+    for (Tensor shard : shards) {
+      long start = 0;
+      for (int block = 0; block < sizes.length; block++) {
+        blocks.get(block).add(shard.slice(0, start, sizes[block]));
+        start += sizes[block];
+      }
+      if (start != shard.shape().dim(0)) {
+        throw new dev.megabridge.core.error.ShapeMismatchException(megatronParam + ": shard has "
+            + shard.shape().dim(0) + " rows, expected " + start);
+      }
+    }
+    List<Tensor> qkv = new ArrayList<>();
+    qkv.addAll(blocks.get(0));
+    qkv.addAll(blocks.get(1));
+    qkv.addAll(blocks.get(2));
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    out.put(QKV, Tensor.concat(0, qkv));
+    out.put(Z, Tensor.concat(0, blocks.get(3)));
+    out.put(B, Tensor.concat(0, blocks.get(4)));
+    out.put(A, Tensor.concat(0, blocks.get(5)));
+    return out;
+  }
+}

@@ -1,0 +1,28 @@
+package dev.megabridge.qwen35;
+
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.ModelBridge;
+import java.util.Optional;
+import java.util.Set;
+
+/** Text-only dense Qwen3.5 (Qwen3_5ForCausalLM): HF prefix model., Megatron prefix empty, no vision, registered through ServiceLoader. */
+public final class Qwen35Bridge implements ModelBridge {
+
+  @Override
+  public String name() {
+    return "Qwen35Bridge";
+  }
+
+  @Override
+  public Set<String> architectures() {
+    return Set.of(Qwen35Config.DENSE_TEXT);
+  }
+
+  @Override
+  public BridgeModel bind(HfConfig config, String architecture, Optional<Set<String>> checkpointTensorNames,
+      BridgeOptions options) {
+    return new Qwen35Model(this, Qwen35Config.parse(config, architecture), checkpointTensorNames, options);
+  }
+}

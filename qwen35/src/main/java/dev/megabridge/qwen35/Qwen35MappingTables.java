@@ -1,0 +1,258 @@
+package dev.megabridge.qwen35;
+
+import dev.megabridge.core.mapping.AliasRule;
+import dev.megabridge.core.mapping.ColumnMapping;
+import dev.megabridge.core.mapping.FusedExpertMapping;
+import dev.megabridge.core.mapping.FusedGatedExpertMapping;
+import dev.megabridge.core.mapping.GatedMlpMapping;
+import dev.megabridge.core.mapping.GatedQkvMapping;
+import dev.megabridge.core.mapping.GdnConv1dMapping;
+import dev.megabridge.core.mapping.GdnInProjMapping;
+import dev.megabridge.core.mapping.MappingRegistry;
+import dev.megabridge.core.mapping.ParamMapping;
+import dev.megabridge.core.mapping.ReplicatedMapping;
+import dev.megabridge.core.mapping.RowMapping;
+import dev.megabridge.core.mapping.VisionQkvMapping;
+import dev.megabridge.core.mapping.ZeroCenteredNormMapping;
+import dev.megabridge.qwen35.Qwen35Config.TextConfig;
+import dev.megabridge.qwen35.Qwen35Config.VisionConfig;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The Qwen3.5(-VL) mapping tables of megatron-bridge-spec §4.1–§4.6 in the priority order of §4.7, followed
+ * by the separate-LayerNorm aliases (§2.1) and the slime MTP alias ({@code .mtp_model_layer.} →
+ * {@code .transformer_layer.}, §4.5). Row comments give the spec table and row.
+ */
+public final class Qwen35MappingTables {
+
+  /** The slime PR #2075 alias: the legacy MTP inner-layer name. */
+  public static final AliasRule MTP_LEGACY_ALIAS = AliasRule.infix(".mtp_model_layer.", ".transformer_layer.");
+
+  /** Spec §2.1: separate-LayerNorm aliases, appended by every registry. */
+  public static final AliasRule SEPARATE_LAYERNORM_ALIASES = AliasRule.firstOf(
+      AliasRule.suffix("self_attention.linear_qkv.layer_norm_weight", "input_layernorm.weight"),
+      AliasRule.suffix("self_attention.linear_qkv.layer_norm_bias", "input_layernorm.bias"),
+      AliasRule.suffix("mlp.linear_fc1.layer_norm_weight", "pre_mlp_layernorm.weight"),
+      AliasRule.suffix("mlp.linear_fc1.layer_norm_bias", "pre_mlp_layernorm.bias"));
+
+  private Qwen35MappingTables() {}
+
+  /** Which main-decoder / MTP routed-expert storage the HF checkpoint uses (spec §4.4). */
+  public enum ExpertStorage {
+    PER_EXPERT,
+    PACKED
+  }
+
+  /** Naming prefixes of the VL and text-only variants (spec §4 and §1.1). */
+  record Prefixes(String megatron, String hfLanguage, String megatronMtp) {
+    static Prefixes of(boolean visionLanguage) {
+      return visionLanguage
+          ? new Prefixes("language_model.", "model.language_model.", "language_model.mtp.layers")
+          : new Prefixes("", "model.", "mtp.layers");
+    }
+  }
+
+  /**
+   * The full registry for one model: spec rows, separate-LayerNorm aliases, then the MTP legacy alias
+   * (so both inner names resolve to the same HF tensors with identical transforms).
+   */
+  public static MappingRegistry registry(Qwen35Config config, ExpertStorage mainExperts, ExpertStorage mtpExperts) {
+    List<ParamMapping> rows = new ArrayList<>();
+    TextConfig text = config.text();
+    Prefixes prefixes = Prefixes.of(config.visionLanguage());
+    String ld = prefixes.megatron() + "decoder.layers.*.";
+    String hl = prefixes.hfLanguage() + "layers.*.";
+    String embedding = prefixes.megatron() + "embedding.word_embeddings.weight";
+    String output = prefixes.megatron() + "output_layer.weight";
+    String finalNorm = prefixes.megatron() + "decoder.final_layernorm.weight";
+    if (config.moe()) {
+      // §4.7 MoE: LM auto rows, then the special transforms, experts, shared experts.
+      rows.add(new ColumnMapping(embedding, prefixes.hfLanguage() + "embed_tokens.weight"));
+      rows.add(new ColumnMapping(output, "lm_head.weight"));
+      rows.add(new ReplicatedMapping(finalNorm, prefixes.hfLanguage() + "norm.weight"));
+      rows.add(new ReplicatedMapping(ld + "mlp.router.weight", hl + "mlp.gate.weight"));
+      rows.add(new ReplicatedMapping(ld + "pre_mlp_layernorm.weight", hl + "post_attention_layernorm.weight"));
+      addAttentionAutoRows(rows, ld, hl);
+      addGdnAutoRows(rows, ld, hl);
+      addAttentionQkv(rows, ld, hl, text);
+      addGdnSpecialRows(rows, ld, hl, text);
+      addRoutedExperts(rows, ld, hl, mainExperts, true);
+      addSharedExperts(rows, ld, hl);
+    } else {
+      // §4.7 dense: LM auto rows (output layer last), then QKV, fc1, GDN special rows.
+      rows.add(new ColumnMapping(embedding, prefixes.hfLanguage() + "embed_tokens.weight"));
+      rows.add(new ReplicatedMapping(finalNorm, prefixes.hfLanguage() + "norm.weight"));
+      rows.add(new ReplicatedMapping(ld + "mlp.linear_fc1.layer_norm_weight", hl + "post_attention_layernorm.weight"));
+      rows.add(new RowMapping(ld + "mlp.linear_fc2.weight", hl + "mlp.down_proj.weight"));
+      addAttentionAutoRows(rows, ld, hl);
+      addGdnAutoRows(rows, ld, hl);
+      rows.add(new ColumnMapping(output, "lm_head.weight"));
+      addAttentionQkv(rows, ld, hl, text);
+      rows.add(new GatedMlpMapping(ld + "mlp.linear_fc1.weight", hl + "mlp.gate_proj.weight", hl + "mlp.up_proj.weight"));
+      addGdnSpecialRows(rows, ld, hl, text);
+    }
+    addMtpRows(rows, prefixes.megatronMtp(), config, mtpExperts);
+    config.vision().ifPresent(vision -> addVisionRows(rows, vision));
+    if (config.moe()) {
+      addMtpSequentialExperts(rows, prefixes.megatronMtp(), mtpExperts);
+    }
+    return MappingRegistry.of(rows).withAliases(SEPARATE_LAYERNORM_ALIASES).withAliases(MTP_LEGACY_ALIAS);
+  }
+
+  /** §4.1 rows 4–7. */
+  private static void addAttentionAutoRows(List<ParamMapping> rows, String ld, String hl) {
+    rows.add(new ReplicatedMapping(ld + "self_attention.linear_qkv.layer_norm_weight", hl + "input_layernorm.weight"));
+    rows.add(new ReplicatedMapping(ld + "self_attention.q_layernorm.weight", hl + "self_attn.q_norm.weight"));
+    rows.add(new ReplicatedMapping(ld + "self_attention.k_layernorm.weight", hl + "self_attn.k_norm.weight"));
+    rows.add(new RowMapping(ld + "self_attention.linear_proj.weight", hl + "self_attn.o_proj.weight"));
+  }
+
+  /** §4.1 rows 8–11 (A_log and dt_bias are column-split: GatedDeltaNet is registered as column). */
+  private static void addGdnAutoRows(List<ParamMapping> rows, String ld, String hl) {
+    rows.add(new ReplicatedMapping(ld + "self_attention.in_proj.layer_norm_weight", hl + "input_layernorm.weight"));
+    rows.add(new RowMapping(ld + "self_attention.out_proj.weight", hl + "linear_attn.out_proj.weight"));
+    rows.add(new ColumnMapping(ld + "self_attention.A_log", hl + "linear_attn.A_log"));
+    rows.add(new ColumnMapping(ld + "self_attention.dt_bias", hl + "linear_attn.dt_bias"));
+  }
+
+  /** §4.1 row 12. */
+  private static void addAttentionQkv(List<ParamMapping> rows, String ld, String hl, TextConfig text) {
+    rows.add(new GatedQkvMapping(ld + "self_attention.linear_qkv.weight", hl + "self_attn.q_proj.weight",
+        hl + "self_attn.k_proj.weight", hl + "self_attn.v_proj.weight", text.numAttentionHeads(),
+        text.numKeyValueHeads(), text.headDim()));
+  }
+
+  /** §4.1 rows 13–15. */
+  private static void addGdnSpecialRows(List<ParamMapping> rows, String ld, String hl, TextConfig text) {
+    rows.add(new GdnConv1dMapping(ld + "self_attention.conv1d.weight", hl + "linear_attn.conv1d.weight",
+        text.linearNumKeyHeads(), text.linearNumValueHeads(), text.linearKeyHeadDim(), text.linearValueHeadDim()));
+    rows.add(new GdnInProjMapping(ld + "self_attention.in_proj.weight", hl + "linear_attn.in_proj_qkv.weight",
+        hl + "linear_attn.in_proj_z.weight", hl + "linear_attn.in_proj_b.weight", hl + "linear_attn.in_proj_a.weight",
+        text.linearNumKeyHeads(), text.linearNumValueHeads(), text.linearKeyHeadDim(), text.linearValueHeadDim()));
+    rows.add(new ZeroCenteredNormMapping(ld + "self_attention.out_norm.weight", hl + "linear_attn.norm.weight"));
+  }
+
+  /** §4.3 routed experts: grouped fc1, grouped fc2, then (main decoder only) SequentialMLP fc1, fc2. */
+  private static void addRoutedExperts(List<ParamMapping> rows, String prefix, String hl, ExpertStorage storage,
+      boolean withSequential) {
+    String groupedFc1 = prefix + "mlp.experts.linear_fc1.weight*";
+    String groupedFc2 = prefix + "mlp.experts.linear_fc2.weight*";
+    String sequentialFc1 = prefix + "mlp.experts.local_experts.*.linear_fc1.weight";
+    String sequentialFc2 = prefix + "mlp.experts.local_experts.*.linear_fc2.weight";
+    List<String> fc1 = withSequential ? List.of(groupedFc1, sequentialFc1) : List.of(groupedFc1);
+    List<String> fc2 = withSequential ? List.of(groupedFc2, sequentialFc2) : List.of(groupedFc2);
+    for (int index = 0; index < fc1.size(); index++) {
+      switch (storage) {
+        case PACKED -> {
+          rows.add(new FusedGatedExpertMapping(fc1.get(index), hl + "mlp.experts.gate_up_proj"));
+          rows.add(new FusedExpertMapping(fc2.get(index), hl + "mlp.experts.down_proj"));
+        }
+        case PER_EXPERT -> {
+          rows.add(new GatedMlpMapping(fc1.get(index), hl + "mlp.experts.*.gate_proj.weight",
+              hl + "mlp.experts.*.up_proj.weight"));
+          rows.add(new RowMapping(fc2.get(index), hl + "mlp.experts.*.down_proj.weight"));
+        }
+      }
+    }
+  }
+
+  /** §4.3 shared expert rows. */
+  private static void addSharedExperts(List<ParamMapping> rows, String prefix, String hl) {
+    rows.add(new GatedMlpMapping(prefix + "mlp.shared_experts.linear_fc1.weight",
+        hl + "mlp.shared_expert.gate_proj.weight", hl + "mlp.shared_expert.up_proj.weight"));
+    rows.add(new RowMapping(prefix + "mlp.shared_experts.linear_fc2.weight", hl + "mlp.shared_expert.down_proj.weight"));
+    rows.add(new ReplicatedMapping(prefix + "mlp.shared_experts.gate_weight", hl + "mlp.shared_expert_gate.weight"));
+  }
+
+  /**
+   * §4.5 MTP rows with the current inner name {@code mtp_model_layer} ("L" rows literal 0, "W" rows
+   * wildcard). MTP experts follow the checkpoint's MTP storage. Beyond the spec, MoE models also get
+   * SequentialMLP rows for MTP experts (appended after the spec rows), so a SequentialMLP Megatron model is
+   * fully mapped instead of silently losing its MTP experts.
+   */
+  private static void addMtpRows(List<ParamMapping> rows, String mt, Qwen35Config config, ExpertStorage mtpExperts) {
+    TextConfig text = config.text();
+    String layer0 = mt + ".0.";
+    String inner0 = layer0 + "mtp_model_layer.";
+    String innerW = mt + ".*.mtp_model_layer.";
+    rows.add(new ColumnMapping(layer0 + "eh_proj.weight", "mtp.fc.weight"));
+    rows.add(new ReplicatedMapping(layer0 + "enorm.weight", "mtp.pre_fc_norm_embedding.weight"));
+    rows.add(new ReplicatedMapping(layer0 + "hnorm.weight", "mtp.pre_fc_norm_hidden.weight"));
+    rows.add(new ReplicatedMapping(layer0 + "final_layernorm.weight", "mtp.norm.weight"));
+    if (config.moe()) {
+      rows.add(new ReplicatedMapping(inner0 + "mlp.router.weight", "mtp.layers.0.mlp.gate.weight"));
+      rows.add(new ReplicatedMapping(inner0 + "pre_mlp_layernorm.weight", "mtp.layers.0.post_attention_layernorm.weight"));
+    }
+    rows.add(new ReplicatedMapping(inner0 + "self_attention.linear_qkv.layer_norm_weight",
+        "mtp.layers.0.input_layernorm.weight"));
+    rows.add(new ReplicatedMapping(inner0 + "self_attention.q_layernorm.weight", "mtp.layers.0.self_attn.q_norm.weight"));
+    rows.add(new ReplicatedMapping(inner0 + "self_attention.k_layernorm.weight", "mtp.layers.0.self_attn.k_norm.weight"));
+    rows.add(new RowMapping(inner0 + "self_attention.linear_proj.weight", "mtp.layers.0.self_attn.o_proj.weight"));
+    if (!config.moe()) {
+      rows.add(new ReplicatedMapping(inner0 + "mlp.linear_fc1.layer_norm_weight",
+          "mtp.layers.0.post_attention_layernorm.weight"));
+      rows.add(new RowMapping(inner0 + "mlp.linear_fc2.weight", "mtp.layers.0.mlp.down_proj.weight"));
+    }
+    rows.add(new GatedQkvMapping(innerW + "self_attention.linear_qkv.weight", "mtp.layers.*.self_attn.q_proj.weight",
+        "mtp.layers.*.self_attn.k_proj.weight", "mtp.layers.*.self_attn.v_proj.weight", text.numAttentionHeads(),
+        text.numKeyValueHeads(), text.headDim()));
+    if (config.moe()) {
+      rows.add(new GatedMlpMapping(innerW + "mlp.shared_experts.linear_fc1.weight",
+          "mtp.layers.*.mlp.shared_expert.gate_proj.weight", "mtp.layers.*.mlp.shared_expert.up_proj.weight"));
+      rows.add(new RowMapping(innerW + "mlp.shared_experts.linear_fc2.weight",
+          "mtp.layers.*.mlp.shared_expert.down_proj.weight"));
+      rows.add(new ReplicatedMapping(inner0 + "mlp.shared_experts.gate_weight",
+          "mtp.layers.0.mlp.shared_expert_gate.weight"));
+      addRoutedExperts(rows, innerW, "mtp.layers.*.", mtpExperts, false);
+    } else {
+      rows.add(new GatedMlpMapping(inner0 + "mlp.linear_fc1.weight", "mtp.layers.0.mlp.gate_proj.weight",
+          "mtp.layers.0.mlp.up_proj.weight"));
+    }
+  }
+
+  /** megabridge extension (not in the spec): SequentialMLP names for MTP experts, lowest priority. */
+  private static void addMtpSequentialExperts(List<ParamMapping> rows, String mt, ExpertStorage storage) {
+    String innerW = mt + ".*.mtp_model_layer.";
+    String fc1 = innerW + "mlp.experts.local_experts.*.linear_fc1.weight";
+    String fc2 = innerW + "mlp.experts.local_experts.*.linear_fc2.weight";
+    switch (storage) {
+      case PACKED -> {
+        rows.add(new FusedGatedExpertMapping(fc1, "mtp.layers.*.mlp.experts.gate_up_proj"));
+        rows.add(new FusedExpertMapping(fc2, "mtp.layers.*.mlp.experts.down_proj"));
+      }
+      case PER_EXPERT -> {
+        rows.add(new GatedMlpMapping(fc1, "mtp.layers.*.mlp.experts.*.gate_proj.weight",
+            "mtp.layers.*.mlp.experts.*.up_proj.weight"));
+        rows.add(new RowMapping(fc2, "mtp.layers.*.mlp.experts.*.down_proj.weight"));
+      }
+    }
+  }
+
+  /** §4.6 vision rows (15 auto rows, concatenated QKV weight and bias, replicated patch/pos embeddings). */
+  private static void addVisionRows(List<ParamMapping> rows, VisionConfig vision) {
+    String vd = "vision_model.decoder.layers.*.";
+    String hv = "model.visual.blocks.*.";
+    rows.add(new RowMapping(vd + "self_attention.linear_proj.weight", hv + "attn.proj.weight"));
+    rows.add(new RowMapping(vd + "self_attention.linear_proj.bias", hv + "attn.proj.bias"));
+    rows.add(new ColumnMapping(vd + "mlp.linear_fc1.weight", hv + "mlp.linear_fc1.weight"));
+    rows.add(new ColumnMapping(vd + "mlp.linear_fc1.bias", hv + "mlp.linear_fc1.bias"));
+    rows.add(new RowMapping(vd + "mlp.linear_fc2.weight", hv + "mlp.linear_fc2.weight"));
+    rows.add(new RowMapping(vd + "mlp.linear_fc2.bias", hv + "mlp.linear_fc2.bias"));
+    rows.add(new ReplicatedMapping(vd + "self_attention.linear_qkv.layer_norm_weight", hv + "norm1.weight"));
+    rows.add(new ReplicatedMapping(vd + "self_attention.linear_qkv.layer_norm_bias", hv + "norm1.bias"));
+    rows.add(new ReplicatedMapping(vd + "mlp.linear_fc1.layer_norm_weight", hv + "norm2.weight"));
+    rows.add(new ReplicatedMapping(vd + "mlp.linear_fc1.layer_norm_bias", hv + "norm2.bias"));
+    rows.add(new ReplicatedMapping("vision_model.merger.patch_norm.**", "model.visual.merger.norm.**"));
+    rows.add(new ColumnMapping("vision_model.merger.linear_fc1.weight", "model.visual.merger.linear_fc1.weight"));
+    rows.add(new ColumnMapping("vision_model.merger.linear_fc1.bias", "model.visual.merger.linear_fc1.bias"));
+    rows.add(new RowMapping("vision_model.merger.linear_fc2.weight", "model.visual.merger.linear_fc2.weight"));
+    rows.add(new RowMapping("vision_model.merger.linear_fc2.bias", "model.visual.merger.linear_fc2.bias"));
+    rows.add(new VisionQkvMapping(vd + "self_attention.linear_qkv.weight", hv + "attn.qkv.weight", vision.numHeads(),
+        vision.headDim()));
+    rows.add(new VisionQkvMapping(vd + "self_attention.linear_qkv.bias", hv + "attn.qkv.bias", vision.numHeads(),
+        vision.headDim()));
+    rows.add(new ReplicatedMapping("vision_model.patch_embed.proj.**", "model.visual.patch_embed.proj.**"));
+    rows.add(new ReplicatedMapping("vision_model.pos_embed.weight", "model.visual.pos_embed.weight"));
+  }
+}

@@ -1,0 +1,28 @@
+package dev.megabridge.qwen35;
+
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.ModelBridge;
+import java.util.Optional;
+import java.util.Set;
+
+/** MoE Qwen3.5-VL (Qwen3_5MoeForConditionalGeneration), registered through ServiceLoader. */
+public final class Qwen35VLMoEBridge implements ModelBridge {
+
+  @Override
+  public String name() {
+    return "Qwen35VLMoEBridge";
+  }
+
+  @Override
+  public Set<String> architectures() {
+    return Set.of(Qwen35Config.MOE_VL);
+  }
+
+  @Override
+  public BridgeModel bind(HfConfig config, String architecture, Optional<Set<String>> checkpointTensorNames,
+      BridgeOptions options) {
+    return new Qwen35Model(this, Qwen35Config.parse(config, architecture), checkpointTensorNames, options);
+  }
+}
