@@ -83,7 +83,7 @@ public sealed interface ParamMapping
 
   /** A tensor with a shape and no data, for shape arithmetic only (never streamed). */
   static Tensor shapeOnly(Shape shape) {
-    return new StridedTensor(MemorySegment.NULL, 0, DType.U8, shape, shape.contiguousStrides());
+    return new StridedTensor(MemorySegment.NULL, 0, DType.F32, shape, shape.contiguousStrides());
   }
 
   // ---- helpers shared by the implementations -------------------------------------------------------

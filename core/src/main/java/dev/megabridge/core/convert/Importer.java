@@ -1,0 +1,217 @@
+package dev.megabridge.core.convert;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.error.ShapeMismatchException;
+import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.io.safetensors.SafetensorsWriter;
+import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * HF safetensors → Megatron shards folder: one {@code mp_rank_*} safetensors file per rank plus
+ * {@code megabridge.json}. Rank files are streamed from lazy views of the memory-mapped source, several
+ * ranks in parallel, each writer holding one copy buffer — memory stays bounded whatever the size.
+ */
+public final class Importer {
+
+  /**
+   * @param ranks indices into {@link ParallelLayout#ranks()} to write (all when empty)
+   */
+  public record Options(ParallelLayout layout, BridgeOptions bridgeOptions, Optional<Set<Integer>> ranks,
+      boolean overwrite, int threads) {}
+
+  /** What an import did. */
+  public record Summary(String architecture, String bridge, String layout, int ranksWritten, int ranksTotal,
+      int tensorsWritten, long bytesWritten, Path output) {}
+
+  private Importer() {}
+
+  /** Opens, plans and checks an import without writing anything. */
+  public static ShardPlan plan(SafetensorsCheckpoint checkpoint, HfConfig config, AutoBridge autoBridge,
+      ParallelLayout layout, BridgeOptions options) {
+    Map<String, HfTensorInfo> infos = hfTensorInfos(checkpoint);
+    BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())), options);
+    return ShardPlan.build(model, layout, infos);
+  }
+
+  public static Map<String, HfTensorInfo> hfTensorInfos(SafetensorsCheckpoint checkpoint) {
+    Map<String, String> files = checkpoint.fileNames();
+    Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
+    for (String name : checkpoint.names()) {
+      infos.put(name, new HfTensorInfo(name, checkpoint.dtype(name), checkpoint.shape(name), files.get(name)));
+    }
+    return infos;
+  }
+
+  public static Summary run(Path hfDirectory, Path output, Options options, AutoBridge autoBridge, Progress progress) {
+    HfConfig config = HfConfig.load(hfDirectory);
+    try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(hfDirectory)) {
+      ShardPlan plan = plan(checkpoint, config, autoBridge, options.layout(), options.bridgeOptions());
+      List<RankPlan> selected = select(plan, options.ranks());
+      List<String> smallFiles = HfFiles.smallFiles(hfDirectory);
+      ShardsManifest manifest = manifest(plan, config, smallFiles);
+      long bytes = selected.stream().mapToLong(RankPlan::byteSize).sum();
+      progress.start("import", bytes);
+      try {
+        if (options.ranks().isEmpty()) {
+          try (OutputDirectory out = OutputDirectory.create(output, options.overwrite())) {
+            writeFolderFiles(out.path(), hfDirectory, smallFiles, manifest);
+            writeRanks(checkpoint, selected, out.path(), options.threads(), progress);
+            out.commit();
+          }
+        } else {
+          writeShared(checkpoint, hfDirectory, output, smallFiles, manifest, selected, options, progress);
+        }
+      } finally {
+        progress.finish();
+      }
+      int tensors = selected.stream().mapToInt(rank -> rank.entries().size()).sum();
+      return new Summary(plan.model().architecture(), plan.model().bridge().name(), plan.layout().describe(),
+          selected.size(), plan.ranks().size(), tensors, bytes, output.toAbsolutePath().normalize());
+    }
+  }
+
+  private static List<RankPlan> select(ShardPlan plan, Optional<Set<Integer>> ranks) {
+    if (ranks.isEmpty()) {
+      return plan.ranks();
+    }
+    List<RankPlan> out = new ArrayList<>();
+    for (int index : ranks.get()) {
+      if (index < 0 || index >= plan.ranks().size()) {
+        throw new UsageException("--ranks: rank " + index + " is outside 0.." + (plan.ranks().size() - 1)
+            + " for layout " + plan.layout().describe());
+      }
+      out.add(plan.ranks().get(index));
+    }
+    return out;
+  }
+
+  static ShardsManifest manifest(ShardPlan plan, HfConfig config, List<String> smallFiles) {
+    List<ShardsManifest.RankManifest> ranks = new ArrayList<>();
+    for (RankPlan rank : plan.ranks()) {
+      List<ShardsManifest.LocalTensor> tensors = rank.entries().stream()
+          .map(entry -> new ShardsManifest.LocalTensor(entry.localName(), entry.dtype(), entry.shape())).toList();
+      ranks.add(new ShardsManifest.RankManifest(rank.directory(), rank.rank().tp(), rank.rank().pp(), rank.rank().ep(),
+          tensors));
+    }
+    ObjectNode provider = HfConfig.JSON.valueToTree(plan.model().provider());
+    return new ShardsManifest(ShardsManifest.FORMAT_VERSION, plan.model().architecture(), plan.model().bridge().name(),
+        plan.layout(), plan.model().options(), config.raw(), smallFiles, List.copyOf(plan.hfTensors().values()),
+        provider, ranks);
+  }
+
+  private static void writeFolderFiles(Path folder, Path hfDirectory, List<String> smallFiles, ShardsManifest manifest) {
+    HfFiles.copy(hfDirectory, folder.resolve(ShardsManifest.HF_FILES_DIR), smallFiles);
+    try {
+      Files.writeString(folder.resolve(ShardsManifest.FILE_NAME), manifest.toJson(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Multi-node mode: the output folder is shared; each rank folder is written beside its final place and
+   * renamed when complete, and {@code megabridge.json} is written once (identical content required).
+   */
+  private static void writeShared(SafetensorsCheckpoint checkpoint, Path hfDirectory, Path output,
+      List<String> smallFiles, ShardsManifest manifest, List<RankPlan> selected, Options options, Progress progress) {
+    try {
+      Files.createDirectories(output);
+      Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
+      String json = manifest.toJson();
+      if (Files.exists(manifestFile)) {
+        if (!Files.readString(manifestFile).equals(json)) {
+          throw new UsageException(manifestFile + " describes a different conversion (other source or layout)");
+        }
+      } else {
+        Path staging = Files.createTempDirectory(output, ".megabridge-");
+        try {
+          writeFolderFiles(staging, hfDirectory, smallFiles, manifest);
+          Path hf = output.resolve(ShardsManifest.HF_FILES_DIR);
+          if (!Files.exists(hf)) {
+            Files.move(staging.resolve(ShardsManifest.HF_FILES_DIR), hf, StandardCopyOption.ATOMIC_MOVE);
+          }
+          Files.move(staging.resolve(ShardsManifest.FILE_NAME), manifestFile, StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.nio.file.FileAlreadyExistsException raced) {
+          // Another node won the race; its content is checked on the next run or by inspect.
+        } finally {
+          OutputDirectory.deleteRecursively(staging);
+        }
+      }
+      for (RankPlan rank : selected) {
+        Path target = output.resolve(rank.directory());
+        if (Files.exists(target) && !options.overwrite()) {
+          throw new UsageException(target + " already exists (pass --overwrite to replace it)");
+        }
+      }
+      List<RankPlan> pending = new ArrayList<>(selected);
+      writeRanksInto(checkpoint, pending, output, options, progress);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void writeRanksInto(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path output,
+      Options options, Progress progress) {
+    Parallel.forEach(ranks, options.threads(), rank -> {
+      try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite())) {
+        writeRank(checkpoint, rank, out.path(), progress);
+        out.commit();
+      }
+    });
+  }
+
+  private static void writeRanks(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path folder, int threads,
+      Progress progress) {
+    Parallel.forEach(ranks, threads, rank -> {
+      Path directory = folder.resolve(rank.directory());
+      try {
+        Files.createDirectories(directory);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      writeRank(checkpoint, rank, directory, progress);
+    });
+  }
+
+  /** Streams one rank's tensors into {@code directory/model.safetensors}. */
+  static void writeRank(SafetensorsCheckpoint checkpoint, RankPlan rank, Path directory, Progress progress) {
+    List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+    for (ShardEntry entry : rank.entries()) {
+      Tensor shard = shard(checkpoint, entry);
+      entries.add(new SafetensorsWriter.Entry(entry.localName(), shard));
+    }
+    SafetensorsWriter.writeFile(directory.resolve(ShardsManifest.RANK_FILE), entries, progress::advance);
+  }
+
+  /** The lazy local shard of one plan entry, checked against the planned dtype and shape. */
+  public static Tensor shard(dev.megabridge.core.io.TensorSource source, ShardEntry entry) {
+    Map<String, Tensor> roles = new LinkedHashMap<>();
+    entry.mapping().hfParams().forEach((role, name) -> roles.put(role, source.tensor(name)));
+    Tensor shard = entry.mapping().toMegatron(roles, entry.splitSize(), entry.splitRank());
+    if (!shard.shape().equals(entry.shape()) || shard.dtype() != entry.dtype()) {
+      throw new ShapeMismatchException(entry.localName() + ": mapping produced " + shard.dtype() + shard.shape()
+          + ", plan expects " + entry.dtype() + entry.shape());
+    }
+    return shard;
+  }
+}

@@ -1,0 +1,189 @@
+package dev.megabridge.core.convert;
+
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.MappingException;
+import dev.megabridge.core.error.ShapeMismatchException;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.mapping.ParamMapping;
+import dev.megabridge.core.parallel.ParallelLayout.Rank;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.MegatronParam;
+import dev.megabridge.core.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * An opened Megatron shards folder. Opening checks that every rank file exists and holds exactly the
+ * planned tensors (names, dtypes, local shapes); {@link #hfTensors()} then yields the HF tensors as lazy
+ * gathers over the memory-mapped rank files, in the source checkpoint's order, without materialising
+ * anything.
+ */
+public final class MegatronCheckpoint implements AutoCloseable {
+  private final Path directory;
+  private final ShardsManifest manifest;
+  private final ShardPlan plan;
+  private final Map<Rank, SafetensorsCheckpoint> files;
+
+  private MegatronCheckpoint(Path directory, ShardsManifest manifest, ShardPlan plan,
+      Map<Rank, SafetensorsCheckpoint> files) {
+    this.directory = directory;
+    this.manifest = manifest;
+    this.plan = plan;
+    this.files = files;
+  }
+
+  /** Ranks whose folder is missing (a partially written multi-node import). */
+  public static List<String> missingRanks(Path directory, ShardsManifest manifest) {
+    List<String> missing = new ArrayList<>();
+    for (ShardsManifest.RankManifest rank : manifest.ranks()) {
+      if (!Files.isRegularFile(directory.resolve(rank.directory()).resolve(ShardsManifest.RANK_FILE))) {
+        missing.add(rank.directory());
+      }
+    }
+    return missing;
+  }
+
+  public static MegatronCheckpoint open(Path directory, AutoBridge autoBridge) {
+    ShardsManifest manifest = ShardsManifest.read(directory);
+    List<String> missing = missingRanks(directory, manifest);
+    if (!missing.isEmpty()) {
+      throw new CheckpointFormatException(directory + ": incomplete, " + missing.size() + " of "
+          + manifest.ranks().size() + " rank files missing: " + String.join(", ", missing));
+    }
+    HfConfig config = manifest.config(directory);
+    Map<String, HfTensorInfo> hfTensors = manifest.hfTensorMap();
+    BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(hfTensors.keySet())),
+        manifest.options());
+    ShardPlan plan = ShardPlan.build(model, manifest.layout(), hfTensors);
+    Map<Rank, SafetensorsCheckpoint> files = new TreeMap<>();
+    try {
+      for (RankPlan rank : plan.ranks()) {
+        Path rankDirectory = directory.resolve(rank.directory());
+        SafetensorsCheckpoint file = SafetensorsCheckpoint.openFiles(rankDirectory,
+            List.of(rankDirectory.resolve(ShardsManifest.RANK_FILE)));
+        files.put(rank.rank(), file);
+        checkRank(file, rank);
+      }
+    } catch (RuntimeException e) {
+      files.values().forEach(SafetensorsCheckpoint::close);
+      throw e;
+    }
+    return new MegatronCheckpoint(directory, manifest, plan, files);
+  }
+
+  private static void checkRank(SafetensorsCheckpoint file, RankPlan rank) {
+    Set<String> expected = new LinkedHashSet<>();
+    List<String> problems = new ArrayList<>();
+    for (ShardEntry entry : rank.entries()) {
+      expected.add(entry.localName());
+      if (!file.contains(entry.localName())) {
+        problems.add("missing " + entry.localName());
+      } else if (file.dtype(entry.localName()) != entry.dtype() || !file.shape(entry.localName()).equals(entry.shape())) {
+        problems.add(entry.localName() + ": expected " + entry.dtype() + entry.shape() + ", got "
+            + file.dtype(entry.localName()) + file.shape(entry.localName()));
+      }
+    }
+    for (String name : file.names()) {
+      if (!expected.contains(name)) {
+        problems.add("unexpected " + name);
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new CheckpointFormatException(file.location(rank.entries().isEmpty() ? "" : rank.entries().getFirst().localName())
+          + ": rank " + rank.directory() + " does not match the plan: " + String.join("; ",
+          problems.subList(0, Math.min(20, problems.size()))) + (problems.size() > 20 ? "; ..." : ""));
+    }
+  }
+
+  public Path directory() {
+    return directory;
+  }
+
+  public ShardsManifest manifest() {
+    return manifest;
+  }
+
+  public ShardPlan plan() {
+    return plan;
+  }
+
+  public BridgeModel model() {
+    return plan.model();
+  }
+
+  /** The local tensor {@code localName} of file rank {@code rank}. */
+  public Tensor rankTensor(Rank rank, String localName) {
+    return files.get(rank).tensor(localName);
+  }
+
+  /**
+   * Every HF tensor (source names, dtypes, shapes, expert layout) as a lazy gather of rank shards, in the
+   * source's order. Packed experts are stacked from all experts of a layer.
+   */
+  public LinkedHashMap<String, Tensor> hfTensors() {
+    Map<String, Tensor> produced = new LinkedHashMap<>();
+    Map<String, TreeMap<Integer, Tensor>> grouped = new LinkedHashMap<>();
+    for (Map.Entry<MegatronParam, ParamMapping> owned : plan.ownedParams().entrySet()) {
+      MegatronParam param = owned.getKey();
+      ParamMapping mapping = owned.getValue();
+      String localName = ShardPlan.localName(plan.layout(), plan.model(), param);
+      List<Tensor> shards = new ArrayList<>();
+      for (Rank rank : plan.gatherRanks(param, mapping.isExpert())) {
+        shards.add(rankTensor(rank, localName));
+      }
+      Map<String, Tensor> byRole = mapping.toHf(shards);
+      for (Map.Entry<String, Tensor> role : byRole.entrySet()) {
+        String hfName = mapping.hfParams().get(role.getKey());
+        if (mapping.isGroupedExport()) {
+          Tensor previous = grouped.computeIfAbsent(hfName, name -> new TreeMap<>()).put(param.expert(), role.getValue());
+          if (previous != null) {
+            throw new MappingException(hfName + ": expert " + param.expert() + " produced twice");
+          }
+        } else if (produced.put(hfName, role.getValue()) != null) {
+          throw new MappingException(hfName + " is produced by more than one Megatron parameter (last: "
+              + param.name() + ")");
+        }
+      }
+    }
+    for (Map.Entry<String, TreeMap<Integer, Tensor>> group : grouped.entrySet()) {
+      TreeMap<Integer, Tensor> experts = group.getValue();
+      if (experts.size() != plan.model().numExperts() || experts.firstKey() != 0
+          || experts.lastKey() != plan.model().numExperts() - 1) {
+        throw new MappingException(group.getKey() + ": have experts " + experts.keySet() + ", need 0.."
+            + (plan.model().numExperts() - 1));
+      }
+      produced.put(group.getKey(), Tensor.stack(List.copyOf(experts.values())));
+    }
+    LinkedHashMap<String, Tensor> ordered = new LinkedHashMap<>();
+    for (HfTensorInfo info : manifest.hfTensors()) {
+      Tensor tensor = produced.remove(info.name());
+      if (tensor == null) {
+        throw new MappingException(directory + ": no Megatron parameter produces " + info.name());
+      }
+      if (tensor.dtype() != info.dtype() || !tensor.shape().equals(info.shape())) {
+        throw new ShapeMismatchException(info.name() + ": rebuilt as " + tensor.dtype() + tensor.shape()
+            + ", source had " + info.dtype() + info.shape());
+      }
+      ordered.put(info.name(), tensor);
+    }
+    if (!produced.isEmpty()) {
+      throw new MappingException(directory + ": produced HF tensors the source did not have: " + produced.keySet());
+    }
+    return ordered;
+  }
+
+  @Override
+  public void close() {
+    files.values().forEach(SafetensorsCheckpoint::close);
+  }
+}
