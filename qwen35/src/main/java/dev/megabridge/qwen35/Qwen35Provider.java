@@ -153,7 +153,7 @@ final class Qwen35Provider {
         str(text.headDim()), "--vocab-size", str(text.vocabSize()), "--max-position-embeddings",
         str(text.maxPositionEmbeddings()), "--normalization", "RMSNorm", "--apply-layernorm-1p", "--norm-epsilon",
         str(text.rmsNormEps()), "--init-method-std", str(text.initializerRange()), "--swiglu", "--disable-bias-linear",
-        "--qk-layernorm", "--attention-output-gate", "--attention-dropout", "0.0", "--hidden-dropout", "0.0",
+        "--qk-layernorm", "--attention-output-gate", "--attention-dropout", str(text.attentionDropout()), "--hidden-dropout", "0.0",
         "--position-embedding-type", config.visionLanguage() ? "mrope" : "rope"));
     if (config.visionLanguage()) {
       args.add("--mrope-section");
@@ -167,9 +167,8 @@ final class Qwen35Provider {
     if (!config.tieWordEmbeddings()) {
       args.add("--untie-embeddings-and-output-weights");
     }
-    Object freq = linearAttentionFreq(text);
     args.addAll(List.of("--experimental-attention-variant", "gated_delta_net", "--linear-attention-freq",
-        freq instanceof List<?> list ? list.toString().replace(" ", "") : str(freq),
+        linearAttentionFreqArgument(text),
         "--linear-conv-kernel-dim", str(text.linearConvKernelDim()), "--linear-key-head-dim",
         str(text.linearKeyHeadDim()), "--linear-value-head-dim", str(text.linearValueHeadDim()),
         "--linear-num-key-heads", str(text.linearNumKeyHeads()), "--linear-num-value-heads",
@@ -194,11 +193,31 @@ final class Qwen35Provider {
     return args;
   }
 
+  /** Argument text: integral numbers without a fraction, other doubles in short form (1e-06 → "1e-6"). */
   private static String str(Object value) {
-    if (value instanceof Double number && number == Math.rint(number) && Math.abs(number) < 1e15
-        && !(number == 0.0)) {
-      return Double.toString(number);
+    if (value instanceof Double number) {
+      if (number == Math.rint(number) && Math.abs(number) < 1e15) {
+        return Long.toString(number.longValue()) + (number == 0.0 ? ".0" : "");
+      }
+      return Double.toString(number).replace(".0E", "e").replace("E", "e");
     }
     return String.valueOf(value);
+  }
+
+  /** The interval N when the pattern is "full attention every N-th layer", else the explicit list. */
+  private static String linearAttentionFreqArgument(TextConfig text) {
+    List<LayerType> types = text.layerTypes();
+    for (int interval = 1; interval <= types.size(); interval++) {
+      boolean matches = true;
+      for (int layer = 0; layer < types.size() && matches; layer++) {
+        boolean full = (layer + 1) % interval == 0;
+        matches = full == (types.get(layer) == LayerType.FULL_ATTENTION);
+      }
+      if (matches) {
+        return Integer.toString(interval);
+      }
+    }
+    return types.stream().map(type -> type == LayerType.LINEAR_ATTENTION ? "1" : "0")
+        .collect(java.util.stream.Collectors.joining(",", "[", "]"));
   }
 }

@@ -1,0 +1,64 @@
+package dev.megabridge.cli;
+
+import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.tensor.DType;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Megatron → HF. */
+@Command(name = "export", mixinStandardHelpOptions = true,
+    description = "Convert a megabridge Megatron folder back to HF safetensors (source names, dtypes, expert layout).")
+public final class ExportCommand implements Callable<Integer> {
+
+  @Parameters(index = "0", description = "Megatron shards folder.")
+  Path source;
+
+  @Parameters(index = "1", description = "Output HF folder.")
+  Path output;
+
+  @Option(names = "--dtype", defaultValue = "keep", description = "keep, bf16 or fp32 (default ${DEFAULT-VALUE}).")
+  String dtype;
+
+  @Option(names = "--max-shard-size", description = "Re-shard by size, e.g. 5GB (default: the source's files).")
+  String maxShardSize;
+
+  @Option(names = "--overwrite", description = "Replace an existing output.")
+  boolean overwrite;
+
+  @Mixin
+  CommonOptions common;
+
+  @Override
+  public Integer call() {
+    Output.existingDirectory(source, "Megatron folder");
+    long start = System.nanoTime();
+    Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(parseDtype(dtype),
+        Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite),
+        AutoBridge.discover(), ConsoleProgress.create(common));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (common.json) {
+      Output.json(new java.util.LinkedHashMap<>(java.util.Map.of("command", "export", "summary", summary,
+          "seconds", seconds)));
+    } else {
+      System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%n", summary.architecture(),
+          summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds);
+    }
+    return 0;
+  }
+
+  static Optional<DType> parseDtype(String text) {
+    return switch (text) {
+      case "keep" -> Optional.empty();
+      case "bf16" -> Optional.of(DType.BF16);
+      case "fp32" -> Optional.of(DType.F32);
+      default -> throw new UsageException("--dtype must be keep, bf16 or fp32, got '" + text + "'");
+    };
+  }
+}

@@ -1,0 +1,94 @@
+package dev.megabridge.cli;
+
+import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.spi.AutoBridge;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** HF → Megatron. */
+@Command(name = "import", mixinStandardHelpOptions = true,
+    description = "Convert an HF checkpoint into Megatron per-rank shards (one safetensors file per rank).")
+public final class ImportCommand implements Callable<Integer> {
+
+  @Parameters(index = "0", description = "HF folder.")
+  Path source;
+
+  @Parameters(index = "1", description = "Output folder.")
+  Path output;
+
+  @Option(names = "--format", defaultValue = "shards", description = "shards (default).")
+  String format;
+
+  @Option(names = "--ranks", description = "Write only these ranks (indices in inspect's rank order), e.g. 0-3,8.")
+  String ranks;
+
+  @Option(names = "--overwrite", description = "Replace an existing output.")
+  boolean overwrite;
+
+  @Option(names = "--threads", description = "Ranks written in parallel (default: CPU count).")
+  Integer threads;
+
+  @Mixin
+  CommonOptions common;
+
+  @Mixin
+  LayoutOptions layout;
+
+  @Override
+  public Integer call() {
+    Output.existingDirectory(source, "HF folder");
+    if (!format.equals("shards")) {
+      throw new UsageException("--format must be shards, got '" + format + "'");
+    }
+    long start = System.nanoTime();
+    Importer.Summary summary = Importer.run(source, output, new Importer.Options(layout.layout(), layout.bridgeOptions(),
+        parseRanks(ranks), overwrite, threads == null ? Runtime.getRuntime().availableProcessors() : threads),
+        AutoBridge.discover(), ConsoleProgress.create(common));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (common.json) {
+      Output.json(new java.util.LinkedHashMap<>(java.util.Map.of("command", "import", "summary", summary,
+          "seconds", seconds)));
+    } else {
+      System.out.printf("imported %s (%s) → %s: %d of %d ranks, %d tensors, %s in %.2f s%n", summary.architecture(),
+          summary.layout(), summary.output(), summary.ranksWritten(), summary.ranksTotal(), summary.tensorsWritten(),
+          Output.bytes(summary.bytesWritten()), seconds);
+    }
+    return 0;
+  }
+
+  static Optional<Set<Integer>> parseRanks(String text) {
+    if (text == null) {
+      return Optional.empty();
+    }
+    Set<Integer> out = new LinkedHashSet<>();
+    try {
+      for (String part : text.split(",")) {
+        String trimmed = part.trim();
+        int dash = trimmed.indexOf('-');
+        if (dash > 0) {
+          int from = Integer.parseInt(trimmed.substring(0, dash));
+          int to = Integer.parseInt(trimmed.substring(dash + 1));
+          if (to < from) {
+            throw new UsageException("--ranks: empty range '" + trimmed + "'");
+          }
+          for (int rank = from; rank <= to; rank++) {
+            out.add(rank);
+          }
+        } else {
+          out.add(Integer.parseInt(trimmed));
+        }
+      }
+    } catch (NumberFormatException e) {
+      throw new UsageException("--ranks: cannot parse '" + text + "' (expected e.g. 0-3,8)");
+    }
+    return Optional.of(out);
+  }
+}

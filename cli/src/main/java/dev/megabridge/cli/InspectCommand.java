@@ -1,0 +1,162 @@
+package dev.megabridge.cli;
+
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.HfTensorInfo;
+import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.convert.MegatronCheckpoint;
+import dev.megabridge.core.convert.RankPlan;
+import dev.megabridge.core.convert.ShardPlan;
+import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.HfTensorSpec;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+/** Describes an HF folder or a Megatron shards folder; with a layout, the per-rank plan. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+    description = "Describe an HF checkpoint (or config-only folder) or a megabridge Megatron folder, and check it "
+        + "completely. With --tp/--pp/... prints the per-rank plan without converting.")
+public final class InspectCommand implements Callable<Integer> {
+
+  @Parameters(index = "0", description = "HF folder, config-only folder, or Megatron shards folder.")
+  Path directory;
+
+  @Mixin
+  CommonOptions common;
+
+  @Mixin
+  LayoutOptions layout;
+
+  @Override
+  public Integer call() {
+    Output.existingDirectory(directory, "folder");
+    Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards() : inspectHf(directory, layout);
+    if (common.json) {
+      Output.json(report);
+    } else {
+      print(report, "");
+    }
+    return 0;
+  }
+
+  /** The report for an HF folder: facts, tensors per component, mapping check, optional per-rank plan. */
+  static Map<String, Object> inspectHf(Path directory, LayoutOptions layoutOptions) {
+    AutoBridge autoBridge = AutoBridge.discover();
+    HfConfig config = HfConfig.load(directory);
+    Map<String, Object> report = new LinkedHashMap<>();
+    report.put("path", directory.toAbsolutePath().normalize().toString());
+    report.put("kind", "huggingface");
+    if (!SafetensorsCheckpoint.isPresent(directory)) {
+      BridgeModel model = autoBridge.fromConfig(config, Optional.empty(), layoutOptions.bridgeOptions());
+      report.put("weights", "none (config only)");
+      report.putAll(model.facts());
+      long parameters = model.hfTensors().stream().mapToLong(spec -> spec.shape().numel()).sum();
+      report.put("parameters", parameters);
+      if (!layoutOptions.isDefault()) {
+        model.validateLayout(layoutOptions.layout());
+        report.put("layout", layoutOptions.layout().describe() + " (valid for this model)");
+      }
+      return report;
+    }
+    try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory)) {
+      ShardPlan plan = Importer.plan(checkpoint, config, autoBridge, layoutOptions.layout(),
+          layoutOptions.bridgeOptions());
+      BridgeModel model = plan.model();
+      report.putAll(model.facts());
+      report.put("files", checkpoint.files().size());
+      Map<String, String> componentOf = new LinkedHashMap<>();
+      for (HfTensorSpec spec : model.hfTensors()) {
+        componentOf.put(spec.name(), spec.component());
+      }
+      Map<String, long[]> components = new TreeMap<>();
+      Map<String, Integer> dtypes = new TreeMap<>();
+      long totalBytes = 0;
+      for (HfTensorInfo info : plan.hfTensors().values()) {
+        long bytes = info.shape().numel() * info.dtype().byteSize();
+        long[] counts = components.computeIfAbsent(componentOf.get(info.name()), name -> new long[2]);
+        counts[0]++;
+        counts[1] += bytes;
+        dtypes.merge(info.dtype().name(), 1, Integer::sum);
+        totalBytes += bytes;
+      }
+      Map<String, Object> byComponent = new LinkedHashMap<>();
+      components.forEach((name, counts) -> byComponent.put(name, Map.of("tensors", counts[0], "bytes", counts[1])));
+      report.put("tensors", plan.hfTensors().size());
+      report.put("bytes", totalBytes);
+      report.put("dtypes", dtypes);
+      report.put("components", byComponent);
+      report.put("mapping", "complete: every tensor maps to Megatron and back");
+      if (!layoutOptions.isDefault()) {
+        report.put("layout", plan.layout().describe());
+        report.put("ranks", rankReport(plan.ranks()));
+      }
+    }
+    return report;
+  }
+
+  static List<Map<String, Object>> rankReport(List<RankPlan> ranks) {
+    return ranks.stream().map(rank -> {
+      Map<String, Object> entry = new LinkedHashMap<>();
+      entry.put("rank", rank.directory());
+      entry.put("tensors", rank.entries().size());
+      entry.put("bytes", rank.byteSize());
+      return entry;
+    }).toList();
+  }
+
+  private Map<String, Object> inspectShards() {
+    ShardsManifest manifest = ShardsManifest.read(directory);
+    Map<String, Object> report = new LinkedHashMap<>();
+    report.put("path", directory.toAbsolutePath().normalize().toString());
+    report.put("kind", "megatron-shards");
+    report.put("architecture", manifest.architecture());
+    report.put("bridge", manifest.bridge());
+    report.put("layout", manifest.layout().describe());
+    report.put("mtp_naming", manifest.options().mtpNaming().innerName());
+    report.put("experts", manifest.options().expertNaming().name().toLowerCase(java.util.Locale.ROOT));
+    report.put("hf_tensors", manifest.hfTensors().size());
+    List<String> missing = MegatronCheckpoint.missingRanks(directory, manifest);
+    report.put("ranks_total", manifest.ranks().size());
+    report.put("ranks_missing", missing);
+    if (missing.isEmpty()) {
+      try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(directory, AutoBridge.discover())) {
+        report.putAll(checkpoint.model().facts());
+        report.put("ranks", rankReport(checkpoint.plan().ranks()));
+        checkpoint.hfTensors();
+        report.put("status", "complete: every rank file matches the plan and every HF tensor can be rebuilt");
+      }
+    } else {
+      report.put("status", "incomplete: " + missing.size() + " rank(s) not written yet");
+    }
+    return report;
+  }
+
+  @SuppressWarnings("unchecked")
+  static void print(Map<String, Object> report, String indent) {
+    report.forEach((key, value) -> {
+      if (value instanceof Map<?, ?> map) {
+        System.out.println(indent + key + ":");
+        print((Map<String, Object>) map, indent + "  ");
+      } else if (value instanceof List<?> list && !list.isEmpty() && list.getFirst() instanceof Map<?, ?>) {
+        System.out.println(indent + key + ":");
+        for (Object item : list) {
+          System.out.println(indent + "  - " + item);
+        }
+      } else if (key.equals("bytes") && value instanceof Long bytes) {
+        System.out.println(indent + key + ": " + bytes + " (" + Output.bytes(bytes) + ")");
+      } else {
+        System.out.println(indent + key + ": " + value);
+      }
+    });
+  }
+}

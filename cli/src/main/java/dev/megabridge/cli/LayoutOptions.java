@@ -1,0 +1,78 @@
+package dev.megabridge.cli;
+
+import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
+import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
+import java.util.Optional;
+import picocli.CommandLine.Option;
+
+/** Parallel layout and Megatron naming options. */
+public final class LayoutOptions {
+  @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel size (default ${DEFAULT-VALUE}).")
+  int tp;
+
+  @Option(names = "--pp", defaultValue = "1", description = "Pipeline-parallel size (default ${DEFAULT-VALUE}).")
+  int pp;
+
+  @Option(names = "--vpp", defaultValue = "1", description = "Virtual pipeline chunks per stage (default ${DEFAULT-VALUE}).")
+  int vpp;
+
+  @Option(names = "--ep", defaultValue = "1", description = "Expert-parallel size (default ${DEFAULT-VALUE}).")
+  int ep;
+
+  @Option(names = "--etp", description = "Expert-tensor-parallel size (default: 1).")
+  Integer etp;
+
+  @Option(names = "--pp-first-stage-layers", description = "Decoder layers on the first pipeline stage.")
+  Integer firstStageLayers;
+
+  @Option(names = "--pp-last-stage-layers", description = "Decoder layers on the last pipeline stage.")
+  Integer lastStageLayers;
+
+  @Option(names = "--mtp-naming", defaultValue = "current",
+      description = "MTP inner layer name written: current (mtp_model_layer) or legacy (transformer_layer).")
+  String mtpNaming;
+
+  @Option(names = "--experts", defaultValue = "grouped",
+      description = "Megatron expert naming: grouped (experts.linear_fc1.weight<j>) or sequential (local_experts.<j>.).")
+  String experts;
+
+  /** Options as the command line would give them, for programmatic use (demo). */
+  static LayoutOptions of(int tp, int pp, int ep) {
+    LayoutOptions options = new LayoutOptions();
+    options.tp = tp;
+    options.pp = pp;
+    options.vpp = 1;
+    options.ep = ep;
+    options.mtpNaming = "current";
+    options.experts = "grouped";
+    return options;
+  }
+
+  ParallelLayout layout() {
+    return new ParallelLayout(tp, pp, vpp, ep, etp == null ? 1 : etp, Optional.ofNullable(firstStageLayers),
+        Optional.ofNullable(lastStageLayers));
+  }
+
+  BridgeOptions bridgeOptions() {
+    MtpNaming mtp = switch (mtpNaming) {
+      case "current" -> MtpNaming.CURRENT;
+      case "legacy" -> MtpNaming.LEGACY;
+      default -> throw new dev.megabridge.core.error.UsageException("--mtp-naming must be current or legacy, got '"
+          + mtpNaming + "'");
+    };
+    ExpertNaming naming = switch (experts) {
+      case "grouped" -> ExpertNaming.GROUPED;
+      case "sequential" -> ExpertNaming.SEQUENTIAL;
+      default -> throw new dev.megabridge.core.error.UsageException("--experts must be grouped or sequential, got '"
+          + experts + "'");
+    };
+    return new BridgeOptions(mtp, naming);
+  }
+
+  boolean isDefault() {
+    return tp == 1 && pp == 1 && vpp == 1 && ep == 1 && etp == null && firstStageLayers == null
+        && lastStageLayers == null;
+  }
+}

@@ -1,0 +1,86 @@
+package dev.megabridge.cli;
+
+import dev.megabridge.core.convert.CheckpointComparison;
+import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.error.MappingException;
+import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.spi.AutoBridge;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+/** Import to a temporary folder, export, compare bit for bit, report. */
+@Command(name = "roundtrip", mixinStandardHelpOptions = true,
+    description = "HF → Megatron (given layout) → HF in temporary folders, then a bit-exact comparison with the source.")
+public final class RoundTripCommand implements Callable<Integer> {
+
+  @Parameters(index = "0", description = "HF folder.")
+  Path source;
+
+  @Mixin
+  CommonOptions common;
+
+  @Mixin
+  LayoutOptions layout;
+
+  @Override
+  public Integer call() {
+    Output.existingDirectory(source, "HF folder");
+    Map<String, Object> report = run(source, layout, common);
+    if (common.json) {
+      Output.json(report);
+    } else {
+      InspectCommand.print(report, "");
+    }
+    if (!report.get("identical").equals(Boolean.TRUE)) {
+      throw new MappingException("round trip of " + source + " is not bit-identical: " + report.get("differences"));
+    }
+    return 0;
+  }
+
+  static Map<String, Object> run(Path source, LayoutOptions layout, CommonOptions common) {
+    Path scratch;
+    try {
+      scratch = Files.createTempDirectory("megabridge-roundtrip-");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    try {
+      AutoBridge autoBridge = AutoBridge.discover();
+      Path shards = scratch.resolve("megatron");
+      Path exported = scratch.resolve("hf");
+      long start = System.nanoTime();
+      Importer.Summary imported = Importer.run(source, shards, new Importer.Options(layout.layout(),
+          layout.bridgeOptions(), Optional.empty(), false, Runtime.getRuntime().availableProcessors()), autoBridge,
+          ConsoleProgress.create(common));
+      long middle = System.nanoTime();
+      Exporter.run(shards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), autoBridge,
+          ConsoleProgress.create(common));
+      long end = System.nanoTime();
+      CheckpointComparison.Result result = CheckpointComparison.compare(source, exported);
+      Map<String, Object> report = new LinkedHashMap<>();
+      report.put("source", source.toAbsolutePath().normalize().toString());
+      report.put("architecture", imported.architecture());
+      report.put("layout", imported.layout());
+      report.put("ranks", imported.ranksTotal());
+      report.put("tensors", result.tensors());
+      report.put("bytes", result.bytes());
+      report.put("import_seconds", (middle - start) / 1e9);
+      report.put("export_seconds", (end - middle) / 1e9);
+      report.put("identical", result.identical());
+      report.put("differences", result.differences());
+      return report;
+    } finally {
+      OutputDirectory.deleteRecursively(scratch);
+    }
+  }
+}
