@@ -151,12 +151,24 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
     }
     List<Long> out = new ArrayList<>();
     for (JsonNode element : value) {
-      if (!element.isIntegralNumber()) {
+      if (!element.isIntegralNumber() || !element.canConvertToLong()) {
         throw wrongType(name, "a list of integers", value);
       }
       out.add(element.longValue());
     }
     return Optional.of(List.copyOf(out));
+  }
+
+  /** A list of integers that each fit 32 bits. */
+  public Optional<List<Integer>> optIntList(String name) {
+    return optLongList(name).map(list -> {
+      for (long element : list) {
+        if (element < Integer.MIN_VALUE || element > Integer.MAX_VALUE) {
+          throw wrongType(name, "a list of 32-bit integers", node.get(name));
+        }
+      }
+      return list.stream().map(Long::intValue).toList();
+    });
   }
 
   public ConfigException missing(String name) {
