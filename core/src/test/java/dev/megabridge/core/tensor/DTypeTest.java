@@ -50,72 +50,27 @@ class DTypeTest {
     assertThat(DType.fromTorchName("int8")).isEmpty();
   }
 
-  @Test
-  void bf16WideningIsExactForEveryPattern() {
-    for (int bits = 0; bits < 1 << 16; bits++) {
-      float actual = DType.bf16ToFloat((short) bits);
-      assertWidened(Ieee754Reference.BF16, bits, actual);
-    }
-  }
-
-  @Test
-  void f16WideningIsExactForEveryPattern() {
-    for (int bits = 0; bits < 1 << 16; bits++) {
-      float actual = DType.f16ToFloat((short) bits);
-      assertWidened(Ieee754Reference.F16, bits, actual);
-    }
-  }
-
-  private static void assertWidened(Ieee754Reference format, int bits, float actual) {
-    String what = "pattern 0x%04x".formatted(bits);
-    if (format.isNaN(bits)) {
-      assertThat(actual).as(what).isNaN();
-      assertThat(Float.floatToRawIntBits(actual) < 0).as(what + " sign").isEqualTo((bits & 0x8000) != 0);
-      return;
-    }
-    double expected = format.decode(bits);
-    // Compare raw bits of the double so that -0.0 and +0.0 are told apart.
-    assertThat(Double.doubleToRawLongBits(actual)).as(what + " = " + expected)
-        .isEqualTo(Double.doubleToRawLongBits(expected));
-  }
-
-  @Test
-  void bf16RoundTripIsTheIdentityForEveryNonNaNPattern() {
-    for (int bits = 0; bits < 1 << 16; bits++) {
-      short back = DType.floatToBf16(DType.bf16ToFloat((short) bits));
-      if (Ieee754Reference.BF16.isNaN(bits)) {
-        assertThat(Ieee754Reference.BF16.isNaN(back & 0xFFFF)).as("NaN 0x%04x", bits).isTrue();
-        assertThat(back & 0x8000).as("NaN sign 0x%04x", bits).isEqualTo(bits & 0x8000);
-      } else {
-        assertThat(back & 0xFFFF).as("0x%04x", bits).isEqualTo(bits);
-      }
-    }
-  }
-
-  @Test
-  void f16RoundTripIsTheIdentityForEveryNonNaNPattern() {
-    for (int bits = 0; bits < 1 << 16; bits++) {
-      short back = DType.floatToF16(DType.f16ToFloat((short) bits));
-      if (Ieee754Reference.F16.isNaN(bits)) {
-        assertThat(Ieee754Reference.F16.isNaN(back & 0xFFFF)).as("NaN 0x%04x", bits).isTrue();
-        assertThat(back & 0x8000).as("NaN sign 0x%04x", bits).isEqualTo(bits & 0x8000);
-      } else {
-        assertThat(back & 0xFFFF).as("0x%04x", bits).isEqualTo(bits);
-      }
-    }
-  }
-
   enum Narrowing {
     BF16(Ieee754Reference.BF16) {
       @Override
       int apply(float value) {
         return DType.floatToBf16(value) & 0xFFFF;
       }
+
+      @Override
+      float widen(int bits) {
+        return DType.bf16ToFloat((short) bits);
+      }
     },
     F16(Ieee754Reference.F16) {
       @Override
       int apply(float value) {
         return DType.floatToF16(value) & 0xFFFF;
+      }
+
+      @Override
+      float widen(int bits) {
+        return DType.f16ToFloat((short) bits);
       }
     };
 
@@ -125,7 +80,44 @@ class DTypeTest {
       this.reference = reference;
     }
 
+    /** The codec's narrowing, as an unsigned 16-bit pattern. */
     abstract int apply(float value);
+
+    /** The codec's widening of a 16-bit pattern. */
+    abstract float widen(int bits);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Narrowing.class)
+  void wideningIsExactForEveryPattern(Narrowing codec) {
+    Ieee754Reference format = codec.reference;
+    for (int bits = 0; bits < 1 << 16; bits++) {
+      float actual = codec.widen(bits);
+      String what = "%s pattern 0x%04x".formatted(codec, bits);
+      if (format.isNaN(bits)) {
+        assertThat(actual).as(what).isNaN();
+        assertThat(Float.floatToRawIntBits(actual) < 0).as(what + " sign").isEqualTo((bits & 0x8000) != 0);
+      } else {
+        // Compare raw bits of the double so that -0.0 and +0.0 are told apart.
+        assertThat(Double.doubleToRawLongBits(actual)).as(what).isEqualTo(Double.doubleToRawLongBits(format.decode(bits)));
+      }
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Narrowing.class)
+  void roundTripIsTheIdentityForEveryNonNaNPattern(Narrowing codec) {
+    Ieee754Reference format = codec.reference;
+    for (int bits = 0; bits < 1 << 16; bits++) {
+      int back = codec.apply(codec.widen(bits));
+      String what = "%s pattern 0x%04x".formatted(codec, bits);
+      if (format.isNaN(bits)) {
+        assertThat(format.isNaN(back)).as(what).isTrue();
+        assertThat(back & 0x8000).as(what + " sign").isEqualTo(bits & 0x8000);
+      } else {
+        assertThat(back).as(what).isEqualTo(bits);
+      }
+    }
   }
 
   @ParameterizedTest
