@@ -139,13 +139,16 @@ public record Qwen35Config(
 
   /** Parses {@code config} for {@code architecture} (one of the four constants). */
   public static Qwen35Config parse(HfConfig config, String architecture) {
+    if (!List.of(DENSE_VL, MOE_VL, DENSE_TEXT, MOE_TEXT).contains(architecture)) {
+      throw config.top().invalid("architectures", "'" + architecture + "' is not a Qwen3.5 architecture");
+    }
     boolean moe = architecture.equals(MOE_VL) || architecture.equals(MOE_TEXT);
     boolean visionLanguage = architecture.equals(DENSE_VL) || architecture.equals(MOE_VL);
     ConfigSection top = config.top();
     ConfigSection textSection = visionLanguage
         ? top.section("text_config").orElseThrow(() -> top.missing("text_config"))
         : top.section("text_config").orElse(top);
-    TextConfig text = parseText(textSection, moe);
+    TextConfig text = parseText(textSection, top, moe);
     Optional<VisionConfig> vision = Optional.empty();
     if (visionLanguage) {
       ConfigSection visionSection = top.section("vision_config").orElseThrow(() -> top.missing("vision_config"));
@@ -167,9 +170,9 @@ public record Qwen35Config(
         top.longOr("vision_start_token_id", 248053), top.longOr("vision_end_token_id", 248054));
   }
 
-  private static TextConfig parseText(ConfigSection section, boolean moe) {
-    int layers = section.intOr("num_hidden_layers", moe ? 40 : 32);
-    positive(section, "num_hidden_layers", layers);
+  /** {@code top} is the config's top level, whose {@code dtype} applies where the text section has none. */
+  private static TextConfig parseText(ConfigSection section, ConfigSection top, boolean moe) {
+    int layers = positiveInt(section, "num_hidden_layers", moe ? 40 : 32);
     Optional<Integer> interval = section.optInt("full_attention_interval");
     Optional<List<String>> explicitTypes = section.optStringList("layer_types");
     List<LayerType> layerTypes = new ArrayList<>();
@@ -186,8 +189,7 @@ public record Qwen35Config(
         });
       }
     } else {
-      int every = interval.orElse(4);
-      positive(section, "full_attention_interval", every);
+      int every = positiveInt(section, "full_attention_interval", 4);
       for (int layer = 0; layer < layers; layer++) {
         layerTypes.add((layer + 1) % every == 0 ? LayerType.FULL_ATTENTION : LayerType.LINEAR_ATTENTION);
       }
@@ -196,41 +198,54 @@ public record Qwen35Config(
     Optional<ConfigSection> rope = section.section("rope_parameters").or(() -> section.section("rope_scaling"));
     double theta = rope.flatMap(r -> r.optDouble("rope_theta")).or(() -> section.optDouble("rope_theta"))
         .orElseThrow(() -> section.invalid("rope_parameters", "no rope_theta anywhere (real configs always carry it)"));
+    // The key path that error messages name for rope settings: where they were (or would be) read.
+    String ropeKey = section.hasValue("rope_parameters") || !section.hasValue("rope_scaling")
+        ? "rope_parameters" : "rope_scaling";
+    if (!(theta > 0) || Double.isInfinite(theta)) {
+      throw section.invalid(ropeKey + ".rope_theta", "must be a positive finite number, got " + theta);
+    }
     double partial = rope.flatMap(r -> r.optDouble("partial_rotary_factor"))
         .or(() -> section.optDouble("partial_rotary_factor")).orElse(0.25);
-    List<Integer> mrope = rope.flatMap(r -> r.optLongList("mrope_section"))
-        .map(list -> list.stream().map(Long::intValue).toList()).orElse(List.of(11, 11, 10));
+    if (!(partial > 0 && partial <= 1)) {
+      throw section.invalid(ropeKey + ".partial_rotary_factor", "must lie in (0, 1], got " + partial);
+    }
+    List<Integer> mrope = rope.flatMap(r -> r.optIntList("mrope_section")).orElse(List.of(11, 11, 10));
     Optional<String> ropeType = rope.flatMap(r -> r.optString("rope_type").or(() -> r.optString("type")));
     if (ropeType.isPresent() && !ropeType.get().equals("default") && !ropeType.get().equals("mrope")) {
-      throw section.invalid("rope_parameters.rope_type", "'" + ropeType.get() + "' is not supported (only default)");
+      throw section.invalid(ropeKey + ".rope_type", "'" + ropeType.get() + "' is not supported (only default)");
     }
-    int headDim = section.intOr("head_dim", 256);
-    int heads = section.intOr("num_attention_heads", 16);
-    int kvHeads = section.intOr("num_key_value_heads", moe ? 2 : 4);
+    int headDim = positiveInt(section, "head_dim", 256);
+    int heads = positiveInt(section, "num_attention_heads", 16);
+    int kvHeads = positiveInt(section, "num_key_value_heads", moe ? 2 : 4);
     int rotaryDim = (int) (headDim * partial);
-    if (mrope.size() != 3 || mrope.stream().mapToInt(Integer::intValue).sum() * 2 != rotaryDim) {
-      throw section.invalid("rope_parameters.mrope_section", mrope + " must have 3 entries summing to rotary_dim/2 = "
-          + rotaryDim / 2);
+    if (mrope.size() != 3 || mrope.stream().anyMatch(part -> part < 0)
+        || mrope.stream().mapToLong(Integer::longValue).sum() * 2 != rotaryDim) {
+      throw section.invalid(ropeKey + ".mrope_section", mrope
+          + " must have 3 non-negative entries summing to rotary_dim/2 = " + rotaryDim / 2);
     }
-    positive(section, "num_attention_heads", heads);
-    positive(section, "num_key_value_heads", kvHeads);
     if (heads % kvHeads != 0) {
       throw section.invalid("num_attention_heads", heads + " is not a multiple of num_key_value_heads " + kvHeads);
     }
-    int keyHeads = section.intOr("linear_num_key_heads", 16);
-    int valueHeads = section.intOr("linear_num_value_heads", 32);
-    positive(section, "linear_num_key_heads", keyHeads);
+    int keyHeads = positiveInt(section, "linear_num_key_heads", 16);
+    int valueHeads = positiveInt(section, "linear_num_value_heads", 32);
     if (valueHeads % keyHeads != 0) {
       throw section.invalid("linear_num_value_heads", valueHeads + " is not a multiple of linear_num_key_heads "
           + keyHeads);
     }
-    int hidden = section.intOr("hidden_size", moe ? 2048 : 4096);
-    positive(section, "hidden_size", hidden);
-    int intermediate = moe ? 0 : section.intOr("intermediate_size", 12288);
-    int experts = moe ? section.intOr("num_experts", 256) : 0;
-    int topK = moe ? section.intOr("num_experts_per_tok", 8) : 0;
-    if (moe && (experts <= 0 || topK <= 0 || topK > experts)) {
+    int hidden = positiveInt(section, "hidden_size", moe ? 2048 : 4096);
+    int intermediate = moe ? 0 : positiveInt(section, "intermediate_size", 12288);
+    int experts = moe ? positiveInt(section, "num_experts", 256) : 0;
+    int topK = moe ? positiveInt(section, "num_experts_per_tok", 8) : 0;
+    if (topK > experts) {
       throw section.invalid("num_experts_per_tok", topK + " is not within 1.." + experts);
+    }
+    double rmsNormEps = section.doubleOr("rms_norm_eps", 1e-6);
+    if (!(rmsNormEps > 0)) {
+      throw section.invalid("rms_norm_eps", "must be positive, got " + rmsNormEps);
+    }
+    long vocabSize = section.longOr("vocab_size", 248320);
+    if (vocabSize <= 0) {
+      throw section.invalid("vocab_size", "must be positive, got " + vocabSize);
     }
     Optional<Integer> mtp = section.optInt("mtp_num_hidden_layers");
     if (mtp.isPresent() && mtp.get() < 0) {
@@ -238,7 +253,7 @@ public record Qwen35Config(
     }
     return new TextConfig(
         section.stringOr("model_type", moe ? "qwen3_5_moe_text" : "qwen3_5_text"),
-        section.longOr("vocab_size", 248320),
+        vocabSize,
         hidden,
         intermediate,
         layers,
@@ -247,7 +262,7 @@ public record Qwen35Config(
         headDim,
         section.stringOr("hidden_act", "silu"),
         section.longOr("max_position_embeddings", 32768),
-        section.doubleOr("rms_norm_eps", 1e-6),
+        rmsNormEps,
         section.doubleOr("initializer_range", 0.02),
         section.booleanOr("attention_bias", false),
         section.doubleOr("attention_dropout", 0.0),
@@ -257,36 +272,36 @@ public record Qwen35Config(
         theta,
         partial,
         mrope,
-        section.intOr("linear_conv_kernel_dim", 4),
-        section.intOr("linear_key_head_dim", 128),
-        section.intOr("linear_value_head_dim", 128),
+        positiveInt(section, "linear_conv_kernel_dim", 4),
+        positiveInt(section, "linear_key_head_dim", 128),
+        positiveInt(section, "linear_value_head_dim", 128),
         keyHeads,
         valueHeads,
         experts,
         topK,
-        moe ? section.intOr("moe_intermediate_size", 512) : 0,
-        moe ? section.intOr("shared_expert_intermediate_size", 512) : 0,
+        moe ? positiveInt(section, "moe_intermediate_size", 512) : 0,
+        moe ? positiveInt(section, "shared_expert_intermediate_size", 512) : 0,
         mtp,
         section.optLong("bos_token_id"),
         section.optLong("eos_token_id"),
-        section.optString("dtype").or(() -> section.optString("torch_dtype")));
+        section.optString("dtype").or(() -> section.optString("torch_dtype"))
+            .or(() -> top.optString("dtype")).or(() -> top.optString("torch_dtype")));
   }
 
   private static VisionConfig parseVision(ConfigSection section) {
     VisionConfig vision = new VisionConfig(
-        section.intOr("depth", 27),
-        section.intOr("hidden_size", 1152),
-        section.intOr("intermediate_size", 4304),
-        section.intOr("num_heads", 16),
+        positiveInt(section, "depth", 27),
+        positiveInt(section, "hidden_size", 1152),
+        positiveInt(section, "intermediate_size", 4304),
+        positiveInt(section, "num_heads", 16),
         section.stringOr("hidden_act", "gelu_pytorch_tanh"),
-        section.intOr("in_channels", 3),
-        section.intOr("patch_size", 16),
-        section.intOr("temporal_patch_size", 2),
-        section.intOr("spatial_merge_size", 2),
-        section.intOr("out_hidden_size", 3584),
-        section.intOr("num_position_embeddings", 2304),
+        positiveInt(section, "in_channels", 3),
+        positiveInt(section, "patch_size", 16),
+        positiveInt(section, "temporal_patch_size", 2),
+        positiveInt(section, "spatial_merge_size", 2),
+        positiveInt(section, "out_hidden_size", 3584),
+        positiveInt(section, "num_position_embeddings", 2304),
         section.optLongList("deepstack_visual_indexes").orElse(List.of()));
-    positive(section, "num_heads", vision.numHeads());
     if (vision.hiddenSize() % vision.numHeads() != 0) {
       throw section.invalid("hidden_size", vision.hiddenSize() + " is not a multiple of num_heads " + vision.numHeads());
     }
@@ -297,10 +312,13 @@ public record Qwen35Config(
     return vision;
   }
 
-  private static void positive(ConfigSection section, String key, int value) {
+  /** The integer at {@code key} (or {@code fallback} when missing), which must be positive. */
+  private static int positiveInt(ConfigSection section, String key, int fallback) {
+    int value = section.intOr(key, fallback);
     if (value <= 0) {
       throw section.invalid(key, "must be positive, got " + value);
     }
+    return value;
   }
 
   /** Number of MTP layers declared by the config (0 when absent). */

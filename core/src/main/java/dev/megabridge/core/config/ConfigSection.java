@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Typed, defaulting access to one JSON object of a config file. A missing key (or, where stated, a null
@@ -23,6 +25,48 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
     return new ConfigException(file + ": " + key(name) + ": expected " + expected + ", got " + value);
   }
 
+  /**
+   * The value of {@code name} read by {@code read} when {@code accepts} holds; empty when the key is missing
+   * or JSON null (both mean "use the default"); a {@link ConfigException} naming the key otherwise.
+   */
+  private <T> Optional<T> typed(String name, Predicate<JsonNode> accepts, String expected, Function<JsonNode, T> read) {
+    JsonNode value = node.get(name);
+    if (value == null || value.isNull()) {
+      return Optional.empty();
+    }
+    if (!accepts.test(value)) {
+      throw wrongType(name, expected, value);
+    }
+    return Optional.of(read.apply(value));
+  }
+
+  /** A JSON integer that fits a long, or a float with an integral value of at most 1e15 (e.g. 4096.0). */
+  private static boolean isWholeNumber(JsonNode value) {
+    if (value.isIntegralNumber()) {
+      return value.canConvertToLong();
+    }
+    double number = value.asDouble();
+    return value.isNumber() && number == Math.rint(number) && Math.abs(number) < 1e15;
+  }
+
+  private static boolean isArrayOf(JsonNode value, Predicate<JsonNode> element) {
+    if (!value.isArray()) {
+      return false;
+    }
+    for (JsonNode item : value) {
+      if (!element.test(item)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static <T> List<T> listOf(JsonNode array, Function<JsonNode, T> element) {
+    List<T> out = new ArrayList<>();
+    array.forEach(item -> out.add(element.apply(item)));
+    return List.copyOf(out);
+  }
+
   public boolean has(String name) {
     return node.has(name);
   }
@@ -33,28 +77,13 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
   }
 
   public Optional<ConfigSection> section(String name) {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isObject()) {
-      throw wrongType(name, "an object", value);
-    }
-    return Optional.of(new ConfigSection(file, key(name), (ObjectNode) value));
+    return typed(name, JsonNode::isObject, "an object",
+        value -> new ConfigSection(file, key(name), (ObjectNode) value));
   }
 
   public Optional<Long> optLong(String name) {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isIntegralNumber() || !value.canConvertToLong()) {
-      if (value.isNumber() && value.asDouble() == Math.rint(value.asDouble()) && Math.abs(value.asDouble()) < 1e15) {
-        return Optional.of((long) value.asDouble());
-      }
-      throw wrongType(name, "an integer", value);
-    }
-    return Optional.of(value.longValue());
+    return typed(name, ConfigSection::isWholeNumber, "an integer",
+        value -> value.isIntegralNumber() ? value.longValue() : (long) value.asDouble());
   }
 
   public long longOr(String name, long fallback) {
@@ -79,14 +108,7 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
   }
 
   public Optional<Double> optDouble(String name) {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isNumber()) {
-      throw wrongType(name, "a number", value);
-    }
-    return Optional.of(value.doubleValue());
+    return typed(name, JsonNode::isNumber, "a number", JsonNode::doubleValue);
   }
 
   public double doubleOr(String name, double fallback) {
@@ -94,14 +116,7 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
   }
 
   public Optional<Boolean> optBoolean(String name) {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isBoolean()) {
-      throw wrongType(name, "true or false", value);
-    }
-    return Optional.of(value.booleanValue());
+    return typed(name, JsonNode::isBoolean, "true or false", JsonNode::booleanValue);
   }
 
   public boolean booleanOr(String name, boolean fallback) {
@@ -109,14 +124,7 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
   }
 
   public Optional<String> optString(String name) {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isTextual()) {
-      throw wrongType(name, "a string", value);
-    }
-    return Optional.of(value.textValue());
+    return typed(name, JsonNode::isTextual, "a string", JsonNode::textValue);
   }
 
   public String stringOr(String name, String fallback) {
@@ -124,39 +132,20 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
   }
 
   public Optional<List<String>> optStringList(String name) {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isArray()) {
-      throw wrongType(name, "a list of strings", value);
-    }
-    List<String> out = new ArrayList<>();
-    for (JsonNode element : value) {
-      if (!element.isTextual()) {
-        throw wrongType(name, "a list of strings", value);
-      }
-      out.add(element.textValue());
-    }
-    return Optional.of(List.copyOf(out));
+    return typed(name, value -> isArrayOf(value, JsonNode::isTextual), "a list of strings",
+        value -> listOf(value, JsonNode::textValue));
   }
 
+  /** A list of JSON integers that each fit a long. */
   public Optional<List<Long>> optLongList(String name) {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      return Optional.empty();
-    }
-    if (!value.isArray()) {
-      throw wrongType(name, "a list of integers", value);
-    }
-    List<Long> out = new ArrayList<>();
-    for (JsonNode element : value) {
-      if (!element.isIntegralNumber()) {
-        throw wrongType(name, "a list of integers", value);
-      }
-      out.add(element.longValue());
-    }
-    return Optional.of(List.copyOf(out));
+    return typed(name, value -> isArrayOf(value, item -> item.isIntegralNumber() && item.canConvertToLong()),
+        "a list of integers", value -> listOf(value, JsonNode::longValue));
+  }
+
+  /** A list of integers that each fit 32 bits. */
+  public Optional<List<Integer>> optIntList(String name) {
+    return typed(name, value -> isArrayOf(value, item -> item.isIntegralNumber() && item.canConvertToInt()),
+        "a list of 32-bit integers", value -> listOf(value, JsonNode::intValue));
   }
 
   public ConfigException missing(String name) {

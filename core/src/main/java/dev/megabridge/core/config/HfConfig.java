@@ -2,6 +2,7 @@ package dev.megabridge.core.config;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -21,7 +22,9 @@ public record HfConfig(Path file, ObjectNode raw, List<String> architectures) {
 
   public static final String FILE_NAME = "config.json";
   public static final ObjectMapper JSON = JsonMapper.builder()
-      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION).build();
+      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .build();
 
   public HfConfig {
     architectures = List.copyOf(architectures);

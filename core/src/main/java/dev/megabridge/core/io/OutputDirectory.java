@@ -4,6 +4,7 @@ import dev.megabridge.core.error.UsageException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
@@ -29,6 +30,9 @@ public final class OutputDirectory implements AutoCloseable {
   /** Refuses an existing target unless {@code overwrite}. */
   public static OutputDirectory create(Path target, boolean overwrite) {
     Path absolute = target.toAbsolutePath().normalize();
+    if (absolute.getParent() == null) {
+      throw new UsageException(absolute + " cannot be an output folder (it has no parent)");
+    }
     if (Files.exists(absolute) && !overwrite) {
       throw new UsageException(absolute + " already exists (pass --overwrite to replace it)");
     }
@@ -51,22 +55,34 @@ public final class OutputDirectory implements AutoCloseable {
     return target;
   }
 
-  /** Moves the finished folder into place (replacing an existing target when allowed). */
+  /**
+   * Moves the finished folder into place (replacing an existing target when allowed). Only once; if moving
+   * the new folder fails after an old target was moved aside, the old target is moved back.
+   */
   public void commit() {
+    if (committed) {
+      throw new IllegalStateException(target + " is already committed");
+    }
     try {
-      if (Files.exists(target)) {
+      if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
         if (!overwrite) {
           throw new UsageException(target + " appeared while writing; not replaced");
         }
         Path old = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".old-");
         Files.delete(old);
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+        try {
+          Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+          Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
+          throw e;
+        }
+        committed = true;
         deleteRecursively(old);
       } else {
         Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+        committed = true;
       }
-      committed = true;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot move " + staging + " to " + target, e);
     }

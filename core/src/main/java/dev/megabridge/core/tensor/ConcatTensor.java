@@ -3,18 +3,36 @@ package dev.megabridge.core.tensor;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The concatenation of tensors along one axis. Parts agree on dtype and on every other dimension. */
+/**
+ * The concatenation of tensors along one axis. Invariants (checked by the constructor): at least one part;
+ * every part has {@code dtype} and the rank of {@code shape}; every part agrees with {@code shape} on each
+ * axis except {@code axis}; the parts' sizes along {@code axis} sum to {@code shape.dim(axis)}.
+ */
 public record ConcatTensor(int axis, List<Tensor> parts, DType dtype, Shape shape) implements Tensor {
 
   public ConcatTensor {
     parts = List.copyOf(parts);
+    Shape expected = concatShape(axis, parts);
+    if (parts.getFirst().dtype() != dtype || !expected.equals(shape)) {
+      throw new IllegalArgumentException("concatenation along axis " + axis + " of its parts is "
+          + parts.getFirst().dtype() + expected + ", not " + dtype + shape);
+    }
   }
 
   static ConcatTensor of(int axis, List<Tensor> parts) {
+    return new ConcatTensor(axis, parts, parts.isEmpty() ? null : parts.getFirst().dtype(),
+        concatShape(axis, parts));
+  }
+
+  /** The shape of the concatenation of {@code parts} along {@code axis}; rejects parts that do not fit. */
+  private static Shape concatShape(int axis, List<Tensor> parts) {
     if (parts.isEmpty()) {
       throw new IllegalArgumentException("concatenation of no tensors");
     }
     Tensor first = parts.getFirst();
+    if (axis < 0 || axis >= first.shape().rank()) {
+      throw new IllegalArgumentException("axis " + axis + " out of range for shape " + first.shape());
+    }
     long total = 0;
     for (Tensor part : parts) {
       if (part.dtype() != first.dtype() || part.shape().rank() != first.shape().rank()) {
@@ -27,14 +45,15 @@ public record ConcatTensor(int axis, List<Tensor> parts, DType dtype, Shape shap
               + " along axis " + axis);
         }
       }
-      total += part.shape().dim(axis);
+      total = Math.addExact(total, part.shape().dim(axis));
     }
-    return new ConcatTensor(axis, parts, first.dtype(), first.shape().withDim(axis, total));
+    return first.shape().withDim(axis, total);
   }
 
   @Override
   public Tensor slice(int sliceAxis, long start, long length) {
-    if (start < 0 || length < 0 || start + length > shape.dim(sliceAxis)) {
+    if (sliceAxis < 0 || sliceAxis >= shape.rank() || start < 0 || length < 0 || start > shape.dim(sliceAxis)
+        || length > shape.dim(sliceAxis) - start) {
       throw new IndexOutOfBoundsException("slice [" + start + ", " + (start + length) + ") of axis "
           + sliceAxis + " of shape " + shape);
     }
@@ -61,6 +80,9 @@ public record ConcatTensor(int axis, List<Tensor> parts, DType dtype, Shape shap
 
   @Override
   public Tensor select(long index) {
+    if (shape.rank() == 0 || index < 0 || index >= shape.dim(0)) {
+      throw new IndexOutOfBoundsException("index " + index + " of axis 0 of shape " + shape);
+    }
     if (axis == 0) {
       long partStart = 0;
       for (Tensor part : parts) {

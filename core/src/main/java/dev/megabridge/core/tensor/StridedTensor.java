@@ -4,7 +4,12 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
-/** A view of elements of a segment at arbitrary (non-negative) element strides: zero copy. */
+/**
+ * A view of elements of a segment at arbitrary (non-negative) element strides: zero copy. Element
+ * {@code (i0, …, ik)} lives at byte {@code byteOffset + (i0·s0 + … + ik·sk) · dtype.byteSize()} of {@code base}.
+ * The constructor does not require the view to lie inside {@code base} (shape-only placeholders over
+ * {@link MemorySegment#NULL} are legal); reading a view that does not fit fails in the segment access.
+ */
 public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Shape shape, long[] strides)
     implements Tensor {
 
@@ -18,7 +23,15 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
     if (strides.length != shape.rank()) {
       throw new IllegalArgumentException("strides " + strides.length + " vs rank " + shape.rank());
     }
+    if (byteOffset < 0) {
+      throw new IllegalArgumentException("negative byte offset " + byteOffset);
+    }
     strides = strides.clone();
+    for (long stride : strides) {
+      if (stride < 0) {
+        throw new IllegalArgumentException("negative stride in " + java.util.Arrays.toString(strides));
+      }
+    }
   }
 
   /** A dense row-major tensor over the whole of {@code data}, whose size must match exactly. */
@@ -117,7 +130,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
 
   /** Element {@code flatIndex} (row-major) as fp32. */
   public float getFloat(long flatIndex) {
-    long offset = byteOffset + elementOffset(flatIndex) * dtype.byteSize();
+    long offset = elementByteOffset(flatIndex);
     return switch (dtype) {
       case F32 -> base.get(F32, offset);
       case BF16 -> DType.bf16ToFloat(base.get(I16, offset));
@@ -134,7 +147,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
 
   /** Element {@code flatIndex} (row-major) as a long (integer dtypes). */
   public long getLong(long flatIndex) {
-    long offset = byteOffset + elementOffset(flatIndex) * dtype.byteSize();
+    long offset = elementByteOffset(flatIndex);
     return switch (dtype) {
       case I64 -> base.get(I64, offset);
       case I32 -> base.get(I32, offset);
@@ -143,6 +156,14 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
       case U8, BOOL -> base.get(ValueLayout.JAVA_BYTE, offset) & 0xFF;
       default -> (long) getFloat(flatIndex);
     };
+  }
+
+  /** Byte position in {@link #base()} of element {@code flatIndex} (row-major order of this view). */
+  public long elementByteOffset(long flatIndex) {
+    if (flatIndex < 0 || flatIndex >= shape.numel()) {
+      throw new IndexOutOfBoundsException("element " + flatIndex + " of shape " + shape);
+    }
+    return byteOffset + elementOffset(flatIndex) * dtype.byteSize();
   }
 
   private long elementOffset(long flatIndex) {
@@ -157,7 +178,9 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
   }
 
   private void checkRange(int axis, long start, long length) {
-    if (axis < 0 || axis >= shape.rank() || start < 0 || length < 0 || start + length > shape.dim(axis)) {
+    // Written as "length > dim - start" so that a huge start or length cannot overflow past the check.
+    if (axis < 0 || axis >= shape.rank() || start < 0 || length < 0 || start > shape.dim(axis)
+        || length > shape.dim(axis) - start) {
       throw new IndexOutOfBoundsException(
           "slice [" + start + ", " + (start + length) + ") of axis " + axis + " of shape " + shape);
     }

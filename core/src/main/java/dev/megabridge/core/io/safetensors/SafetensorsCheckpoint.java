@@ -122,8 +122,9 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
         throw new CheckpointFormatException(index + ": weight_map entry '" + entry.getKey() + "' is not a string");
       }
       String shard = entry.getValue().textValue();
-      if (shard.contains("/") || shard.contains("\\") || shard.equals("..")) {
-        throw new CheckpointFormatException(index + ": shard name '" + shard + "' is not a plain file name");
+      if (!isPlainFileName(shard)) {
+        throw new CheckpointFormatException(index + ": tensor '" + entry.getKey() + "': shard name '" + shard
+            + "' is not a plain file name");
       }
       shardOf.put(entry.getKey(), shard);
       shardNames.add(shard);
@@ -133,7 +134,10 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
     for (String shard : shardNames) {
       Path path = directory.resolve(shard);
       if (!Files.isRegularFile(path)) {
-        throw new CheckpointFormatException(index + ": names shard '" + shard + "', which does not exist");
+        String firstTensor = shardOf.entrySet().stream().filter(entry -> entry.getValue().equals(shard))
+            .map(Map.Entry::getKey).findFirst().orElseThrow();
+        throw new CheckpointFormatException(index + ": names shard '" + shard + "' (for tensor '" + firstTensor
+            + "'), which does not exist");
       }
       SafetensorsFile file = SafetensorsFile.open(path, arena);
       opened.put(shard, file);
@@ -164,6 +168,12 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
       }
     }
     return new SafetensorsCheckpoint(directory, arena, fileOf, infoOf, files);
+  }
+
+  /** A name that resolves to a file directly inside the checkpoint folder (no separators, NUL or dots). */
+  private static boolean isPlainFileName(String name) {
+    return !name.isEmpty() && !name.equals(".") && !name.equals("..") && name.indexOf('/') < 0
+        && name.indexOf('\\') < 0 && name.indexOf('\0') < 0;
   }
 
   public Path directory() {

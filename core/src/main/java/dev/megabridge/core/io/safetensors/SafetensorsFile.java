@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -44,6 +45,7 @@ public final class SafetensorsFile {
   static final ObjectMapper JSON = JsonMapper.builder()
       .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
       .disable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
       .build();
 
   static {
@@ -89,6 +91,10 @@ public final class SafetensorsFile {
           + " bytes)");
     }
     byte[] headerBytes = mapping.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
+    if (headerBytes[0] != '{') {
+      // The reference implementation rejects this too (InvalidHeaderStart).
+      throw fail(file, "header does not start with '{'");
+    }
     String headerText;
     try {
       headerText = StandardCharsets.UTF_8.newDecoder()
@@ -113,7 +119,7 @@ public final class SafetensorsFile {
     Map<String, String> metadata = Map.of();
     for (Map.Entry<String, JsonNode> field : header.properties()) {
       String name = field.getKey();
-      if (name.equals("__metadata__")) {
+      if (name.equals(SafetensorsWriter.METADATA_KEY)) {
         metadata = parseMetadata(file, field.getValue());
         continue;
       }
@@ -178,6 +184,12 @@ public final class SafetensorsFile {
     Shape shape = Shape.of(dims);
     long expected;
     try {
+      // The product of the non-zero dimensions must fit too: it bounds every row-major stride of the shape,
+      // so an empty tensor of shape [0, 2^40, 2^40] cannot produce overflowing strides later.
+      long nonZeroBytes = dtype.byteSize();
+      for (long dim : dims) {
+        nonZeroBytes = Math.multiplyExact(nonZeroBytes, Math.max(dim, 1));
+      }
       expected = Math.multiplyExact(shape.numel(), (long) dtype.byteSize());
     } catch (ArithmeticException e) {
       throw fail(file, where + ": shape " + shape + " overflows");

@@ -28,6 +28,15 @@ public final class SafetensorsWriter {
 
   private static final int BUFFER_BYTES = 8 << 20;
 
+  /**
+   * Largest slice handed to one {@link FileChannel#write}: a {@link ByteBuffer} cannot view more than
+   * {@code Integer.MAX_VALUE} bytes, and a single tensor (e.g. a 27B model's bf16 embedding, 2.5 GB) can.
+   */
+  static final long MAX_WRITE_BYTES = 1L << 30;
+
+  /** The reserved header key holding the string → string metadata map. */
+  public static final String METADATA_KEY = "__metadata__";
+
   /** One tensor to write under {@code name}. */
   public record Entry(String name, Tensor tensor) {}
 
@@ -36,7 +45,7 @@ public final class SafetensorsWriter {
   /** The header JSON (padded with spaces to a multiple of 8 bytes) for {@code entries} in order. */
   public static byte[] header(List<Entry> entries, Map<String, String> metadata) {
     ObjectNode root = SafetensorsFile.JSON.createObjectNode();
-    ObjectNode meta = root.putObject("__metadata__");
+    ObjectNode meta = root.putObject(METADATA_KEY);
     metadata.forEach(meta::put);
     long offset = 0;
     for (Entry entry : entries) {
@@ -80,7 +89,7 @@ public final class SafetensorsWriter {
           written[0] += size;
           if (size >= BUFFER_BYTES / 2) {
             flush(channel, buffer);
-            writeFully(channel, segment.asSlice(offset, size).asByteBuffer());
+            writeSegment(channel, segment, offset, size, MAX_WRITE_BYTES);
           } else {
             if (buffer.remaining() < size) {
               flush(channel, buffer);
@@ -136,6 +145,10 @@ public final class SafetensorsWriter {
   /** Writes explicitly grouped shards with the given file names (and an index when more than one). */
   public static Map<String, String> writeShards(Path directory, List<List<Entry>> shards, List<String> fileNames,
       LongConsumer progress) {
+    if (shards.size() != fileNames.size() || new java.util.HashSet<>(fileNames).size() != fileNames.size()) {
+      throw new InternalException(shards.size() + " shards but file names " + fileNames);
+    }
+    checkUnique(shards.stream().flatMap(List::stream).toList());
     Map<String, String> weightMap = new LinkedHashMap<>();
     long totalSize = 0;
     for (int index = 0; index < shards.size(); index++) {
@@ -164,12 +177,24 @@ public final class SafetensorsWriter {
     }
   }
 
+  /** Names must be unique (also across the shards of one checkpoint) and must not be the metadata key. */
   private static void checkUnique(List<Entry> entries) {
     java.util.Set<String> seen = new java.util.HashSet<>();
     for (Entry entry : entries) {
+      if (entry.name().equals(METADATA_KEY)) {
+        throw new InternalException("a tensor cannot be named '" + METADATA_KEY + "'");
+      }
       if (!seen.add(entry.name())) {
         throw new InternalException("tensor '" + entry.name() + "' written twice");
       }
+    }
+  }
+
+  /** Writes {@code segment[offset, offset + size)} in slices of at most {@code maxSlice} bytes. */
+  static void writeSegment(FileChannel channel, MemorySegment segment, long offset, long size, long maxSlice) {
+    for (long done = 0; done < size; done += maxSlice) {
+      long length = Math.min(maxSlice, size - done);
+      writeFully(channel, segment.asSlice(offset + done, length).asByteBuffer());
     }
   }
 
