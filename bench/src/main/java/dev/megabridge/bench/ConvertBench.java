@@ -1,0 +1,122 @@
+package dev.megabridge.bench;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.megabridge.core.io.OutputDirectory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Issue-4 benchmark: a synthetic checkpoint with real Qwen3.5-35B-A3B widths (a few layers, the full vision
+ * tower and MTP), then in one run: {@code cp -r} of it (the baseline), {@code import --tp 2 --ep 4} and
+ * {@code export}, each in its own process with its peak RssAnon sampled. Targets: import and export ≤ 1.5 ×
+ * the copy time; peak RssAnon ≤ 1.5 GiB.
+ */
+public final class ConvertBench {
+
+  /**
+   * @param configDirectory folder with the real config.json
+   * @param work scratch folder (needs about 4 × the checkpoint size free)
+   * @param javaCommand the java launcher plus JVM flags used for the CLI child processes
+   */
+  public record Options(Path configDirectory, Path work, int layers, List<String> javaCommand, Path cliJar,
+      boolean keep) {}
+
+  public record Result(long checkpointBytes, double copySeconds, double importSeconds, double exportSeconds,
+      long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon) {
+
+    public double importRatio() {
+      return importSeconds / copySeconds;
+    }
+
+    public double exportRatio() {
+      return exportSeconds / copySeconds;
+    }
+
+    public Map<String, Object> toMap() {
+      Map<String, Object> out = new LinkedHashMap<>();
+      out.put("checkpoint_bytes", checkpointBytes);
+      out.put("copy_seconds", copySeconds);
+      out.put("import_seconds", importSeconds);
+      out.put("export_seconds", exportSeconds);
+      out.put("import_over_copy", importRatio());
+      out.put("export_over_copy", exportRatio());
+      out.put("import_peak_rss_anon_bytes", importPeakRssAnon);
+      out.put("export_peak_rss_anon_bytes", exportPeakRssAnon);
+      out.put("targets_met", importRatio() <= 1.5 && exportRatio() <= 1.5
+          && Math.max(importPeakRssAnon, exportPeakRssAnon) <= 1.5 * (1L << 30));
+      return out;
+    }
+
+    public String describe() {
+      double gib = 1L << 30;
+      return String.format(Locale.ROOT, """
+          checkpoint          %.2f GiB (synthetic, real Qwen3.5-35B-A3B widths)
+          cp -r               %7.2f s  (%.2f GiB/s)   baseline
+          import tp2 ep4      %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB
+          export              %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB
+          targets (≤ 1.5 × copy, ≤ 1536 MiB): %s""",
+          checkpointBytes / gib, copySeconds, checkpointBytes / gib / copySeconds, importSeconds, importRatio(),
+          importPeakRssAnon / 1048576.0, exportSeconds, exportRatio(), exportPeakRssAnon / 1048576.0,
+          toMap().get("targets_met").equals(Boolean.TRUE) ? "met" : "NOT met");
+    }
+  }
+
+  private ConvertBench() {}
+
+  public static Result run(Options options) {
+    Path work = options.work();
+    try {
+      Files.createDirectories(work);
+      Path source = work.resolve("hf-source");
+      Path copy = work.resolve("hf-copy");
+      Path megatron = work.resolve("megatron");
+      Path exported = work.resolve("hf-export");
+      for (Path path : List.of(source, copy, megatron, exported)) {
+        OutputDirectory.deleteRecursively(path);
+      }
+      ObjectNode config = SyntheticCheckpoint.truncatedConfig(options.configDirectory(), options.layers());
+      long bytes = SyntheticCheckpoint.write(config, source, 42);
+      sync();
+      // Warm the page cache for every contender alike: the copy reads the source first.
+      ChildProcess.Measurement copyRun = ChildProcess.run(List.of("cp", "-r", source.toString(), copy.toString()),
+          work.resolve("cp.log"));
+      sync();
+      OutputDirectory.deleteRecursively(copy);
+      ChildProcess.Measurement importRun = ChildProcess.run(cli(options, "import", source.toString(),
+          megatron.toString(), "--tp", "2", "--ep", "4", "--quiet"), work.resolve("import.log"));
+      sync();
+      ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
+          exported.toString(), "--quiet"), work.resolve("export.log"));
+      sync();
+      if (!options.keep()) {
+        for (Path path : List.of(source, megatron, exported)) {
+          OutputDirectory.deleteRecursively(path);
+        }
+      }
+      return new Result(bytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
+          importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static List<String> cli(Options options, String... arguments) {
+    List<String> command = new ArrayList<>(options.javaCommand());
+    command.add("-jar");
+    command.add(options.cliJar().toString());
+    command.addAll(List.of(arguments));
+    return command;
+  }
+
+  /** Flushes dirty pages so one step's write-back does not bill the next step. */
+  private static void sync() {
+    ChildProcess.run(List.of("sync"), Path.of("/dev/null"));
+  }
+}

@@ -1,0 +1,69 @@
+package dev.megabridge.cli;
+
+import dev.megabridge.bench.ConvertBench;
+import dev.megabridge.core.error.UsageException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Benchmarks measured as ratios against a baseline taken in the same run. */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
+    subcommands = {BenchCommand.Convert.class})
+public final class BenchCommand implements Runnable {
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "missing benchmark name");
+  }
+
+  /** Conversion speed and memory vs cp -r. */
+  @Command(name = "convert", mixinStandardHelpOptions = true,
+      description = "Synthetic checkpoint with real Qwen3.5-35B-A3B widths (a few layers, full vision tower, MTP): "
+          + "cp -r vs import (TP 2, EP 4) vs export, each timed with its peak RssAnon.")
+  static final class Convert implements Callable<Integer> {
+    @Option(names = "--config", description = "Folder with the real config.json (default: fixtures/qwen35-configs/Qwen3.5-35B-A3B).")
+    Path config;
+
+    @Option(names = "--layers", defaultValue = "2", description = "Decoder layers (default ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--work", defaultValue = "/tmp/megabridge-bench", description = "Scratch folder (default ${DEFAULT-VALUE}).")
+    Path work;
+
+    @Option(names = "--keep", description = "Keep the checkpoints afterwards.")
+    boolean keep;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() throws Exception {
+      Path configDirectory = config != null ? config
+          : Path.of(System.getProperty("megabridge.home", "."), "fixtures", "qwen35-configs", "Qwen3.5-35B-A3B");
+      if (!Files.isRegularFile(configDirectory.resolve("config.json"))) {
+        throw new UsageException("no config.json in " + configDirectory);
+      }
+      Path jar = Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      List<String> java = new ArrayList<>();
+      java.add(ProcessHandle.current().info().command().orElse("java"));
+      java.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
+          "-XX:+UseParallelGC"));
+      ConvertBench.Result result = ConvertBench.run(new ConvertBench.Options(configDirectory, work, layers, java, jar,
+          keep));
+      if (common.json) {
+        Output.json(result.toMap());
+      } else {
+        System.out.println(result.describe());
+      }
+      return 0;
+    }
+  }
+}
