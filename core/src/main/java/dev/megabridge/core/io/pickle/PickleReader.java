@@ -34,7 +34,8 @@ import java.util.Map;
  * stay {@link PyGlobal} references and calls become {@link PyObject}s, so arbitrary classes load (spec
  * §2.5). A few reductions that are really built-in values are folded into them: {@code OrderedDict()} →
  * dict, {@code set(list)}/{@code frozenset(list)} → set, {@code _codecs.encode(str, 'latin1')} and
- * {@code bytes()} → bytes (how protocol 2 spells bytes), {@code bytearray(...)} → bytes.
+ * {@code bytes()} → bytes (how protocol 2 spells bytes), {@code bytearray(...)} → bytes, and protocol 0's
+ * {@code copyreg._reconstructor(cls, object, None)} → the same object NEWOBJ would create.
  *
  * <p>Every malformed input (truncation, unknown opcode, stack misuse, bad memo reference, oversized
  * length) raises {@link CheckpointFormatException} naming the source and the byte position.
@@ -287,6 +288,11 @@ public final class PickleReader {
       if (global.is("builtins", "bytearray") && args.size() == 1 && args.get(0) instanceof PyBytes bytes) {
         return bytes;
       }
+      // Protocols 0/1 spell cls.__new__(cls) as copyreg._reconstructor(cls, object, None).
+      if (global.is("copyreg", "_reconstructor") && args.size() == 3 && args.get(1) instanceof PyGlobal base
+          && base.is("builtins", "object") && args.get(2) instanceof PyNone) {
+        return new PyObject(args.get(0), Construction.NEWOBJ, PyTuple.EMPTY, null);
+      }
     }
     return new PyObject(callable, construction, args, kwargs);
   }
@@ -406,10 +412,10 @@ public final class PickleReader {
   }
 
   private byte[] bytes(long count) {
-    if (count > Integer.MAX_VALUE - 16) {
-      throw fail(position, "value of " + count + " bytes is too large");
-    }
     long at = take(count);
+    if (count > Integer.MAX_VALUE - 16) {
+      throw fail(at, "value of " + count + " bytes is too large");
+    }
     return data.asSlice(at, count).toArray(ValueLayout.JAVA_BYTE);
   }
 

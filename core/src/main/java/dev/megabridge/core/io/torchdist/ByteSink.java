@@ -4,9 +4,11 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
+import java.util.zip.CRC32;
 
 /**
  * A buffered, position-counting output for archive bytes: small writes are gathered in one direct buffer,
@@ -42,17 +44,37 @@ final class ByteSink implements AutoCloseable {
   }
 
   void write(MemorySegment segment, long offset, long length) {
-    if (length >= BUFFER_BYTES / 2) {
+    if (length >= BUFFER_BYTES / 2 && segment.isNative()) {
       flush();
       writeFully(segment.asSlice(offset, length).asByteBuffer());
     } else {
-      if (buffer.remaining() < length) {
-        flush();
+      // Heap segments over non-byte arrays have no ByteBuffer view: go through the buffer in pieces.
+      long done = 0;
+      while (done < length) {
+        if (!buffer.hasRemaining()) {
+          flush();
+        }
+        int piece = (int) Math.min(buffer.remaining(), length - done);
+        MemorySegment.copy(segment, offset + done, bufferSegment, buffer.position(), piece);
+        buffer.position(buffer.position() + piece);
+        done += piece;
       }
-      MemorySegment.copy(segment, offset, bufferSegment, buffer.position(), length);
-      buffer.position(buffer.position() + (int) length);
     }
     position += length;
+  }
+
+  /** Adds {@code [offset, offset + length)} of {@code segment} (native or any heap array) to {@code crc}. */
+  static void updateCrc(CRC32 crc, MemorySegment segment, long offset, long length) {
+    if (segment.isNative() || segment.heapBase().orElse(null) instanceof byte[]) {
+      crc.update(segment.asSlice(offset, length).asByteBuffer());
+      return;
+    }
+    byte[] scratch = new byte[(int) Math.min(length, 1 << 16)];
+    for (long done = 0; done < length; done += scratch.length) {
+      int piece = (int) Math.min(scratch.length, length - done);
+      MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset + done, scratch, 0, piece);
+      crc.update(scratch, 0, piece);
+    }
   }
 
   void flush() {

@@ -148,8 +148,7 @@ public final class TorchArchiveWriter {
       CRC32 crc = new CRC32();
       long[] written = {0};
       tensor.forEachRun((segment, runOffset, runLength) -> {
-        ByteBuffer run = segment.asSlice(runOffset, runLength).asByteBuffer();
-        crc.update(run);
+        ByteSink.updateCrc(crc, segment, runOffset, runLength);
         sink.write(segment, runOffset, runLength);
         written[0] += runLength;
       });
