@@ -70,6 +70,11 @@ def verify_java(ckpt, work):
             report["tensors"][key] = entry
         else:
             report["objects"][key] = canonical(value)
+    zip64 = os.path.join(work, "zip64.pt")
+    if os.path.exists(zip64):
+        # an archive whose every record uses zip64 entry fields, written by Java
+        loaded = torch.load(zip64, weights_only=True)
+        report["zip64_equal"] = bit_equal(loaded, expected["zip64"])
     common = os.path.join(ckpt, "common.pt")
     if os.path.exists(common):
         torch.serialization.add_safe_globals([argparse.Namespace])

@@ -47,14 +47,27 @@ public final class TorchArchiveWriter {
   private static final int ZIP64_EXTRA_ID = 0x0001;
 
   private final String directory;
+  private final long zip64Threshold;
   private final List<Tensor> storages = new ArrayList<>();
 
   /** {@code directory} is the archive's internal folder: {@code archive} for DCP items, the stem for files. */
   public TorchArchiveWriter(String directory) {
+    this(directory, ZIP32_LIMIT);
+  }
+
+  /**
+   * {@code zip64Threshold}: sizes and offsets from this value on use zip64 entry fields. Zip requires it
+   * at 4 GiB − 1; a lower value writes the zip64 forms for small archives (tests of both readers).
+   */
+  TorchArchiveWriter(String directory, long zip64Threshold) {
     if (directory.isEmpty() || directory.contains("/")) {
       throw new InternalException("bad torch archive directory name '" + directory + "'");
     }
+    if (zip64Threshold < 0 || zip64Threshold > ZIP32_LIMIT) {
+      throw new InternalException("zip64 threshold " + zip64Threshold + " outside [0, 2^32 - 1]");
+    }
     this.directory = directory;
+    this.zip64Threshold = zip64Threshold;
   }
 
   /**
@@ -162,7 +175,7 @@ public final class TorchArchiveWriter {
     private long localHeader(String name, long size) {
       byte[] fileName = (directory + "/" + name).getBytes(StandardCharsets.UTF_8);
       long offset = here();
-      boolean zip64 = size >= ZIP32_LIMIT;
+      boolean zip64 = size >= zip64Threshold;
       int zip64Length = zip64 ? 4 + 16 : 0;
       long dataStartWithoutPadding = offset + 30 + fileName.length + zip64Length + 4;
       int padding = Math.floorMod(-dataStartWithoutPadding, ALIGNMENT);
@@ -184,7 +197,7 @@ public final class TorchArchiveWriter {
 
     private void finishRecord(String name, long crc, long size, long offset) {
       ByteBuffer descriptor;
-      if (size >= ZIP32_LIMIT) {
+      if (size >= zip64Threshold) {
         descriptor = little(24).putInt(DATA_DESCRIPTOR).putInt((int) crc).putLong(size).putLong(size);
       } else {
         descriptor = little(16).putInt(DATA_DESCRIPTOR).putInt((int) crc).putInt((int) size).putInt((int) size);
@@ -198,8 +211,8 @@ public final class TorchArchiveWriter {
     long finish() {
       long centralStart = here();
       for (CentralEntry entry : entries) {
-        boolean bigSize = entry.size() >= ZIP32_LIMIT;
-        boolean bigOffset = entry.localHeaderOffset() >= ZIP32_LIMIT;
+        boolean bigSize = entry.size() >= zip64Threshold;
+        boolean bigOffset = entry.localHeaderOffset() >= zip64Threshold;
         int extraLength = bigSize || bigOffset ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0;
         ByteBuffer header = little(46 + entry.name().length + extraLength);
         header.putInt(CENTRAL_HEADER).putShort((short) (extraLength > 0 ? 45 : 0))

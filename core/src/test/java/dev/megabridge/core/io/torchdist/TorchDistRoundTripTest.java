@@ -293,6 +293,22 @@ class TorchDistRoundTripTest {
   }
 
   @Test
+  void zip64EntryFieldsReadBack() {
+    StridedTensor tensor = randomTensor(DType.F32, Shape.of(4, 9), 21);
+    TorchArchiveWriter writer = new TorchArchiveWriter("archive", 0);
+    byte[] bytes = writer.toBytes(writer.addTensor(tensor));
+    TorchArchive archive = TorchArchive.open(MemorySegment.ofArray(bytes), "zip64.pt");
+    assertThat(archive.tensor(archive.loadObject()).toByteArray()).isEqualTo(tensor.toByteArray());
+    // local header of the first record: sizes 0xFFFFFFFF, then the zip64 extra (id 1) before the FB padding
+    MemorySegment segment = MemorySegment.ofArray(bytes);
+    var u32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    var u16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    assertThat(segment.get(u32, 18)).isEqualTo(-1);
+    int nameLength = segment.get(u16, 26);
+    assertThat(segment.get(u16, 30 + nameLength)).isEqualTo((short) 1);
+  }
+
+  @Test
   void tensorViewsHonourStorageOffsetAndStrides() {
     // A pickled view: offset 2, size (2, 2), stride (1, 3) over a 9-element float storage (a transposed slice).
     TorchArchiveWriter writer = new TorchArchiveWriter("archive");

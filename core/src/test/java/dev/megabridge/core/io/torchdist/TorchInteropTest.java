@@ -88,7 +88,12 @@ class TorchInteropTest {
     Path save = temp.resolve("save");
     TorchDistWriter.writeRelease(save, written.contents(), new TorchDistWriter.Options(2), false, bytes -> {});
     Path work = Files.createDirectories(temp.resolve("work"));
-    SafetensorsWriter.writeFile(work.resolve("expected.safetensors"), written.globals().entrySet().stream()
+    Tensor zip64Tensor = TorchDistRoundTripTest.randomTensor(DType.BF16, Shape.of(3, 7), 77);
+    TorchArchiveWriter zip64 = new TorchArchiveWriter("zip64", 0);
+    Files.write(work.resolve("zip64.pt"), zip64.toBytes(zip64.addTensor(zip64Tensor)));
+    Map<String, Tensor> expected = new java.util.TreeMap<>(written.globals());
+    expected.put("zip64", zip64Tensor);
+    SafetensorsWriter.writeFile(work.resolve("expected.safetensors"), expected.entrySet().stream()
         .map(entry -> new SafetensorsWriter.Entry(entry.getKey(), entry.getValue())).toList(), bytes -> {});
 
     runOk("verify-java", save.resolve("release").toString(), work.toString());
@@ -108,6 +113,7 @@ class TorchInteropTest {
       assertThat(tensor.get("equal_dcp_to_torch_save").asBoolean()).as(global.getKey()).isTrue();
       assertThat(tensor.get("equal_dcp_load").asBoolean()).as(global.getKey()).isTrue();
     }
+    assertThat(report.get("zip64_equal").asBoolean()).isTrue();
     JsonNode objects = report.get("objects");
     JsonNode extraState = objects.get("decoder.layers.0.mlp.linear_fc2._extra_state/shard_0_1");
     assertThat(extraState.get(0).get("tensor").asText()).isEqualTo("torch.uint8");
