@@ -12,7 +12,6 @@ import dev.megabridge.core.io.pickle.PickleValue.PyTuple;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
-import dev.megabridge.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
