@@ -1,0 +1,101 @@
+package dev.megabridge.core.io.torchdist;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.WritableByteChannel;
+import java.util.zip.CRC32;
+
+/**
+ * A buffered, position-counting output for archive bytes: small writes are gathered in one direct buffer,
+ * large tensor runs go straight to the channel. Memory use is the buffer, whatever is streamed through.
+ */
+final class ByteSink implements AutoCloseable {
+  private static final int BUFFER_BYTES = 4 << 20;
+
+  private final WritableByteChannel channel;
+  private final String name;
+  private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
+  private final MemorySegment bufferSegment = MemorySegment.ofBuffer(buffer);
+  private long position;
+
+  /** Writes to {@code channel} (positioned at its end); {@code name} is used in I/O error messages. */
+  ByteSink(WritableByteChannel channel, String name) {
+    this.channel = channel;
+    this.name = name;
+  }
+
+  /** A sink collecting into {@code out}. */
+  static ByteSink of(ByteArrayOutputStream out) {
+    return new ByteSink(Channels.newChannel(out), "memory");
+  }
+
+  /** Bytes written so far. */
+  long position() {
+    return position;
+  }
+
+  void write(byte[] bytes) {
+    write(MemorySegment.ofArray(bytes), 0, bytes.length);
+  }
+
+  void write(MemorySegment segment, long offset, long length) {
+    if (length >= BUFFER_BYTES / 2 && segment.isNative()) {
+      flush();
+      writeFully(segment.asSlice(offset, length).asByteBuffer());
+    } else {
+      // Heap segments over non-byte arrays have no ByteBuffer view: go through the buffer in pieces.
+      long done = 0;
+      while (done < length) {
+        if (!buffer.hasRemaining()) {
+          flush();
+        }
+        int piece = (int) Math.min(buffer.remaining(), length - done);
+        MemorySegment.copy(segment, offset + done, bufferSegment, buffer.position(), piece);
+        buffer.position(buffer.position() + piece);
+        done += piece;
+      }
+    }
+    position += length;
+  }
+
+  /** Adds {@code [offset, offset + length)} of {@code segment} (native or any heap array) to {@code crc}. */
+  static void updateCrc(CRC32 crc, MemorySegment segment, long offset, long length) {
+    if (segment.isNative() || segment.heapBase().orElse(null) instanceof byte[]) {
+      crc.update(segment.asSlice(offset, length).asByteBuffer());
+      return;
+    }
+    byte[] scratch = new byte[(int) Math.min(length, 1 << 16)];
+    for (long done = 0; done < length; done += scratch.length) {
+      int piece = (int) Math.min(scratch.length, length - done);
+      MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset + done, scratch, 0, piece);
+      crc.update(scratch, 0, piece);
+    }
+  }
+
+  void flush() {
+    buffer.flip();
+    writeFully(buffer);
+    buffer.clear();
+  }
+
+  private void writeFully(ByteBuffer bytes) {
+    try {
+      while (bytes.hasRemaining()) {
+        channel.write(bytes);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(name + ": write failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Flushes; the channel stays open (its owner closes it). */
+  @Override
+  public void close() {
+    flush();
+  }
+}

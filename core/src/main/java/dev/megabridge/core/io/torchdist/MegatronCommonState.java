@@ -1,0 +1,44 @@
+package dev.megabridge.core.io.torchdist;
+
+import dev.megabridge.core.io.pickle.PickleValue;
+import dev.megabridge.core.io.pickle.PickleValue.PyDict;
+import dev.megabridge.core.io.pickle.PickleValue.PyFloat;
+import dev.megabridge.core.io.pickle.PickleValue.PyGlobal;
+import dev.megabridge.core.io.pickle.PickleValue.PyInt;
+import dev.megabridge.core.io.pickle.PickleValue.PyObject;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Builders for Megatron's common (non-tensor) state, {@code common.pt} (spec §4). Megatron loads it with
+ * {@code weights_only=True}, so only primitives, containers, {@code None}, dtypes and registered classes
+ * such as {@code argparse.Namespace} may appear in it.
+ */
+public final class MegatronCommonState {
+  private MegatronCommonState() {}
+
+  /** {@code checkpoint_version} 3.0 as every current Megatron writes. */
+  public static final double CHECKPOINT_VERSION = 3.0;
+
+  /** {@code {'checkpoint_version': 3.0, 'iteration': iteration}} — enough for a release load (spec §4.2). */
+  public static PyDict minimal(long iteration) {
+    Map<String, PickleValue> fields = new LinkedHashMap<>();
+    fields.put("checkpoint_version", new PyFloat(CHECKPOINT_VERSION));
+    fields.put("iteration", PyInt.of(iteration));
+    return PyDict.ofStrings(fields);
+  }
+
+  /** {@link #minimal} plus {@code args}: an {@code argparse.Namespace} with the given attributes. */
+  public static PyDict withArgs(long iteration, Map<String, ? extends PickleValue> args) {
+    Map<String, PickleValue> fields = new LinkedHashMap<>();
+    fields.put("args", namespace(args));
+    fields.put("checkpoint_version", new PyFloat(CHECKPOINT_VERSION));
+    fields.put("iteration", PyInt.of(iteration));
+    return PyDict.ofStrings(fields);
+  }
+
+  /** {@code argparse.Namespace(**attributes)} as pickled: NEWOBJ then BUILD with the attribute dict. */
+  public static PyObject namespace(Map<String, ? extends PickleValue> attributes) {
+    return PyObject.newWithState(new PyGlobal("argparse", "Namespace"), PyDict.ofStrings(attributes));
+  }
+}
