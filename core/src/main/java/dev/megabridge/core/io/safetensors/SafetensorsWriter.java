@@ -192,9 +192,18 @@ public final class SafetensorsWriter {
 
   /** Writes {@code segment[offset, offset + size)} in slices of at most {@code maxSlice} bytes. */
   static void writeSegment(FileChannel channel, MemorySegment segment, long offset, long size, long maxSlice) {
-    for (long done = 0; done < size; done += maxSlice) {
-      long length = Math.min(maxSlice, size - done);
-      writeFully(channel, segment.asSlice(offset + done, length).asByteBuffer());
+    // asByteBuffer() works for native (mapped) segments and byte[]-backed heap segments only.
+    boolean viewable = segment.isNative() || segment.heapBase().orElse(null) instanceof byte[];
+    byte[] staging = viewable ? null : new byte[(int) Math.min(maxSlice, 1 << 20)];
+    long step = viewable ? maxSlice : staging.length;
+    for (long done = 0; done < size; done += step) {
+      long length = Math.min(step, size - done);
+      if (viewable) {
+        writeFully(channel, segment.asSlice(offset + done, length).asByteBuffer());
+      } else {
+        MemorySegment.copy(segment, offset + done, MemorySegment.ofArray(staging), 0, length);
+        writeFully(channel, ByteBuffer.wrap(staging, 0, (int) length));
+      }
     }
   }
 
