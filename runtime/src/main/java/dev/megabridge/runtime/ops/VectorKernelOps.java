@@ -17,7 +17,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Summation order of a dot product (fixed, whatever the number of tokens processed together): two vector
  * accumulators take alternating chunks, a possible odd chunk goes to the first, the two are added and reduced,
- * then the scalar tail is added element by element with fma.
+ * then the scalar tail is added element by element with fma. Lanes are summed in lane order by
+ * {@link #sumLanes}, not {@code reduceLanes(ADD)}, whose floating-point order is unspecified and differs between
+ * the intrinsic and the Java fallback (results would then depend on JIT timing, hence on thread scheduling).
  */
 public final class VectorKernelOps implements KernelOps {
 
@@ -49,6 +51,14 @@ public final class VectorKernelOps implements KernelOps {
       return widened.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
     return FloatVector.fromMemorySegment(floats, data, byteOffset, ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private static float sumLanes(FloatVector vector) {
+    float sum = 0f;
+    for (int lane = 0; lane < vector.length(); lane++) {
+      sum += vector.lane(lane);
+    }
+    return sum;
   }
 
   private static float weightScalar(MemorySegment data, long byteOffset, boolean bf16) {
@@ -87,7 +97,7 @@ public final class VectorKernelOps implements KernelOps {
       acc0 = weightChunk(data, base + (long) i * elementBytes, bf16).fma(FloatVector.fromArray(floats, x, start + i), acc0);
       i += lanes;
     }
-    float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    float sum = sumLanes(acc0.add(acc1));
     for (; i < columns; i++) {
       sum = Math.fma(weightScalar(data, base + (long) i * elementBytes, bf16), x[start + i], sum);
     }
@@ -138,10 +148,10 @@ public final class VectorKernelOps implements KernelOps {
       a3 = w.fma(FloatVector.fromArray(floats, x, s3 + i), a3);
       i += lanes;
     }
-    float sum0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
-    float sum1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-    float sum2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
-    float sum3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+    float sum0 = sumLanes(a0.add(b0));
+    float sum1 = sumLanes(a1.add(b1));
+    float sum2 = sumLanes(a2.add(b2));
+    float sum3 = sumLanes(a3.add(b3));
     for (; i < columns; i++) {
       float w = weightScalar(data, base + (long) i * elementBytes, bf16);
       sum0 = Math.fma(w, x[s0 + i], sum0);
@@ -171,7 +181,7 @@ public final class VectorKernelOps implements KernelOps {
       acc0 = FloatVector.fromArray(floats, a, aOffset + i).fma(FloatVector.fromArray(floats, b, bOffset + i), acc0);
       i += lanes;
     }
-    float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    float sum = sumLanes(acc0.add(acc1));
     for (; i < length; i++) {
       sum = Math.fma(a[aOffset + i], b[bOffset + i], sum);
     }
