@@ -25,6 +25,13 @@ public interface KernelOps {
   void dotRows(WeightMatrix weight, int row, float[] x, int xOffset, int xStride, int tokens,
       float[] out, int outOffset, int outStride);
 
+  /**
+   * Matrix-vector product over the weight rows {@code [rowStart, rowEnd)}:
+   * {@code out[outOffset + r − rowStart] = Σ_i weight[r, i] · x[xOffset + i]}. Each value equals what
+   * {@link #dotRows} computes for that row and a single token.
+   */
+  void matvec(WeightMatrix weight, int rowStart, int rowEnd, float[] x, int xOffset, float[] out, int outOffset);
+
   /** {@code Σ_i a[aOffset + i] · b[bOffset + i]}. */
   float dot(float[] a, int aOffset, float[] b, int bOffset, int length);
 

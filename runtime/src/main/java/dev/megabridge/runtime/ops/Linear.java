@@ -55,6 +55,10 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
       int columns = weight.columns();
       KernelOps ops = compute.ops();
       compute.parallel().forRange(rows, minRows(columns, tokens), (start, end) -> {
+        if (tokens == 1) {
+          ops.matvec(weight, start, end, x, 0, out, start);
+          return;
+        }
         for (int row = start; row < end; row++) {
           ops.dotRows(weight, row, x, 0, columns, tokens, out, row, rows);
         }

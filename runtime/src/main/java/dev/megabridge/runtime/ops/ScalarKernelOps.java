@@ -31,6 +31,14 @@ public final class ScalarKernelOps implements KernelOps {
   }
 
   @Override
+  public void matvec(WeightMatrix weight, int rowStart, int rowEnd, float[] x, int xOffset, float[] out,
+      int outOffset) {
+    for (int row = rowStart; row < rowEnd; row++) {
+      dotRows(weight, row, x, xOffset, 0, 1, out, outOffset + row - rowStart, 0);
+    }
+  }
+
+  @Override
   public float dot(float[] a, int aOffset, float[] b, int bOffset, int length) {
     float sum = 0f;
     for (int i = 0; i < length; i++) {

@@ -23,20 +23,24 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class VectorKernelOps implements KernelOps {
 
-  private final VectorSpecies<Float> floats;
-  private final VectorSpecies<Short> shorts;
-  private final VectorSpecies<Integer> ints;
+  /**
+   * Species are static final constants: only then does C2 intrinsify the vector operations (species held in
+   * instance fields make every operation take the boxed Java fallback, two orders of magnitude slower). The
+   * system property {@code megabridge.vector.bits} (128, 256, 512) forces a narrower width, for testing.
+   */
+  private static final VectorSpecies<Float> floats = chooseFloatSpecies();
+  private static final VectorSpecies<Short> shorts =
+      VectorSpecies.of(short.class, VectorShape.forBitSize(floats.length() * 16));
+  private static final VectorSpecies<Integer> ints =
+      VectorSpecies.of(int.class, VectorShape.forBitSize(floats.length() * 32));
 
-  /** Uses the preferred species, or {@code bits}-wide vectors when {@code bits > 0} (tests of narrow paths). */
-  public VectorKernelOps(int bits) {
-    floats = bits > 0 ? VectorSpecies.of(float.class, VectorShape.forBitSize(bits)) : FloatVector.SPECIES_PREFERRED;
-    int lanes = floats.length();
-    shorts = VectorSpecies.of(short.class, VectorShape.forBitSize(lanes * 16));
-    ints = VectorSpecies.of(int.class, VectorShape.forBitSize(lanes * 32));
-  }
-
-  public VectorKernelOps() {
-    this(0);
+  private static VectorSpecies<Float> chooseFloatSpecies() {
+    String forced = System.getProperty("megabridge.vector.bits");
+    if (forced == null) {
+      return FloatVector.SPECIES_PREFERRED;
+    }
+    int bits = Math.min(Integer.parseInt(forced), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+    return VectorSpecies.of(float.class, VectorShape.forBitSize(bits));
   }
 
   @Override
@@ -54,12 +58,16 @@ public final class VectorKernelOps implements KernelOps {
   }
 
   private static float sumLanes(FloatVector vector) {
+    float[] lanes = new float[LANES];
+    vector.intoArray(lanes, 0);
     float sum = 0f;
-    for (int lane = 0; lane < vector.length(); lane++) {
-      sum += vector.lane(lane);
+    for (int lane = 0; lane < LANES; lane++) {
+      sum += lanes[lane];
     }
     return sum;
   }
+
+  private static final int LANES = floats.length();
 
   private static float weightScalar(MemorySegment data, long byteOffset, boolean bf16) {
     return bf16 ? DType.bf16ToFloat(data.get(BF16, byteOffset)) : data.get(F32, byteOffset);
@@ -102,6 +110,84 @@ public final class VectorKernelOps implements KernelOps {
       sum = Math.fma(weightScalar(data, base + (long) i * elementBytes, bf16), x[start + i], sum);
     }
     return sum;
+  }
+
+  @Override
+  public void matvec(WeightMatrix weight, int rowStart, int rowEnd, float[] x, int xOffset, float[] out,
+      int outOffset) {
+    int row = rowStart;
+    for (; row + 4 <= rowEnd; row += 4) {
+      matvec4(weight, row, x, xOffset, out, outOffset + row - rowStart);
+    }
+    for (; row < rowEnd; row++) {
+      out[outOffset + row - rowStart] = dotRow1(weight, row, x, xOffset);
+    }
+  }
+
+  /**
+   * Four weight rows against one input row: each input chunk is loaded once for four rows, and every row keeps
+   * the two accumulators and chunk assignment of {@link #dotRow1}, so its value is identical.
+   */
+  private void matvec4(WeightMatrix weight, int row, float[] x, int start, float[] out, int outStart) {
+    MemorySegment data = weight.data();
+    boolean bf16 = weight.dtype() == DType.BF16;
+    int elementBytes = weight.dtype().byteSize();
+    long rowBytes = (long) weight.columns() * elementBytes;
+    long r0 = weight.rowOffset(row);
+    long r1 = r0 + rowBytes;
+    long r2 = r1 + rowBytes;
+    long r3 = r2 + rowBytes;
+    int columns = weight.columns();
+    int lanes = floats.length();
+    FloatVector a0 = FloatVector.zero(floats);
+    FloatVector a1 = a0;
+    FloatVector a2 = a0;
+    FloatVector a3 = a0;
+    FloatVector b0 = a0;
+    FloatVector b1 = a0;
+    FloatVector b2 = a0;
+    FloatVector b3 = a0;
+    int i = 0;
+    int pairBound = columns - columns % (2 * lanes);
+    for (; i < pairBound; i += 2 * lanes) {
+      long first = (long) i * elementBytes;
+      long second = (long) (i + lanes) * elementBytes;
+      FloatVector x0 = FloatVector.fromArray(floats, x, start + i);
+      FloatVector x1 = FloatVector.fromArray(floats, x, start + i + lanes);
+      a0 = weightChunk(data, r0 + first, bf16).fma(x0, a0);
+      a1 = weightChunk(data, r1 + first, bf16).fma(x0, a1);
+      a2 = weightChunk(data, r2 + first, bf16).fma(x0, a2);
+      a3 = weightChunk(data, r3 + first, bf16).fma(x0, a3);
+      b0 = weightChunk(data, r0 + second, bf16).fma(x1, b0);
+      b1 = weightChunk(data, r1 + second, bf16).fma(x1, b1);
+      b2 = weightChunk(data, r2 + second, bf16).fma(x1, b2);
+      b3 = weightChunk(data, r3 + second, bf16).fma(x1, b3);
+    }
+    if (i + lanes <= columns) {
+      long first = (long) i * elementBytes;
+      FloatVector x0 = FloatVector.fromArray(floats, x, start + i);
+      a0 = weightChunk(data, r0 + first, bf16).fma(x0, a0);
+      a1 = weightChunk(data, r1 + first, bf16).fma(x0, a1);
+      a2 = weightChunk(data, r2 + first, bf16).fma(x0, a2);
+      a3 = weightChunk(data, r3 + first, bf16).fma(x0, a3);
+      i += lanes;
+    }
+    float sum0 = sumLanes(a0.add(b0));
+    float sum1 = sumLanes(a1.add(b1));
+    float sum2 = sumLanes(a2.add(b2));
+    float sum3 = sumLanes(a3.add(b3));
+    for (; i < columns; i++) {
+      long offset = (long) i * elementBytes;
+      float input = x[start + i];
+      sum0 = Math.fma(weightScalar(data, r0 + offset, bf16), input, sum0);
+      sum1 = Math.fma(weightScalar(data, r1 + offset, bf16), input, sum1);
+      sum2 = Math.fma(weightScalar(data, r2 + offset, bf16), input, sum2);
+      sum3 = Math.fma(weightScalar(data, r3 + offset, bf16), input, sum3);
+    }
+    out[outStart] = sum0;
+    out[outStart + 1] = sum1;
+    out[outStart + 2] = sum2;
+    out[outStart + 3] = sum3;
   }
 
   /** Four tokens at once: each weight chunk is loaded (and widened) once for four input rows. */
