@@ -1,0 +1,43 @@
+package dev.megabridge.runtime.ops;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The compute kernels of the runtime. Two implementations: {@link ScalarKernelOps} (portable oracle) and
+ * {@link VectorKernelOps} (Vector API); {@link Kernels#preferred()} picks one. Every kernel is a pure function of
+ * its arguments and uses one fixed summation order per implementation, so results never depend on how callers
+ * split work over threads.
+ */
+public interface KernelOps {
+
+  ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  /** A short name for logs and benchmark reports. */
+  String name();
+
+  /**
+   * Dot products of weight row {@code row} with {@code tokens} input rows:
+   * {@code out[outOffset + t·outStride] = Σ_i weight[row, i] · x[xOffset + t·xStride + i]} for t in [0, tokens).
+   * The value for one token does not depend on {@code tokens} (blocking never changes the arithmetic).
+   */
+  void dotRows(WeightMatrix weight, int row, float[] x, int xOffset, int xStride, int tokens,
+      float[] out, int outOffset, int outStride);
+
+  /**
+   * Matrix-vector product over the weight rows {@code [rowStart, rowEnd)}:
+   * {@code out[outOffset + r − rowStart] = Σ_i weight[r, i] · x[xOffset + i]}. Each value equals what
+   * {@link #dotRows} computes for that row and a single token.
+   */
+  void matvec(WeightMatrix weight, int rowStart, int rowEnd, float[] x, int xOffset, float[] out, int outOffset);
+
+  /** {@code Σ_i a[aOffset + i] · b[bOffset + i]}. */
+  float dot(float[] a, int aOffset, float[] b, int bOffset, int length);
+
+  /** {@code y[yOffset + i] += alpha · x[xOffset + i]}. */
+  void axpy(float alpha, float[] x, int xOffset, float[] y, int yOffset, int length);
+
+  /** {@code x[offset + i] *= factor}. */
+  void scale(float[] x, int offset, int length, float factor);
+}

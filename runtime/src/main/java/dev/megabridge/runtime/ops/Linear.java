@@ -1,0 +1,192 @@
+package dev.megabridge.runtime.ops;
+
+import java.util.List;
+
+/**
+ * A bias-free linear layer {@code y = x·Wᵀ} over inputs {@code [tokens, inFeatures]} and outputs
+ * {@code [tokens, outFeatures]}, computed from one weight or from tensor-parallel shards.
+ *
+ * <p>This is the seam for running from Megatron tensor-parallel checkpoints: a column-parallel layer holds each
+ * rank's output rows (concatenated, optionally permuted back into the HF output order), a row-parallel layer holds
+ * each rank's input-column slice and sums the rank partial results in rank order.
+ */
+public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Linear.RowParallel {
+
+  int inFeatures();
+
+  int outFeatures();
+
+  /** Bytes of weights read by one application (the whole matrix). */
+  long weightBytes();
+
+  /** {@code out[t, j] = Σ_i x[t, i]·W[j, i]}; {@code x} is {@code [tokens, inFeatures]} row-major. */
+  void apply(Compute compute, float[] x, int tokens, float[] out);
+
+  static Linear dense(WeightMatrix weight) {
+    return new Dense(weight);
+  }
+
+  /** Rows per task such that one task does at least ~64 K multiply-adds. */
+  private static int minRows(int inFeatures, int tokens) {
+    return Math.max(1, (1 << 16) / Math.max(1, inFeatures * tokens));
+  }
+
+  /** One full weight matrix. */
+  record Dense(WeightMatrix weight) implements Linear {
+
+    @Override
+    public int inFeatures() {
+      return weight.columns();
+    }
+
+    @Override
+    public int outFeatures() {
+      return weight.rows();
+    }
+
+    @Override
+    public long weightBytes() {
+      return weight.byteSize();
+    }
+
+    @Override
+    public void apply(Compute compute, float[] x, int tokens, float[] out) {
+      int rows = weight.rows();
+      int columns = weight.columns();
+      KernelOps ops = compute.ops();
+      compute.parallel().forRange(rows, minRows(columns, tokens), (start, end) -> {
+        if (tokens == 1) {
+          ops.matvec(weight, start, end, x, 0, out, start);
+          return;
+        }
+        for (int row = start; row < end; row++) {
+          ops.dotRows(weight, row, x, 0, columns, tokens, out, row, rows);
+        }
+      });
+    }
+  }
+
+  /** A column-parallel rank shard: its weight rows land at HF output indices {@code outputRows}. */
+  record ColumnShard(WeightMatrix weight, int[] outputRows) {
+
+    public ColumnShard {
+      if (outputRows.length != weight.rows()) {
+        throw new IllegalArgumentException(outputRows.length + " output rows for a shard of " + weight.rows());
+      }
+      outputRows = outputRows.clone();
+    }
+
+    /** A shard whose rows are the contiguous HF output rows {@code [firstRow, firstRow + rows)}. */
+    public static ColumnShard contiguous(WeightMatrix weight, int firstRow) {
+      int[] rows = new int[weight.rows()];
+      for (int row = 0; row < rows.length; row++) {
+        rows[row] = firstRow + row;
+      }
+      return new ColumnShard(weight, rows);
+    }
+  }
+
+  /** Output features split over ranks; every rank reads the whole input. */
+  record ColumnParallel(List<ColumnShard> shards, int outFeatures) implements Linear {
+
+    public ColumnParallel {
+      shards = List.copyOf(shards);
+      boolean[] covered = new boolean[outFeatures];
+      int in = shards.getFirst().weight().columns();
+      for (ColumnShard shard : shards) {
+        if (shard.weight().columns() != in) {
+          throw new IllegalArgumentException("column-parallel shards disagree on the input width");
+        }
+        for (int row : shard.outputRows()) {
+          if (row < 0 || row >= outFeatures || covered[row]) {
+            throw new IllegalArgumentException("output row " + row + " out of range or covered twice");
+          }
+          covered[row] = true;
+        }
+      }
+      int count = shards.stream().mapToInt(shard -> shard.weight().rows()).sum();
+      if (count != outFeatures) {
+        throw new IllegalArgumentException("shards cover " + count + " of " + outFeatures + " output rows");
+      }
+    }
+
+    @Override
+    public int inFeatures() {
+      return shards.getFirst().weight().columns();
+    }
+
+    @Override
+    public long weightBytes() {
+      return shards.stream().mapToLong(shard -> shard.weight().byteSize()).sum();
+    }
+
+    @Override
+    public void apply(Compute compute, float[] x, int tokens, float[] out) {
+      int columns = inFeatures();
+      KernelOps ops = compute.ops();
+      for (ColumnShard shard : shards) {
+        WeightMatrix weight = shard.weight();
+        int[] outputRows = shard.outputRows();
+        compute.parallel().forRange(weight.rows(), minRows(columns, tokens), (start, end) -> {
+          for (int row = start; row < end; row++) {
+            ops.dotRows(weight, row, x, 0, columns, tokens, out, outputRows[row], outFeatures);
+          }
+        });
+      }
+    }
+  }
+
+  /** A row-parallel rank shard: its weight columns multiply the input features {@code [inputStart, +columns)}. */
+  record RowShard(WeightMatrix weight, int inputStart) {}
+
+  /** Input features split over ranks; rank partial sums are added in rank order. */
+  record RowParallel(List<RowShard> shards) implements Linear {
+
+    public RowParallel {
+      shards = List.copyOf(shards);
+      int expectedStart = 0;
+      int rows = shards.getFirst().weight().rows();
+      for (RowShard shard : shards) {
+        if (shard.inputStart() != expectedStart || shard.weight().rows() != rows) {
+          throw new IllegalArgumentException("row-parallel shards must tile the input in order with equal rows");
+        }
+        expectedStart += shard.weight().columns();
+      }
+    }
+
+    @Override
+    public int inFeatures() {
+      return shards.stream().mapToInt(shard -> shard.weight().columns()).sum();
+    }
+
+    @Override
+    public int outFeatures() {
+      return shards.getFirst().weight().rows();
+    }
+
+    @Override
+    public long weightBytes() {
+      return shards.stream().mapToLong(shard -> shard.weight().byteSize()).sum();
+    }
+
+    @Override
+    public void apply(Compute compute, float[] x, int tokens, float[] out) {
+      int rows = outFeatures();
+      int in = inFeatures();
+      KernelOps ops = compute.ops();
+      compute.parallel().forRange(rows, minRows(in, tokens), (start, end) -> {
+        float[] partial = new float[tokens];
+        for (int row = start; row < end; row++) {
+          for (int rank = 0; rank < shards.size(); rank++) {
+            RowShard shard = shards.get(rank);
+            ops.dotRows(shard.weight(), row, x, shard.inputStart(), in, tokens, partial, 0, 1);
+            for (int token = 0; token < tokens; token++) {
+              int index = token * rows + row;
+              out[index] = rank == 0 ? partial[token] : out[index] + partial[token];
+            }
+          }
+        }
+      });
+    }
+  }
+}

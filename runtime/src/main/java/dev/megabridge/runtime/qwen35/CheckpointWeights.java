@@ -1,0 +1,48 @@
+package dev.megabridge.runtime.qwen35;
+
+import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.TensorSource;
+import dev.megabridge.core.tensor.Tensor;
+
+/**
+ * {@link ModelWeights} over a Hugging Face safetensors folder (single or sharded). Tensors stay zero-copy views of
+ * the mapped files. Accepts the text-only prefix {@code model.} for canonical {@code model.language_model.} names
+ * (spec §2.1).
+ */
+public final class CheckpointWeights implements ModelWeights {
+
+  private static final String LANGUAGE_PREFIX = "model.language_model.";
+
+  private final TensorSource source;
+
+  public CheckpointWeights(TensorSource source) {
+    this.source = source;
+  }
+
+  private String resolve(String name) {
+    if (source.contains(name)) {
+      return name;
+    }
+    if (name.startsWith(LANGUAGE_PREFIX)) {
+      String textOnly = "model." + name.substring(LANGUAGE_PREFIX.length());
+      if (source.contains(textOnly)) {
+        return textOnly;
+      }
+    }
+    return null;
+  }
+
+  @Override
+  public boolean contains(String name) {
+    return resolve(name) != null;
+  }
+
+  @Override
+  public Tensor tensor(String name) {
+    String resolved = resolve(name);
+    if (resolved == null) {
+      throw new CheckpointFormatException("checkpoint has no tensor " + name);
+    }
+    return source.tensor(resolved);
+  }
+}

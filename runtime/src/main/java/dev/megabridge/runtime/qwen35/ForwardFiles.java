@@ -1,0 +1,77 @@
+package dev.megabridge.runtime.qwen35;
+
+import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.io.safetensors.SafetensorsWriter;
+import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.StridedTensor;
+import dev.megabridge.core.tensor.Tensor;
+import dev.megabridge.runtime.ops.FloatMatrix;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * File-to-file forward pass: reads {@code input_ids} (I64 [L]) and optionally {@code pixel_values}
+ * (F32 [N, C·T·P·P]) with {@code image_grid_thw} (I64 [n, 3]) from a safetensors file, writes {@code logits}
+ * (F32 [L, V]) and, when the model has an MTP head, {@code mtp_logits} (F32 [L−1, V]).
+ */
+public final class ForwardFiles {
+
+  private ForwardFiles() {}
+
+  /** Reads the model inputs of {@code input}. */
+  public static Inputs readInputs(Path input) {
+    Path directory = input.toAbsolutePath().getParent();
+    try (SafetensorsCheckpoint source = SafetensorsCheckpoint.openFiles(directory, List.of(input))) {
+      if (!source.contains("input_ids")) {
+        throw new UsageException(input + ": no input_ids tensor");
+      }
+      StridedTensor ids = source.tensor("input_ids");
+      long[] inputIds = new long[Math.toIntExact(ids.numel())];
+      for (int i = 0; i < inputIds.length; i++) {
+        inputIds[i] = ids.getLong(i);
+      }
+      Optional<ImageInput> image = Optional.empty();
+      if (source.contains("pixel_values")) {
+        if (!source.contains("image_grid_thw")) {
+          throw new UsageException(input + ": pixel_values without image_grid_thw");
+        }
+        StridedTensor pixels = source.tensor("pixel_values");
+        StridedTensor grid = source.tensor("image_grid_thw");
+        List<GridThw> grids = new ArrayList<>();
+        for (int i = 0; i + 2 < grid.numel(); i += 3) {
+          grids.add(new GridThw((int) grid.getLong(i), (int) grid.getLong(i + 1), (int) grid.getLong(i + 2)));
+        }
+        image = Optional.of(new ImageInput(pixels.toFloatArray(), (int) pixels.shape().dim(1), grids));
+      }
+      return new Inputs(inputIds, image);
+    }
+  }
+
+  /** Model inputs of one sequence. */
+  public record Inputs(long[] inputIds, Optional<ImageInput> image) {}
+
+  /** Runs {@code model} on {@code input} and writes the logits to {@code output}. */
+  public static ForwardResult run(Qwen35Model model, Path input, Path output) {
+    Inputs inputs = readInputs(input);
+    ForwardResult result = model.forward(inputs.inputIds(), inputs.image());
+    List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+    entries.add(new SafetensorsWriter.Entry("logits", tensor(result.logits())));
+    result.mtpLogits().ifPresent(mtp -> entries.add(new SafetensorsWriter.Entry("mtp_logits", tensor(mtp))));
+    SafetensorsWriter.writeFile(output, entries, bytes -> {});
+    return result;
+  }
+
+  /** Loads the HF model folder {@code modelDirectory} and runs {@link #run(Qwen35Model, Path, Path)}. */
+  public static ForwardResult run(Path modelDirectory, Path input, Path output, RuntimeOptions options) {
+    try (Qwen35Model model = Qwen35Model.load(modelDirectory, options)) {
+      return run(model, input, output);
+    }
+  }
+
+  private static Tensor tensor(FloatMatrix matrix) {
+    return Tensor.ofFloats(Shape.of(matrix.rows(), matrix.columns()), matrix.data());
+  }
+}

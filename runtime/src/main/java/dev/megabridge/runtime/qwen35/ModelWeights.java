@@ -1,0 +1,40 @@
+package dev.megabridge.runtime.qwen35;
+
+import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.tensor.Tensor;
+import dev.megabridge.runtime.ops.Linear;
+import dev.megabridge.runtime.ops.WeightMatrix;
+
+/**
+ * The weights a model computes with, addressed by their canonical Hugging Face names
+ * ({@code model.language_model.layers.0.self_attn.q_proj.weight}, {@code model.visual.…}, {@code mtp.…},
+ * {@code lm_head.weight}).
+ *
+ * <p>{@link #linear} is the tensor-parallel seam: a source backed by Megatron shards overrides it to return
+ * {@link Linear.ColumnParallel} / {@link Linear.RowParallel} layers built from each rank's shard, so every linear
+ * layer is computed from the shards without gathering them.
+ */
+public interface ModelWeights {
+
+  boolean contains(String name);
+
+  /** A lazy (ideally zero-copy) view of the tensor; throws if absent. */
+  Tensor tensor(String name);
+
+  /** The linear layer whose HF weight is {@code name} ({@code [out, in]}). */
+  default Linear linear(String name) {
+    return Linear.dense(WeightMatrix.of(tensor(name)));
+  }
+
+  /** A small tensor (norm weight, bias, per-head parameter) widened to fp32. */
+  default float[] floats(String name) {
+    return tensor(name).toFloatArray();
+  }
+
+  default Tensor require(String name) {
+    if (!contains(name)) {
+      throw new CheckpointFormatException("missing tensor " + name);
+    }
+    return tensor(name);
+  }
+}

@@ -1,0 +1,151 @@
+package dev.megabridge.runtime.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.megabridge.core.tensor.DType;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Vector kernels against the scalar oracle over awkward sizes, all species widths and both weight dtypes. */
+class KernelOpsTest {
+
+  private static final int[] SIZES = {1, 3, 4, 7, 8, 13, 15, 16, 17, 31, 32, 33, 63, 65, 100, 255, 257, 1000, 2049};
+  private static final ScalarKernelOps SCALAR = new ScalarKernelOps();
+
+  /** The species width is fixed per JVM (run with -Dmegabridge.vector.bits=128 or 256 to cover narrower paths). */
+  static Stream<Arguments> vectorWidths() {
+    assumeTrue(Kernels.vectorAvailable(), "jdk.incubator.vector not available");
+    return Stream.of(Arguments.of(new VectorKernelOps().name()));
+  }
+
+  private static WeightMatrix randomMatrix(Random random, int rows, int columns, DType dtype) {
+    MemorySegment data = MemorySegment.ofArray(new byte[rows * columns * dtype.byteSize()]);
+    for (int i = 0; i < rows * columns; i++) {
+      float value = (float) random.nextGaussian();
+      if (dtype == DType.BF16) {
+        data.setAtIndex(KernelOps.BF16, i, DType.floatToBf16(value));
+      } else {
+        data.setAtIndex(KernelOps.F32, i, value);
+      }
+    }
+    return new WeightMatrix(data, dtype, rows, columns);
+  }
+
+  private static float[] randomVector(Random random, int length) {
+    float[] values = new float[length];
+    for (int i = 0; i < length; i++) {
+      values[i] = (float) random.nextGaussian();
+    }
+    return values;
+  }
+
+  /** fp32 rounding of a length-n sum of unit-scale products: a few ulps times sqrt(n), generously. */
+  private static double tolerance(int length) {
+    return 1e-5 * Math.sqrt(length) + 1e-6;
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
+  void dotRowsMatchesScalarForEveryTokenBlockSize(String kernels) {
+    KernelOps vector = new VectorKernelOps();
+    Random random = new Random(1);
+    for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+      for (int columns : SIZES) {
+        WeightMatrix weight = randomMatrix(random, 3, columns, dtype);
+        int maxTokens = 9;
+        float[] x = randomVector(random, maxTokens * (columns + 2));
+        int stride = columns + 2;
+        float[] single = new float[maxTokens];
+        for (int token = 0; token < maxTokens; token++) {
+          vector.dotRows(weight, 2, x, 1 + token * stride, stride, 1, single, token, 1);
+        }
+        for (int tokens = 1; tokens <= maxTokens; tokens++) {
+          float[] expected = new float[tokens];
+          float[] actual = new float[tokens];
+          SCALAR.dotRows(weight, 2, x, 1, stride, tokens, expected, 0, 1);
+          vector.dotRows(weight, 2, x, 1, stride, tokens, actual, 0, 1);
+          for (int token = 0; token < tokens; token++) {
+            assertThat((double) actual[token]).as("%s n=%d tokens=%d token=%d", dtype, columns, tokens, token)
+                .isCloseTo(expected[token], org.assertj.core.data.Offset.offset(tolerance(columns)));
+            // Blocking four tokens together must not change any token's arithmetic.
+            assertThat(actual[token]).as("block invariance %s n=%d", dtype, columns).isEqualTo(single[token]);
+          }
+        }
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
+  void dotAxpyAndScaleMatchScalar(String kernels) {
+    KernelOps vector = new VectorKernelOps();
+    Random random = new Random(7);
+    for (int length : SIZES) {
+      float[] a = randomVector(random, length + 5);
+      float[] b = randomVector(random, length + 5);
+      assertThat((double) vector.dot(a, 3, b, 2, length))
+          .isCloseTo(SCALAR.dot(a, 3, b, 2, length), org.assertj.core.data.Offset.offset(tolerance(length)));
+
+      float[] expected = b.clone();
+      float[] actual = b.clone();
+      SCALAR.axpy(0.37f, a, 1, expected, 4, length);
+      vector.axpy(0.37f, a, 1, actual, 4, length);
+      assertThat(actual).as("axpy n=%d (both fma per element)", length).isEqualTo(expected);
+
+      float[] scaledExpected = a.clone();
+      float[] scaledActual = a.clone();
+      SCALAR.scale(scaledExpected, 2, length, -1.25f);
+      vector.scale(scaledActual, 2, length, -1.25f);
+      assertThat(scaledActual).isEqualTo(scaledExpected);
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
+  void linearLayersAreThreadInvariantAndShardable(String kernels) {
+    KernelOps vector = new VectorKernelOps();
+    Random random = new Random(11);
+    int rows = 37;
+    int columns = 70;
+    int tokens = 6;
+    WeightMatrix weight = randomMatrix(random, rows, columns, DType.BF16);
+    float[] x = randomVector(random, tokens * columns);
+    float[] single = new float[tokens * rows];
+    float[] parallel = new float[tokens * rows];
+    try (Compute one = new Compute(vector, new Parallel(1)); Compute three = new Compute(vector, new Parallel(3))) {
+      Linear.dense(weight).apply(one, x, tokens, single);
+      Linear.dense(weight).apply(three, x, tokens, parallel);
+      assertThat(parallel).isEqualTo(single);
+
+      // Column-parallel: rank 0 holds rows 20..36, rank 1 rows 0..19 (permuted back by outputRows).
+      Linear columnsSplit = new Linear.ColumnParallel(java.util.List.of(
+          Linear.ColumnShard.contiguous(weight.rowRange(20, 17), 20),
+          Linear.ColumnShard.contiguous(weight.rowRange(0, 20), 0)), rows);
+      float[] columnResult = new float[tokens * rows];
+      columnsSplit.apply(three, x, tokens, columnResult);
+      assertThat(columnResult).isEqualTo(single);
+
+      // Row-parallel: the input split 30 | 40; partial sums added in rank order.
+      Linear rowsSplit = new Linear.RowParallel(java.util.List.of(
+          new Linear.RowShard(columnSlice(weight, 0, 30), 0), new Linear.RowShard(columnSlice(weight, 30, 40), 30)));
+      float[] rowResult = new float[tokens * rows];
+      rowsSplit.apply(three, x, tokens, rowResult);
+      for (int i = 0; i < single.length; i++) {
+        assertThat((double) rowResult[i]).isCloseTo(single[i], org.assertj.core.data.Offset.offset(tolerance(columns)));
+      }
+    }
+  }
+
+  private static WeightMatrix columnSlice(WeightMatrix weight, int start, int count) {
+    MemorySegment data = MemorySegment.ofArray(new byte[weight.rows() * count * 2]);
+    for (int row = 0; row < weight.rows(); row++) {
+      MemorySegment.copy(weight.data(), weight.rowOffset(row) + start * 2L, data, (long) row * count * 2, count * 2L);
+    }
+    return new WeightMatrix(data, DType.BF16, weight.rows(), count);
+  }
+}
