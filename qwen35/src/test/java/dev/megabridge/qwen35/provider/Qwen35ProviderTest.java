@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Provider fields (spec §5) and Megatron-LM arguments for the released 9B / 27B / 35B-A3B configs; expected values
@@ -152,41 +154,26 @@ class Qwen35ProviderTest {
         .containsEntry("num_position_embeddings", 2304).containsEntry("params_dtype", "bfloat16");
   }
 
-  @Test
-  void qwen35_9B() {
-    BridgeModel model = model("Qwen3.5-9B");
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"Qwen3.5-9B, 32, 4096, 12288, 16, 32", "Qwen3.5-27B, 64, 5120, 17408, 24, 48"})
+  void denseModels(String name, int layers, int hidden, int ffn, int heads, int valueHeads) {
+    BridgeModel model = model(name);
     Map<String, Object> fields = model.provider();
     assertCommonFields(fields);
-    assertThat(fields).containsEntry("provider_class", "Qwen35VLModelProvider").containsEntry("num_layers", 32)
-        .containsEntry("hidden_size", 4096).containsEntry("ffn_hidden_size", 12288)
-        .containsEntry("num_attention_heads", 16).containsEntry("num_query_groups", 4)
-        .containsEntry("linear_num_value_heads", 32).containsEntry("eos_token_id", 248044L)
-        .doesNotContainKey("num_moe_experts");
+    assertThat(fields).containsEntry("provider_class", "Qwen35VLModelProvider").containsEntry("num_layers", layers)
+        .containsEntry("hidden_size", hidden).containsEntry("ffn_hidden_size", ffn)
+        .containsEntry("num_attention_heads", heads).containsEntry("num_query_groups", 4)
+        .containsEntry("linear_num_value_heads", valueHeads).containsEntry("eos_token_id", 248044L)
+        .doesNotContainKeys("num_moe_experts", "audio_token_id");
     @SuppressWarnings("unchecked")
     Map<String, Object> vision = (Map<String, Object>) fields.get("vision_config");
-    assertThat(vision).containsEntry("out_hidden_size", 4096);
+    assertThat(vision).containsEntry("out_hidden_size", hidden);
     Map<String, List<String>> args = parse(model.megatronArgs());
-    assertCoversSlime(args, slime("--num-attention-heads 16 --num-query-groups 4 --num-layers 32 --hidden-size 4096"
-        + " --ffn-hidden-size 12288 --untie-embeddings-and-output-weights"));
-    assertHybridAndVl(args, fields, 32);
-    assertThat(args.get("--linear-num-value-heads")).containsExactly("32");
+    assertCoversSlime(args, slime("--num-attention-heads " + heads + " --num-query-groups 4 --num-layers " + layers
+        + " --hidden-size " + hidden + " --ffn-hidden-size " + ffn + " --untie-embeddings-and-output-weights"));
+    assertHybridAndVl(args, fields, layers);
+    assertThat(args.get("--linear-num-value-heads")).containsExactly(Integer.toString(valueHeads));
     assertThat(args).doesNotContainKeys("--num-experts", "--moe-grouped-gemm");
-  }
-
-  @Test
-  void qwen35_27B() {
-    BridgeModel model = model("Qwen3.5-27B");
-    Map<String, Object> fields = model.provider();
-    assertCommonFields(fields);
-    assertThat(fields).containsEntry("provider_class", "Qwen35VLModelProvider").containsEntry("num_layers", 64)
-        .containsEntry("hidden_size", 5120).containsEntry("ffn_hidden_size", 17408)
-        .containsEntry("num_attention_heads", 24).containsEntry("num_query_groups", 4)
-        .containsEntry("linear_num_value_heads", 48).containsEntry("eos_token_id", 248044L);
-    Map<String, List<String>> args = parse(model.megatronArgs());
-    assertCoversSlime(args, slime("--num-attention-heads 24 --num-query-groups 4 --num-layers 64 --hidden-size 5120"
-        + " --ffn-hidden-size 17408 --untie-embeddings-and-output-weights"));
-    assertHybridAndVl(args, fields, 64);
-    assertThat(args.get("--linear-num-value-heads")).containsExactly("48");
   }
 
   @Test
