@@ -1,5 +1,6 @@
 package dev.megabridge.qwen35;
 
+import dev.megabridge.core.config.ConfigSection;
 import dev.megabridge.qwen35.Qwen35Config.LayerType;
 import dev.megabridge.qwen35.Qwen35Config.TextConfig;
 import java.util.ArrayList;
@@ -86,13 +87,21 @@ final class Qwen35Provider {
     fields.put("position_embedding_type", config.visionLanguage() ? "mrope" : "rope");
     fields.put("mrope_section", text.mropeSection());
     fields.put("head_dim", text.headDim());
-    fields.put("bos_token_id", text.bosTokenId().orElse(config.visionLanguage() && !config.moe() ? 248045L : null));
-    fields.put("eos_token_id", text.eosTokenId().orElse(config.moe() ? 248046L : 248044L));
+    // Spec §5.4: getattr defaults apply only to a missing key; a key present with null is copied as null.
+    ConfigSection textSection = config.source().top().section("text_config").orElse(config.source().top());
+    fields.put("bos_token_id", tokenId(textSection, "bos_token_id",
+        text.bosTokenId().orElse(config.visionLanguage() && !config.moe() ? 248045L : null)));
+    fields.put("eos_token_id", tokenId(textSection, "eos_token_id",
+        text.eosTokenId().orElse(config.moe() ? 248046L : 248044L)));
     if (config.visionLanguage()) {
       fields.put("vision_start_token_id", config.visionStartTokenId());
       fields.put("vision_end_token_id", config.visionEndTokenId());
       fields.put("image_token_id", config.imageTokenId());
       fields.put("video_token_id", config.videoTokenId());
+      if (config.moe()) {
+        fields.put("audio_token_id", tokenId(config.source().top(), "audio_token_id",
+            config.source().top().optLong("audio_token_id").orElse(248076L)));
+      }
       config.vision().ifPresent(vision -> {
         Map<String, Object> visionFields = new LinkedHashMap<>();
         visionFields.put("num_layers", vision.depth());
@@ -120,6 +129,11 @@ final class Qwen35Provider {
       });
     }
     return fields;
+  }
+
+  /** {@code value}, unless the config holds {@code key} explicitly as JSON null (then null, spec §5.4). */
+  private static Long tokenId(ConfigSection section, String key, Long value) {
+    return section.has(key) && !section.hasValue(key) ? null : value;
   }
 
   /** Largest power of two ≤ 128 dividing the vocabulary (spec §5.1; 248320 ⇒ 128). */

@@ -26,6 +26,10 @@ public record ParallelLayout(int tp, int pp, int vpp, int ep, int etp, Optional<
     if (tp % etp != 0) {
       throw new LayoutException("etp = " + etp + " must divide tp = " + tp);
     }
+    if (vpp > 1 && pp == 1) {
+      // Megatron-LM: the interleaved (virtual pipeline) schedule needs pipeline parallelism.
+      throw new LayoutException("vpp = " + vpp + " needs pp > 1 (virtual pipeline stages interleave pipeline stages)");
+    }
     if ((firstStageLayers.isPresent() || lastStageLayers.isPresent()) && pp == 1) {
       throw new LayoutException("--pp-first-stage-layers/--pp-last-stage-layers need pp > 1");
     }

@@ -28,17 +28,25 @@ public final class BridgeRegistry {
   }
 
   public static BridgeRegistry of(List<ModelBridge> bridges) {
+    // Decide on the highest priority per architecture first, so the result (and whether two bridges
+    // conflict) does not depend on discovery order: only a tie at the winning priority is an error.
     Map<String, ModelBridge> byArchitecture = new TreeMap<>();
+    Map<String, ModelBridge> tied = new TreeMap<>();
     for (ModelBridge bridge : bridges) {
       for (String architecture : bridge.architectures()) {
         ModelBridge previous = byArchitecture.get(architecture);
         if (previous == null || bridge.priority() > previous.priority()) {
           byArchitecture.put(architecture, bridge);
+          tied.remove(architecture);
         } else if (bridge.priority() == previous.priority()) {
-          throw new InternalException("bridges " + previous.name() + " and " + bridge.name()
-              + " both claim architecture " + architecture + " with priority " + bridge.priority());
+          tied.putIfAbsent(architecture, bridge);
         }
       }
+    }
+    for (Map.Entry<String, ModelBridge> tie : tied.entrySet()) {
+      ModelBridge winner = byArchitecture.get(tie.getKey());
+      throw new InternalException("bridges " + winner.name() + " and " + tie.getValue().name()
+          + " both claim architecture " + tie.getKey() + " with priority " + winner.priority());
     }
     return new BridgeRegistry(byArchitecture);
   }
