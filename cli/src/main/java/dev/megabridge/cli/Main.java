@@ -29,6 +29,14 @@ public final class Main implements Runnable {
   public static int execute(String... args) {
     CommandLine commandLine = new CommandLine(new Main());
     commandLine.setExecutionExceptionHandler(Main::handle);
+    commandLine.setParameterExceptionHandler((exception, arguments) -> {
+      CommandLine failed = exception.getCommandLine();
+      PrintWriter err = failed.getErr();
+      err.println("error: " + exception.getMessage());
+      CommandLine.UnmatchedArgumentException.printSuggestions(exception, err);
+      failed.usage(err);
+      return BridgeException.ExitCode.BAD_ARGUMENTS.code();
+    });
     return commandLine.execute(args);
   }
 

@@ -19,7 +19,8 @@ public final class AutoBridge {
 
   /** Architecture suffixes AutoBridge accepts at all (spec §1.3). */
   public static final List<String> SUPPORTED_SUFFIXES = List.of("ForCausalLM", "ForConditionalGeneration",
-      "ForMaskedLM", "ForTokenClassification");
+      "NemotronH_Nano_VL_V2", "NemotronH_Nano_Omni_Reasoning_V3", "NemotronH_Super_Omni_Reasoning_V3",
+      "Qwen2_5OmniModel", "NemotronLabsDiffusionModel", "LLaDAModelLM", "ForMaskedLM", "ForTokenClassification");
 
   private final BridgeRegistry registry;
 
@@ -46,6 +47,13 @@ public final class AutoBridge {
     if (candidate.isEmpty()) {
       throw new UnsupportedModelException(config.file() + ": no architecture in " + config.architectures()
           + " ends with a supported suffix " + SUPPORTED_SUFFIXES + "; supported: " + supportedArchitectures());
+    }
+    // auto_map["AutoModelForCausalLM"] overrides the architectures entry: its last dotted segment.
+    Optional<String> autoMapped = config.top().section("auto_map")
+        .flatMap(autoMap -> autoMap.optString("AutoModelForCausalLM"))
+        .map(value -> value.substring(value.lastIndexOf('.') + 1));
+    if (autoMapped.isPresent()) {
+      candidate = autoMapped;
     }
     if (registry.forArchitecture(candidate.get()).isEmpty()) {
       throw new UnsupportedModelException(config.file() + ": architecture '" + candidate.get()
