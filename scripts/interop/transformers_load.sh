@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs transformers' from_pretrained on an exported HF folder (see transformers_load.py).
+#   transformers_load.sh MODEL_DIR REFERENCE.safetensors TOLERANCE
+# The venv (torch, transformers, safetensors, numpy from the machine's local package index) lives in
+# $MEGABRIDGE_HF_VENV (default <repo>/cli/target/hf-venv) and is reused when present.
+# Exit status 3 means "no python3 on this machine".
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+venv="${MEGABRIDGE_HF_VENV:-$repo/cli/target/hf-venv}"
+if ! [[ -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import torch, transformers, safetensors' 2>/dev/null; then
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "transformers_load.sh: no python3 on PATH" >&2
+    exit 3
+  fi
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv"
+  PIP_INDEX_URL="${PIP_INDEX_URL:-file:///opt/pypi/simple}" \
+    "$venv/bin/pip" install --disable-pip-version-check --no-input torch transformers safetensors numpy >&2
+fi
+exec "$venv/bin/python" "$here/transformers_load.py" "$@"
