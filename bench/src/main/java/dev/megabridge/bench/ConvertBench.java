@@ -28,8 +28,8 @@ public final class ConvertBench {
   public record Options(Path configDirectory, Path work, int layers, List<String> javaCommand, Path cliJar,
       boolean keep) {}
 
-  public record Result(long checkpointBytes, double copySeconds, double importSeconds, double exportSeconds,
-      long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon) {
+  public record Result(long checkpointBytes, long megatronBytes, double copySeconds, double importSeconds,
+      double exportSeconds, long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon) {
 
     public double importRatio() {
       return importSeconds / copySeconds;
@@ -42,6 +42,7 @@ public final class ConvertBench {
     public Map<String, Object> toMap() {
       Map<String, Object> out = new LinkedHashMap<>();
       out.put("checkpoint_bytes", checkpointBytes);
+      out.put("megatron_bytes", megatronBytes);
       out.put("copy_seconds", copySeconds);
       out.put("import_seconds", importSeconds);
       out.put("export_seconds", exportSeconds);
@@ -59,11 +60,12 @@ public final class ConvertBench {
       return String.format(Locale.ROOT, """
           checkpoint          %.2f GiB (synthetic, real Qwen3.5-35B-A3B widths)
           cp -r               %7.2f s  (%.2f GiB/s)   baseline
-          import tp2 ep4      %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB
-          export              %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB
+          import tp2 ep4      %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB   writes %.2f GiB (%.2f GiB/s)
+          export              %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB   writes %.2f GiB (%.2f GiB/s)
           targets (≤ 1.5 × copy, ≤ 1536 MiB): %s""",
           checkpointBytes / gib, copySeconds, checkpointBytes / gib / copySeconds, importSeconds, importRatio(),
-          importPeakRssAnon / 1048576.0, exportSeconds, exportRatio(), exportPeakRssAnon / 1048576.0,
+          importPeakRssAnon / 1048576.0, megatronBytes / gib, megatronBytes / gib / importSeconds, exportSeconds,
+          exportRatio(), exportPeakRssAnon / 1048576.0, checkpointBytes / gib, checkpointBytes / gib / exportSeconds,
           toMap().get("targets_met").equals(Boolean.TRUE) ? "met" : "NOT met");
     }
   }
@@ -92,6 +94,7 @@ public final class ConvertBench {
       ChildProcess.Measurement importRun = ChildProcess.run(cli(options, "import", source.toString(),
           megatron.toString(), "--tp", "2", "--ep", "4", "--quiet"), work.resolve("import.log"));
       sync();
+      long megatronBytes = sizeOf(megatron);
       ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
           exported.toString(), "--quiet"), work.resolve("export.log"));
       sync();
@@ -100,7 +103,7 @@ public final class ConvertBench {
           OutputDirectory.deleteRecursively(path);
         }
       }
-      return new Result(bytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
+      return new Result(bytes, megatronBytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
           importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -113,6 +116,12 @@ public final class ConvertBench {
     command.add(options.cliJar().toString());
     command.addAll(List.of(arguments));
     return command;
+  }
+
+  private static long sizeOf(Path folder) throws IOException {
+    try (var files = Files.walk(folder)) {
+      return files.filter(Files::isRegularFile).mapToLong(path -> path.toFile().length()).sum();
+    }
   }
 
   /** Flushes dirty pages so one step's write-back does not bill the next step. */

@@ -46,6 +46,45 @@ class RoundTripTest {
     return Stream.concat(dense, moe);
   }
 
+  /**
+   * A tied model (no lm_head.weight, top-level tie flag) keeps no output layer with PP 1; with PP 2 the last
+   * stage holds a copy of the embedding as its output layer. Both round-trip exactly.
+   */
+  @ParameterizedTest(name = "tied pp={0}")
+  @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+  void tiedModelRoundTrips(int pp) throws java.io.IOException {
+    Path source = temp.resolve("tied");
+    java.nio.file.Files.createDirectories(source);
+    com.fasterxml.jackson.databind.node.ObjectNode config = dev.megabridge.core.config.HfConfig
+        .load(Fixtures.tiny("qwen35_dense_vl_bf16")).raw().deepCopy();
+    config.put("tie_word_embeddings", true);
+    java.nio.file.Files.writeString(source.resolve("config.json"), config.toPrettyString());
+    try (SafetensorsCheckpoint original = SafetensorsCheckpoint.open(Fixtures.tiny("qwen35_dense_vl_bf16"))) {
+      java.util.List<dev.megabridge.core.io.safetensors.SafetensorsWriter.Entry> entries = original.names().stream()
+          .filter(name -> !name.equals("lm_head.weight"))
+          .map(name -> new dev.megabridge.core.io.safetensors.SafetensorsWriter.Entry(name, original.tensor(name)))
+          .toList();
+      dev.megabridge.core.io.safetensors.SafetensorsWriter.writeFile(source.resolve("model.safetensors"), entries,
+          bytes -> { });
+    }
+    Path shards = temp.resolve("tied-shards");
+    Path exported = temp.resolve("tied-exported");
+    AutoBridge autoBridge = AutoBridge.discover();
+    Importer.run(source, shards, new Importer.Options(ParallelLayout.of(2, pp, 1, 1, 1), BridgeOptions.defaults(),
+        Optional.empty(), false, 2), autoBridge, Progress.NONE);
+    try (SafetensorsCheckpoint last = SafetensorsCheckpoint.openFiles(shards,
+        java.util.List.of(shards.resolve(String.format("mp_rank_00_%03d/model.safetensors", pp - 1))))) {
+      assertThat(last.contains("language_model.output_layer.weight")).isEqualTo(pp > 1);
+      if (pp > 1) {
+        assertThat(Tensor.contentEquals(last.tensor("language_model.output_layer.weight"),
+            last.tensor("language_model.embedding.word_embeddings.weight"))).isTrue();
+      }
+    }
+    Exporter.run(shards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), autoBridge,
+        Progress.NONE);
+    assertThat(dev.megabridge.core.convert.CheckpointComparison.compare(source, exported).differences()).isEmpty();
+  }
+
   @ParameterizedTest(name = "{0} {1} {2} {3}")
   @MethodSource("cases")
   void roundTripIsBitIdentical(String model, ParallelLayout layout, ExpertNaming experts, MtpNaming mtp) {
