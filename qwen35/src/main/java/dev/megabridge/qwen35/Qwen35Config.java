@@ -330,8 +330,4 @@ public record Qwen35Config(
   public Optional<String> declaredDtype() {
     return text.dtype().or(() -> source.top().optString("dtype")).or(() -> source.top().optString("torch_dtype"));
   }
-
-  static ConfigException error(HfConfig config, String message) {
-    return new ConfigException(config.file() + ": " + message);
-  }
 }

@@ -1,6 +1,5 @@
 package dev.megabridge.core.mapping;
 
-import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
@@ -29,8 +28,7 @@ public record FusedExpertMapping(String megatronParam, Map<String, String> hfPar
   @Override
   public ParamMapping resolve(List<String> captures) {
     FusedExpertMapping resolved = (FusedExpertMapping) ParamMapping.super.resolve(captures);
-    int expertId = captures.size() == NamePattern.countWildcards(megatronParam)
-        ? Integer.parseInt(captures.getLast()) : -1;
+    int expertId = PackedExperts.expertId(megatronParam, captures);
     return new FusedExpertMapping(resolved.megatronParam(), resolved.hfParams(), expertId);
   }
 
@@ -46,13 +44,7 @@ public record FusedExpertMapping(String megatronParam, Map<String, String> hfPar
 
   @Override
   public Tensor toMegatron(Map<String, Tensor> hf, int splitSize, int splitRank) {
-    Tensor packed = ParamMapping.role(this, hf, TENSOR);
-    ParamMapping.requireRank(this, TENSOR, packed, 3);
-    if (expert < 0 || expert >= packed.shape().dim(0)) {
-      throw new MappingException(megatronParam + ": expert " + expert + " outside " + hfParams.get(TENSOR)
-          + " of shape " + packed.shape());
-    }
-    Tensor weight = packed.select(expert);
+    Tensor weight = PackedExperts.select(this, hf, expert);
     ParamMapping.requireDivisible(this, "dim 2 of " + hfParams.get(TENSOR), weight.shape().dim(1), splitSize);
     return weight.chunk(1, splitSize, splitRank);
   }

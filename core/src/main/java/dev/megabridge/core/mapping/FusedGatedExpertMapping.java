@@ -1,6 +1,5 @@
 package dev.megabridge.core.mapping;
 
-import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
@@ -30,8 +29,7 @@ public record FusedGatedExpertMapping(String megatronParam, Map<String, String> 
   @Override
   public ParamMapping resolve(List<String> captures) {
     FusedGatedExpertMapping resolved = (FusedGatedExpertMapping) ParamMapping.super.resolve(captures);
-    int expertId = captures.size() == NamePattern.countWildcards(megatronParam)
-        ? Integer.parseInt(captures.getLast()) : -1;
+    int expertId = PackedExperts.expertId(megatronParam, captures);
     return new FusedGatedExpertMapping(resolved.megatronParam(), resolved.hfParams(), expertId);
   }
 
@@ -47,13 +45,7 @@ public record FusedGatedExpertMapping(String megatronParam, Map<String, String> 
 
   @Override
   public Tensor toMegatron(Map<String, Tensor> hf, int splitSize, int splitRank) {
-    Tensor packed = ParamMapping.role(this, hf, TENSOR);
-    ParamMapping.requireRank(this, TENSOR, packed, 3);
-    if (expert < 0 || expert >= packed.shape().dim(0)) {
-      throw new MappingException(megatronParam + ": expert " + expert + " outside " + hfParams.get(TENSOR)
-          + " of shape " + packed.shape());
-    }
-    Tensor weight = packed.select(expert);
+    Tensor weight = PackedExperts.select(this, hf, expert);
     long rows = weight.shape().dim(0);
     if (rows % 2 != 0) {
       throw new dev.megabridge.core.error.ShapeMismatchException(hfParams.get(TENSOR) + ": dim 1 = " + rows

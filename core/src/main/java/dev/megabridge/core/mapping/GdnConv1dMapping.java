@@ -38,14 +38,8 @@ public record GdnConv1dMapping(String megatronParam, Map<String, String> hfParam
   public Tensor toMegatron(Map<String, Tensor> hf, int splitSize, int splitRank) {
     Tensor conv = ParamMapping.role(this, hf, TENSOR);
     ParamMapping.requireShape(this, TENSOR, conv, conv.shape().withDim(0, 2 * keyDim() + valueDim()));
-    ParamMapping.requireDivisible(this, "linear_num_key_heads", numKeyHeads, splitSize);
-    ParamMapping.requireDivisible(this, "linear_num_value_heads", numValueHeads, splitSize);
-    long keyPart = keyDim() / splitSize;
-    long valuePart = valueDim() / splitSize;
-    return Tensor.concat(0, List.of(
-        conv.slice(0, splitRank * keyPart, keyPart),
-        conv.slice(0, keyDim() + splitRank * keyPart, keyPart),
-        conv.slice(0, 2 * keyDim() + splitRank * valuePart, valuePart)));
+    return Tensor.concat(0, GdnSections.qkvParts(this, conv, numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim,
+        splitSize, splitRank));
   }
 
   @Override

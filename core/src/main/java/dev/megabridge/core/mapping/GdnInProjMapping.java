@@ -56,17 +56,12 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
     ParamMapping.requireShape(this, Z, z, Shape.of(valueDim(), hidden));
     ParamMapping.requireShape(this, B, b, Shape.of(numValueHeads, hidden));
     ParamMapping.requireShape(this, A, a, Shape.of(numValueHeads, hidden));
-    ParamMapping.requireDivisible(this, "linear_num_key_heads", numKeyHeads, splitSize);
-    ParamMapping.requireDivisible(this, "linear_num_value_heads", numValueHeads, splitSize);
-    long keyPart = keyDim() / splitSize;
-    long valuePart = valueDim() / splitSize;
-    return Tensor.concat(0, List.of(
-        qkv.slice(0, splitRank * keyPart, keyPart),
-        qkv.slice(0, keyDim() + splitRank * keyPart, keyPart),
-        qkv.slice(0, 2 * keyDim() + splitRank * valuePart, valuePart),
-        z.chunk(0, splitSize, splitRank),
-        b.chunk(0, splitSize, splitRank),
-        a.chunk(0, splitSize, splitRank)));
+    List<Tensor> parts = new ArrayList<>(GdnSections.qkvParts(this, qkv, numKeyHeads, numValueHeads, keyHeadDim,
+        valueHeadDim, splitSize, splitRank));
+    parts.add(z.chunk(0, splitSize, splitRank));
+    parts.add(b.chunk(0, splitSize, splitRank));
+    parts.add(a.chunk(0, splitSize, splitRank));
+    return Tensor.concat(0, parts);
   }
 
   @Override
