@@ -142,7 +142,10 @@ public final class SafetensorsWriter {
     return writeShards(directory, shards, fileNames, progress);
   }
 
-  /** Writes explicitly grouped shards with the given file names (and an index when more than one). */
+  /**
+   * Writes explicitly grouped shards with the given file names (and an index when more than one), files in
+   * parallel; {@code progress} must be thread-safe.
+   */
   public static Map<String, String> writeShards(Path directory, List<List<Entry>> shards, List<String> fileNames,
       LongConsumer progress) {
     if (shards.size() != fileNames.size() || new java.util.HashSet<>(fileNames).size() != fileNames.size()) {
@@ -151,8 +154,10 @@ public final class SafetensorsWriter {
     checkUnique(shards.stream().flatMap(List::stream).toList());
     Map<String, String> weightMap = new LinkedHashMap<>();
     long totalSize = 0;
+    // Files are independent: write them in parallel (each writer holds one copy buffer).
+    java.util.stream.IntStream.range(0, shards.size()).parallel()
+        .forEach(index -> writeFile(directory.resolve(fileNames.get(index)), shards.get(index), progress));
     for (int index = 0; index < shards.size(); index++) {
-      writeFile(directory.resolve(fileNames.get(index)), shards.get(index), progress);
       for (Entry entry : shards.get(index)) {
         weightMap.put(entry.name(), fileNames.get(index));
         totalSize += entry.tensor().byteSize();
