@@ -11,7 +11,7 @@ import dev.megabridge.runtime.ops.FloatMatrix;
 import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.Linear;
 import dev.megabridge.runtime.ops.Parallel;
-import dev.megabridge.runtime.ops.WeightMatrix;
+import dev.megabridge.runtime.ops.TokenEmbedding;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +30,7 @@ public final class Qwen35Model implements AutoCloseable {
   private final Qwen35Config config;
   private final Compute compute;
   private final AutoCloseable resources;
-  private final WeightMatrix embedTokens;
+  private final TokenEmbedding embedTokens;
   private final List<DecoderLayer> layers;
   private final float[] finalNorm;
   private final Linear lmHead;
@@ -45,7 +45,7 @@ public final class Qwen35Model implements AutoCloseable {
     if (!text.hiddenAct().equals("silu")) {
       throw new UnsupportedModelException("hidden_act " + text.hiddenAct() + " (only silu)");
     }
-    this.embedTokens = WeightMatrix.of(weights.require(LANGUAGE + "embed_tokens.weight"));
+    this.embedTokens = TokenEmbedding.of(weights.linear(LANGUAGE + "embed_tokens.weight"));
     if (embedTokens.rows() != text.vocabSize() || embedTokens.columns() != text.hiddenSize()) {
       throw new UnsupportedModelException("embed_tokens is [" + embedTokens.rows() + ", " + embedTokens.columns()
           + "], config says [" + text.vocabSize() + ", " + text.hiddenSize() + "]");
