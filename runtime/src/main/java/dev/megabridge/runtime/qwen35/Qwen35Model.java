@@ -1,6 +1,7 @@
 package dev.megabridge.runtime.qwen35;
 
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
@@ -68,12 +69,24 @@ public final class Qwen35Model implements AutoCloseable {
     this.compute = new Compute(options.kernels(), new Parallel(options.threads()));
   }
 
-  /** Loads an HF folder (config.json + single or sharded safetensors) with default options. */
+  /**
+   * Loads an HF folder (config.json + single or sharded safetensors) or a megabridge Megatron shards folder
+   * (with {@code megabridge.json}, computed tensor-parallel from the rank shards) with default options.
+   */
   public static Qwen35Model load(Path directory) {
     return load(directory, RuntimeOptions.defaults());
   }
 
   public static Qwen35Model load(Path directory, RuntimeOptions options) {
+    if (ShardsManifest.isPresent(directory)) {
+      MegatronShardWeights shards = MegatronShardWeights.open(directory);
+      try {
+        return new Qwen35Model(Qwen35Config.parse(shards.config(), shards.architecture()), shards, options, shards);
+      } catch (RuntimeException e) {
+        shards.close();
+        throw e;
+      }
+    }
     HfConfig hfConfig = HfConfig.load(directory);
     if (hfConfig.architectures().isEmpty()) {
       throw new UnsupportedModelException(directory + ": config.json names no architecture");
