@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.bench.ConvertBench;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.runtime.bench.DecodeBenchmark;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,7 +14,7 @@ import picocli.CommandLine.Option;
 
 /** Benchmarks measured as ratios against a baseline taken in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-    subcommands = {BenchCommand.Convert.class})
+    subcommands = {BenchCommand.Convert.class, BenchCommand.Decode.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
@@ -62,6 +63,46 @@ public final class BenchCommand implements Runnable {
         Output.json(result.toMap());
       } else {
         System.out.println(result.describe());
+      }
+      return 0;
+    }
+  }
+
+  /** Decode tokens/s of the reference runtime vs the memory-bandwidth bound measured in the same run. */
+  @Command(name = "decode", mixinStandardHelpOptions = true,
+      description = "Qwen3.5-0.8B-shaped model with random bf16 weights: decode tokens/s vs the bound "
+          + "(copy bandwidth measured in the same run ÷ weight bytes read per token).")
+  static final class Decode implements Callable<Integer> {
+    @Option(names = "--threads", description = "Compute threads (default: CPU count).")
+    Integer threads;
+
+    @Option(names = "--layers", defaultValue = "24", description = "Decoder layers, 3:1 GDN/attention (default ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--prompt-tokens", defaultValue = "16", description = "Prompt length (default ${DEFAULT-VALUE}).")
+    int promptTokens;
+
+    @Option(names = "--decode-tokens", defaultValue = "32", description = "Tokens decoded (default ${DEFAULT-VALUE}).")
+    int decodeTokens;
+
+    @Option(names = "--copy-size", defaultValue = "1GiB", description = "Bytes copied to measure bandwidth (default ${DEFAULT-VALUE}).")
+    String copySize;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() throws Exception {
+      int threadCount = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+      if (threadCount < 1 || layers < 1 || promptTokens < 1 || decodeTokens < 2) {
+        throw new UsageException("--threads, --layers, --prompt-tokens must be positive and --decode-tokens >= 2");
+      }
+      DecodeBenchmark.Report report = DecodeBenchmark.run(new DecodeBenchmark.Options(threadCount, layers,
+          promptTokens, decodeTokens, Output.parseSize(copySize, "--copy-size")));
+      if (common.json) {
+        Output.json(report);
+      } else {
+        System.out.println(report.describe());
       }
       return 0;
     }

@@ -1,6 +1,18 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.tensor.StridedTensor;
+import dev.megabridge.runtime.qwen35.ForwardResult;
+import dev.megabridge.runtime.qwen35.GridThw;
+import dev.megabridge.runtime.qwen35.ImageInput;
+import dev.megabridge.runtime.qwen35.Qwen35Model;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -8,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -15,12 +28,18 @@ import picocli.CommandLine.Option;
 
 /**
  * The main job on the embedded tiny Qwen3.5-VL checkpoints: inspect each one, convert it to Megatron shards
- * (TP 2, PP 2, EP 2 for MoE), export it back and check the result bit for bit.
+ * (TP 2, PP 2, EP 2 for MoE), export it back and check the result bit for bit, then run the forward pass
+ * tensor-parallel from the shards on the reference {@code text} and {@code image} cases and compare the logits
+ * (and MTP logits) with transformers' (fp32 weights: the fp32 references; bf16 weights: the {@code bf16w.} ones).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Inspect the embedded tiny Qwen3.5-VL checkpoints, round-trip each through Megatron shards "
-        + "(TP 2, PP 2, EP 2) and report a table.")
+        + "(TP 2, PP 2, EP 2), run the forward pass tensor-parallel from the shards against the transformers "
+        + "reference logits and report a table.")
 public final class DemoCommand implements Callable<Integer> {
+
+  /** Max |logits − transformers| allowed (fp32 activations; references of the weights' own dtype). */
+  static final double LOGITS_TOLERANCE = 2e-4;
 
   static final List<String> MODELS = List.of("qwen35_dense_vl", "qwen35_dense_vl_bf16", "qwen35_dense_vl_bf16_sharded",
       "qwen35_moe_vl", "qwen35_moe_vl_bf16", "qwen35_moe_vl_packed_bf16");
@@ -54,6 +73,7 @@ public final class DemoCommand implements Callable<Integer> {
       row.put("layout", roundTrip.get("layout"));
       row.put("ranks", roundTrip.get("ranks"));
       row.put("round_trip", Boolean.TRUE.equals(roundTrip.get("identical")) ? "bit-identical" : "DIFFERS");
+      row.put("forward", shardedForward(model, root.resolve("reference"), layout));
       rows.add(row);
     }
     if (common.json) {
@@ -62,7 +82,84 @@ public final class DemoCommand implements Callable<Integer> {
       printTable(rows);
     }
     boolean allIdentical = rows.stream().allMatch(row -> row.get("round_trip").equals("bit-identical"));
-    return allIdentical ? 0 : 1;
+    boolean allMatch = rows.stream().allMatch(row -> (double) ((Map<?, ?>) row.get("forward")).get("max_abs_error")
+        <= LOGITS_TOLERANCE);
+    return allIdentical && allMatch ? 0 : 1;
+  }
+
+  /**
+   * Imports {@code model} with {@code layout} into a scratch folder, runs the reference cases tensor-parallel from
+   * the shards and returns the largest |logits − reference| over the cases, logits and MTP logits.
+   */
+  static Map<String, Object> shardedForward(Path model, Path references, LayoutOptions layout) {
+    String name = model.getFileName().toString();
+    String referenceName = name.replaceFirst("_(packed_)?bf16(_sharded)?$", "");
+    String prefix = name.contains("bf16") ? "bf16w." : "";
+    Path scratch;
+    try {
+      scratch = Files.createTempDirectory("megabridge-demo-");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    Path referenceDirectory = references.resolve(referenceName);
+    try (SafetensorsCheckpoint reference = SafetensorsCheckpoint.openFiles(referenceDirectory,
+        List.of(referenceDirectory.resolve("reference.safetensors")))) {
+      Path shards = scratch.resolve("megatron");
+      Importer.run(model, shards, new Importer.Options(layout.layout(), layout.bridgeOptions(), Optional.empty(), false,
+          Runtime.getRuntime().availableProcessors()), AutoBridge.discover(), Progress.NONE);
+      long start = System.nanoTime();
+      double worst = 0;
+      List<String> cases = List.of("text", "image");
+      try (Qwen35Model sharded = Qwen35Model.load(shards)) {
+        for (String caseName : cases) {
+          long[] ids = longs(reference.tensor(caseName + ".input_ids"));
+          Optional<ImageInput> image = caseName.equals("image") ? Optional.of(image(reference)) : Optional.empty();
+          ForwardResult result = sharded.forward(ids, image);
+          worst = Math.max(worst, maxAbsDifference(result.logits().data(),
+              reference.tensor(prefix + caseName + ".logits").toFloatArray()));
+          worst = Math.max(worst, maxAbsDifference(result.mtpLogits().orElseThrow().data(),
+              reference.tensor(prefix + caseName + ".mtp.logits").toFloatArray()));
+        }
+      }
+      Map<String, Object> report = new LinkedHashMap<>();
+      report.put("cases", cases);
+      report.put("reference", referenceName + (prefix.isEmpty() ? " fp32" : " bf16 weights"));
+      report.put("max_abs_error", worst);
+      report.put("seconds", (System.nanoTime() - start) / 1e9);
+      return report;
+    } finally {
+      OutputDirectory.deleteRecursively(scratch);
+    }
+  }
+
+  private static long[] longs(StridedTensor tensor) {
+    long[] values = new long[Math.toIntExact(tensor.numel())];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = tensor.getLong(i);
+    }
+    return values;
+  }
+
+  private static ImageInput image(SafetensorsCheckpoint reference) {
+    long[] grid = longs(reference.tensor("image.image_grid_thw"));
+    List<GridThw> grids = new ArrayList<>();
+    for (int i = 0; i + 2 < grid.length; i += 3) {
+      grids.add(new GridThw((int) grid[i], (int) grid[i + 1], (int) grid[i + 2]));
+    }
+    StridedTensor pixels = reference.tensor("image.pixel_values");
+    return new ImageInput(pixels.toFloatArray(), (int) pixels.shape().dim(1), grids);
+  }
+
+  private static double maxAbsDifference(float[] actual, float[] expected) {
+    if (actual.length != expected.length) {
+      return Double.POSITIVE_INFINITY;
+    }
+    double max = 0;
+    for (int i = 0; i < actual.length; i++) {
+      double difference = Math.abs((double) actual[i] - expected[i]);
+      max = Double.isNaN(difference) ? Double.POSITIVE_INFINITY : Math.max(max, difference);
+    }
+    return max;
   }
 
   private static Path defaultFixtures() {
@@ -90,10 +187,14 @@ public final class DemoCommand implements Callable<Integer> {
       });
     }
     System.out.println();
-    System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %s%n", "model", "layout", "ranks", "HF → Megatron → HF");
+    System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %s%n", "model", "layout", "ranks", "HF → Megatron → HF",
+        "TP forward from shards: max |Δlogits| vs transformers (text+image, logits+MTP)");
     for (Map<String, Object> row : rows) {
-      System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %s%n", row.get("model"), row.get("layout"), row.get("ranks"),
-          row.get("round_trip"));
+      Map<String, Object> forward = (Map<String, Object>) row.get("forward");
+      double error = (double) forward.get("max_abs_error");
+      System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %.2e %s (%s)%n", row.get("model"), row.get("layout"),
+          row.get("ranks"), row.get("round_trip"), error, error <= LOGITS_TOLERANCE ? "ok" : "EXCEEDS 2e-4",
+          forward.get("reference"));
     }
   }
 }

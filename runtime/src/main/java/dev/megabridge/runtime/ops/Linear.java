@@ -1,5 +1,6 @@
 package dev.megabridge.runtime.ops;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -24,6 +25,35 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
 
   static Linear dense(WeightMatrix weight) {
     return new Dense(weight);
+  }
+
+  /**
+   * The layers side by side as one layer: output features are {@code parts[0]}'s, then {@code parts[1]}'s, …
+   * (fused q/k/v or gate/up projections computed in one parallel pass). Parts must be column-split or dense.
+   */
+  static ColumnParallel concat(List<Linear> parts) {
+    List<ColumnShard> shards = new ArrayList<>();
+    int offset = 0;
+    for (Linear part : parts) {
+      switch (part) {
+        case Dense dense -> shards.add(ColumnShard.contiguous(dense.weight(), offset));
+        case ColumnParallel column -> {
+          for (ColumnShard shard : column.shards()) {
+            int[] rows = shard.outputRows().clone();
+            for (int row = 0; row < rows.length; row++) {
+              rows[row] += offset;
+            }
+            shards.add(new ColumnShard(shard.weight(), rows));
+          }
+        }
+        case RowParallel row -> throw new IllegalArgumentException("a row-parallel layer cannot be fused column-wise");
+      }
+      if (part.inFeatures() != parts.getFirst().inFeatures()) {
+        throw new IllegalArgumentException("fused layers disagree on the input width");
+      }
+      offset += part.outFeatures();
+    }
+    return new ColumnParallel(shards, offset);
   }
 
   /** Rows per task such that one task does at least ~64 K multiply-adds. */
@@ -86,8 +116,14 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
     }
   }
 
-  /** Output features split over ranks; every rank reads the whole input. */
+  /**
+   * Output features split over ranks (or fused projections, see {@link #concat}); every shard reads the whole
+   * input. One parallel pass covers the rows of all shards, so a fused layer costs one task dispatch.
+   */
   record ColumnParallel(List<ColumnShard> shards, int outFeatures) implements Linear {
+
+    /** Rows per single-token block: one small buffer per task for rows scattered to non-contiguous outputs. */
+    private static final int BLOCK = 64;
 
     public ColumnParallel {
       shards = List.copyOf(shards);
@@ -124,15 +160,52 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
     public void apply(Compute compute, float[] x, int tokens, float[] out) {
       int columns = inFeatures();
       KernelOps ops = compute.ops();
-      for (ColumnShard shard : shards) {
-        WeightMatrix weight = shard.weight();
-        int[] outputRows = shard.outputRows();
-        compute.parallel().forRange(weight.rows(), minRows(columns, tokens), (start, end) -> {
-          for (int row = start; row < end; row++) {
-            ops.dotRows(weight, row, x, 0, columns, tokens, out, outputRows[row], outFeatures);
+      compute.parallel().forRange(outFeatures, minRows(columns, tokens), (start, end) -> {
+        float[] block = tokens == 1 ? new float[BLOCK] : null;
+        int shardStart = 0;
+        for (ColumnShard shard : shards) {
+          int rows = shard.weight().rows();
+          int from = Math.max(start, shardStart);
+          int to = Math.min(end, shardStart + rows);
+          if (from < to) {
+            applyRows(ops, shard, from - shardStart, to - shardStart, x, tokens, out, block);
           }
-        });
+          shardStart += rows;
+        }
+      });
+    }
+
+    /** Local rows {@code [from, to)} of one shard: blocked matrix-vector products for a single token. */
+    private void applyRows(KernelOps ops, ColumnShard shard, int from, int to, float[] x, int tokens, float[] out,
+        float[] block) {
+      WeightMatrix weight = shard.weight();
+      int[] outputRows = shard.outputRows();
+      if (tokens > 1) {
+        for (int row = from; row < to; row++) {
+          ops.dotRows(weight, row, x, 0, weight.columns(), tokens, out, outputRows[row], outFeatures);
+        }
+        return;
       }
+      for (int blockStart = from; blockStart < to; blockStart += BLOCK) {
+        int blockEnd = Math.min(to, blockStart + BLOCK);
+        if (contiguous(outputRows, blockStart, blockEnd)) {
+          ops.matvec(weight, blockStart, blockEnd, x, 0, out, outputRows[blockStart]);
+        } else {
+          ops.matvec(weight, blockStart, blockEnd, x, 0, block, 0);
+          for (int row = blockStart; row < blockEnd; row++) {
+            out[outputRows[row]] = block[row - blockStart];
+          }
+        }
+      }
+    }
+
+    private static boolean contiguous(int[] rows, int from, int to) {
+      for (int row = from + 1; row < to; row++) {
+        if (rows[row] != rows[from] + row - from) {
+          return false;
+        }
+      }
+      return true;
     }
   }
 
@@ -141,6 +214,9 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
 
   /** Input features split over ranks; rank partial sums are added in rank order. */
   record RowParallel(List<RowShard> shards) implements Linear {
+
+    /** Rows per single-token block: rank partial sums of a block are added in rank order. */
+    private static final int BLOCK = 64;
 
     public RowParallel {
       shards = List.copyOf(shards);
@@ -175,6 +251,20 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
       int in = inFeatures();
       KernelOps ops = compute.ops();
       compute.parallel().forRange(rows, minRows(in, tokens), (start, end) -> {
+        if (tokens == 1) {
+          float[] partial = new float[BLOCK];
+          for (int blockStart = start; blockStart < end; blockStart += BLOCK) {
+            int blockEnd = Math.min(end, blockStart + BLOCK);
+            for (int rank = 0; rank < shards.size(); rank++) {
+              RowShard shard = shards.get(rank);
+              ops.matvec(shard.weight(), blockStart, blockEnd, x, shard.inputStart(), partial, 0);
+              for (int row = blockStart; row < blockEnd; row++) {
+                out[row] = rank == 0 ? partial[row - blockStart] : out[row] + partial[row - blockStart];
+              }
+            }
+          }
+          return;
+        }
         float[] partial = new float[tokens];
         for (int row = start; row < end; row++) {
           for (int rank = 0; rank < shards.size(); rank++) {

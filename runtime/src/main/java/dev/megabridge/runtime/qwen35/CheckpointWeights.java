@@ -20,12 +20,17 @@ public final class CheckpointWeights implements ModelWeights {
   }
 
   private String resolve(String name) {
-    if (source.contains(name)) {
+    return resolve(name, source::contains);
+  }
+
+  /** {@code name} as stored ({@code present} tells what is), or null: canonical or text-only language prefix. */
+  static String resolve(String name, java.util.function.Predicate<String> present) {
+    if (present.test(name)) {
       return name;
     }
     if (name.startsWith(LANGUAGE_PREFIX)) {
       String textOnly = "model." + name.substring(LANGUAGE_PREFIX.length());
-      if (source.contains(textOnly)) {
+      if (present.test(textOnly)) {
         return textOnly;
       }
     }

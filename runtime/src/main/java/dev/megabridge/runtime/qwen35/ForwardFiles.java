@@ -7,7 +7,11 @@ import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
 import dev.megabridge.core.tensor.Tensor;
 import dev.megabridge.runtime.ops.FloatMatrix;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -53,21 +57,42 @@ public final class ForwardFiles {
   /** Model inputs of one sequence. */
   public record Inputs(long[] inputIds, Optional<ImageInput> image) {}
 
-  /** Runs {@code model} on {@code input} and writes the logits to {@code output}. */
-  public static ForwardResult run(Qwen35Model model, Path input, Path output) {
+  /**
+   * Runs {@code model} on {@code input} and writes the logits to {@code output}: refused if it exists unless
+   * {@code overwrite}; written beside it and renamed into place, so a partial file is never left behind.
+   */
+  public static ForwardResult run(Qwen35Model model, Path input, Path output, boolean overwrite) {
+    if (Files.exists(output) && !overwrite) {
+      throw new UsageException(output + " already exists (pass --overwrite to replace it)");
+    }
     Inputs inputs = readInputs(input);
     ForwardResult result = model.forward(inputs.inputIds(), inputs.image());
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     entries.add(new SafetensorsWriter.Entry("logits", tensor(result.logits())));
     result.mtpLogits().ifPresent(mtp -> entries.add(new SafetensorsWriter.Entry("mtp_logits", tensor(mtp))));
-    SafetensorsWriter.writeFile(output, entries, bytes -> {});
+    Path absolute = output.toAbsolutePath();
+    Path partial = absolute.resolveSibling("." + absolute.getFileName() + ".partial-" + ProcessHandle.current().pid());
+    try {
+      Files.deleteIfExists(partial);
+      SafetensorsWriter.writeFile(partial, entries, bytes -> {});
+      Files.move(partial, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("writing " + output + ": " + e.getMessage(), e);
+    } finally {
+      try {
+        Files.deleteIfExists(partial);
+      } catch (IOException ignored) {
+        // best effort: the rename succeeded or the original error is more useful
+      }
+    }
     return result;
   }
 
-  /** Loads the HF model folder {@code modelDirectory} and runs {@link #run(Qwen35Model, Path, Path)}. */
-  public static ForwardResult run(Path modelDirectory, Path input, Path output, RuntimeOptions options) {
+  /** Loads {@code modelDirectory} (HF or Megatron shards) and runs {@link #run(Qwen35Model, Path, Path, boolean)}. */
+  public static ForwardResult run(Path modelDirectory, Path input, Path output, RuntimeOptions options,
+      boolean overwrite) {
     try (Qwen35Model model = Qwen35Model.load(modelDirectory, options)) {
-      return run(model, input, output);
+      return run(model, input, output, overwrite);
     }
   }
 

@@ -6,6 +6,7 @@ import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.KernelOps;
 import dev.megabridge.runtime.ops.Linear;
 import dev.megabridge.runtime.qwen35.LayerState.AttentionCache;
+import java.util.List;
 
 /**
  * Full attention with output gate (spec §3.3): per-head [query | gate] rows of q_proj, zero-centred q/k norms,
@@ -14,9 +15,8 @@ import dev.megabridge.runtime.qwen35.LayerState.AttentionCache;
  */
 final class GatedAttention implements Mixer {
 
-  private final Linear queryGateProjection;
-  private final Linear keyProjection;
-  private final Linear valueProjection;
+  /** q_proj, k_proj and v_proj fused: per token {@code [query|gate per head (2·heads·hd), keys, values]}. */
+  private final Linear qkvProjection;
   private final Linear outputProjection;
   private final float[] queryNorm;
   private final float[] keyNorm;
@@ -28,9 +28,9 @@ final class GatedAttention implements Mixer {
   private final TextRotary rotary;
 
   GatedAttention(ModelWeights weights, String prefix, TextConfig text, TextRotary rotary) {
-    this.queryGateProjection = weights.linear(prefix + "q_proj.weight");
-    this.keyProjection = weights.linear(prefix + "k_proj.weight");
-    this.valueProjection = weights.linear(prefix + "v_proj.weight");
+    Linear queryGateProjection = weights.linear(prefix + "q_proj.weight");
+    Linear keyProjection = weights.linear(prefix + "k_proj.weight");
+    Linear valueProjection = weights.linear(prefix + "v_proj.weight");
     this.outputProjection = weights.linear(prefix + "o_proj.weight");
     this.queryNorm = weights.floats(prefix + "q_norm.weight");
     this.keyNorm = weights.floats(prefix + "k_norm.weight");
@@ -44,6 +44,7 @@ final class GatedAttention implements Mixer {
     Shapes.check(keyProjection, kvHeads * headDim, text.hiddenSize(), prefix + "k_proj");
     Shapes.check(valueProjection, kvHeads * headDim, text.hiddenSize(), prefix + "v_proj");
     Shapes.check(outputProjection, text.hiddenSize(), heads * headDim, prefix + "o_proj");
+    this.qkvProjection = Linear.concat(List.of(queryGateProjection, keyProjection, valueProjection));
   }
 
   @Override
@@ -53,8 +54,7 @@ final class GatedAttention implements Mixer {
 
   @Override
   public long weightBytes() {
-    return queryGateProjection.weightBytes() + keyProjection.weightBytes() + valueProjection.weightBytes()
-        + outputProjection.weightBytes();
+    return qkvProjection.weightBytes() + outputProjection.weightBytes();
   }
 
   @Override
@@ -63,12 +63,9 @@ final class GatedAttention implements Mixer {
     AttentionCache cache = (AttentionCache) state;
     int queryWidth = heads * headDim;
     int kvWidth = kvHeads * headDim;
-    float[] queryGate = new float[tokens * 2 * queryWidth];
-    float[] keys = new float[tokens * kvWidth];
-    float[] values = new float[tokens * kvWidth];
-    queryGateProjection.apply(compute, input, tokens, queryGate);
-    keyProjection.apply(compute, input, tokens, keys);
-    valueProjection.apply(compute, input, tokens, values);
+    int projectedWidth = 2 * queryWidth + 2 * kvWidth;
+    float[] projected = new float[tokens * projectedWidth];
+    qkvProjection.apply(compute, input, tokens, projected);
 
     float[] queries = new float[tokens * queryWidth];
     float[] gates = new float[tokens * queryWidth];
@@ -79,20 +76,21 @@ final class GatedAttention implements Mixer {
     for (int token = 0; token < tokens; token++) {
       rotary.angles(positions, token, cos, sin);
       for (int head = 0; head < heads; head++) {
-        int source = (token * heads + head) * 2 * headDim;
+        int source = token * projectedWidth + head * 2 * headDim;
         int target = (token * heads + head) * headDim;
-        Functions.rmsNormRow(queryGate, source, headDim, queryNorm, true, eps, queries, target);
-        System.arraycopy(queryGate, source + headDim, gates, target, headDim);
+        Functions.rmsNormRow(projected, source, headDim, queryNorm, true, eps, queries, target);
+        System.arraycopy(projected, source + headDim, gates, target, headDim);
         rotary.rotate(queries, target, cos, sin);
       }
       for (int head = 0; head < kvHeads; head++) {
-        int offset = (token * kvHeads + head) * headDim;
+        int offset = token * projectedWidth + 2 * queryWidth + head * headDim;
         int cached = (start + token) * kvWidth + head * headDim;
-        Functions.rmsNormRow(keys, offset, headDim, keyNorm, true, eps, cache.keys, cached);
+        Functions.rmsNormRow(projected, offset, headDim, keyNorm, true, eps, cache.keys, cached);
         rotary.rotate(cache.keys, cached, cos, sin);
       }
+      System.arraycopy(projected, token * projectedWidth + 2 * queryWidth + kvWidth, cache.values,
+          (start + token) * kvWidth, kvWidth);
     }
-    System.arraycopy(values, 0, cache.values, start * kvWidth, tokens * kvWidth);
     cache.length = start + tokens;
 
     float[] attended = new float[tokens * queryWidth];

@@ -6,6 +6,7 @@ import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.KernelOps;
 import dev.megabridge.runtime.ops.Linear;
 import dev.megabridge.runtime.qwen35.LayerState.DeltaNetState;
+import java.util.List;
 
 /**
  * Gated DeltaNet (spec §3.7): projections, causal depthwise conv + SiLU over the q|k|v channels, L2-normalised
@@ -15,10 +16,11 @@ import dev.megabridge.runtime.qwen35.LayerState.DeltaNetState;
  */
 final class GatedDeltaNet implements Mixer {
 
-  private final Linear qkvProjection;
-  private final Linear gateProjection;
-  private final Linear betaProjection;
-  private final Linear decayProjection;
+  /**
+   * in_proj_qkv, in_proj_z, in_proj_b and in_proj_a fused: per token {@code [q|k|v (convDim), z (valueDim),
+   * b (valueHeads), a (valueHeads)]}.
+   */
+  private final Linear inputProjection;
   private final Linear outputProjection;
   /** conv1d.weight [convDim, 1, K] flattened: channel c, tap j at c·K + j. */
   private final float[] convWeight;
@@ -38,10 +40,10 @@ final class GatedDeltaNet implements Mixer {
   static final int CHUNK = 64;
 
   GatedDeltaNet(ModelWeights weights, String prefix, TextConfig text) {
-    this.qkvProjection = weights.linear(prefix + "in_proj_qkv.weight");
-    this.gateProjection = weights.linear(prefix + "in_proj_z.weight");
-    this.betaProjection = weights.linear(prefix + "in_proj_b.weight");
-    this.decayProjection = weights.linear(prefix + "in_proj_a.weight");
+    Linear qkvProjection = weights.linear(prefix + "in_proj_qkv.weight");
+    Linear gateProjection = weights.linear(prefix + "in_proj_z.weight");
+    Linear betaProjection = weights.linear(prefix + "in_proj_b.weight");
+    Linear decayProjection = weights.linear(prefix + "in_proj_a.weight");
     this.outputProjection = weights.linear(prefix + "out_proj.weight");
     this.convWeight = weights.floats(prefix + "conv1d.weight");
     float[] aLog = weights.floats(prefix + "A_log");
@@ -65,6 +67,7 @@ final class GatedDeltaNet implements Mixer {
     Shapes.check(betaProjection, valueHeads, hidden, prefix + "in_proj_b");
     Shapes.check(decayProjection, valueHeads, hidden, prefix + "in_proj_a");
     Shapes.check(outputProjection, hidden, text.valueDim(), prefix + "out_proj");
+    this.inputProjection = Linear.concat(List.of(qkvProjection, gateProjection, betaProjection, decayProjection));
     Shapes.check(convWeight, convDim * kernelSize, prefix + "conv1d.weight");
     Shapes.check(aLog, valueHeads, prefix + "A_log");
     Shapes.check(dtBias, valueHeads, prefix + "dt_bias");
@@ -78,8 +81,7 @@ final class GatedDeltaNet implements Mixer {
 
   @Override
   public long weightBytes() {
-    return qkvProjection.weightBytes() + gateProjection.weightBytes() + betaProjection.weightBytes()
-        + decayProjection.weightBytes() + outputProjection.weightBytes();
+    return inputProjection.weightBytes() + outputProjection.weightBytes();
   }
 
   @Override
@@ -87,16 +89,14 @@ final class GatedDeltaNet implements Mixer {
       float[] out) {
     DeltaNetState state = (DeltaNetState) layerState;
     int valueDim = valueHeads * valueHeadDim;
-    float[] mixed = new float[tokens * convDim];
-    float[] gate = new float[tokens * valueDim];
-    float[] betaInput = new float[tokens * valueHeads];
-    float[] decayInput = new float[tokens * valueHeads];
-    qkvProjection.apply(compute, input, tokens, mixed);
-    gateProjection.apply(compute, input, tokens, gate);
-    betaProjection.apply(compute, input, tokens, betaInput);
-    decayProjection.apply(compute, input, tokens, decayInput);
+    int width = inputProjection.outFeatures();
+    int gateStart = convDim;
+    int betaStart = convDim + valueDim;
+    int decayStart = betaStart + valueHeads;
+    float[] projected = new float[tokens * width];
+    inputProjection.apply(compute, input, tokens, projected);
 
-    float[] convolved = convolve(mixed, tokens, state.convWindow);
+    float[] convolved = convolve(projected, width, tokens, state.convWindow);
     float keyScale = (float) (1.0 / Math.sqrt(keyHeadDim));
     for (int token = 0; token < tokens; token++) {
       for (int head = 0; head < keyHeads; head++) {
@@ -111,9 +111,11 @@ final class GatedDeltaNet implements Mixer {
     float[] beta = new float[tokens * valueHeads];
     float[] logDecay = new float[tokens * valueHeads];
     for (int index = 0; index < beta.length; index++) {
+      int token = index / valueHeads;
       int head = index % valueHeads;
-      beta[index] = Functions.sigmoid(betaInput[index]);
-      logDecay[index] = negativeA[head] * Functions.softplus(decayInput[index] + dtBias[head]);
+      beta[index] = Functions.sigmoid(projected[token * width + betaStart + head]);
+      logDecay[index] = negativeA[head] * Functions.softplus(projected[token * width + decayStart + head]
+          + dtBias[head]);
     }
 
     float[] core = new float[tokens * valueDim];
@@ -136,7 +138,7 @@ final class GatedDeltaNet implements Mixer {
         int offset = token * valueDim + head * valueHeadDim;
         Functions.rmsNormRow(core, offset, valueHeadDim, normWeight, false, eps, core, offset);
         for (int i = 0; i < valueHeadDim; i++) {
-          core[offset + i] *= Functions.silu(gate[offset + i]);
+          core[offset + i] *= Functions.silu(projected[token * width + gateStart + head * valueHeadDim + i]);
         }
       }
     }
@@ -351,15 +353,18 @@ final class GatedDeltaNet implements Mixer {
   }
 
   /**
-   * Causal depthwise conv (no bias, no kernel flip) + SiLU over {@code [tokens, convDim]}, continuing from the
-   * {@code K − 1} rows of {@code window}, which is then advanced to the last {@code K − 1} pre-conv rows.
+   * Causal depthwise conv (no bias, no kernel flip) + SiLU over the first {@code convDim} channels of the
+   * {@code tokens} rows of {@code projected} ({@code stride} floats apart), continuing from the {@code K − 1} rows
+   * of {@code window}, which is then advanced to the last {@code K − 1} pre-conv rows.
    */
-  private float[] convolve(float[] mixed, int tokens, float[] window) {
+  private float[] convolve(float[] projected, int stride, int tokens, float[] window) {
     int history = kernelSize - 1;
     // rows [0, history) = previous inputs, then this call's tokens.
     float[] extended = new float[(history + tokens) * convDim];
     System.arraycopy(window, 0, extended, 0, history * convDim);
-    System.arraycopy(mixed, 0, extended, history * convDim, tokens * convDim);
+    for (int token = 0; token < tokens; token++) {
+      System.arraycopy(projected, token * stride, extended, (history + token) * convDim, convDim);
+    }
     float[] result = new float[tokens * convDim];
     for (int token = 0; token < tokens; token++) {
       for (int channel = 0; channel < convDim; channel++) {

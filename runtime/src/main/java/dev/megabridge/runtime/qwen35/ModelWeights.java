@@ -26,6 +26,14 @@ public interface ModelWeights {
     return Linear.dense(WeightMatrix.of(tensor(name)));
   }
 
+  /**
+   * Expert {@code expert}'s slice of a packed routed-expert tensor ({@code experts.gate_up_proj [E, 2I, H]} or
+   * {@code experts.down_proj [E, H, I]}) as a linear layer.
+   */
+  default Linear packedExpert(String name, int expert) {
+    return Linear.dense(WeightMatrix.of(tensor(name).select(expert)));
+  }
+
   /** A small tensor (norm weight, bias, per-head parameter) widened to fp32. */
   default float[] floats(String name) {
     return tensor(name).toFloatArray();

@@ -5,7 +5,6 @@ import dev.megabridge.core.tensor.Tensor;
 import dev.megabridge.runtime.ops.Compute;
 import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.Linear;
-import dev.megabridge.runtime.ops.WeightMatrix;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -24,19 +23,19 @@ record MoeBlock(Linear router, List<SwiGlu> experts, int topK, SwiGlu sharedExpe
     Shapes.check(router, expertCount, hidden, prefix + "gate");
     List<SwiGlu> experts = new ArrayList<>(expertCount);
     String packedGateUp = prefix + "experts.gate_up_proj";
+    String packedDown = prefix + "experts.down_proj";
     if (weights.contains(packedGateUp)) {
       Tensor gateUp = weights.tensor(packedGateUp);
-      Tensor down = weights.require(prefix + "experts.down_proj");
+      Tensor down = weights.require(packedDown);
       if (gateUp.shape().rank() != 3 || gateUp.shape().dim(0) != expertCount
           || down.shape().rank() != 3 || down.shape().dim(0) != expertCount) {
         throw new CheckpointFormatException(packedGateUp + " " + gateUp.shape() + " / down_proj " + down.shape()
             + " do not hold " + expertCount + " packed experts");
       }
       for (int expert = 0; expert < expertCount; expert++) {
-        WeightMatrix both = WeightMatrix.of(gateUp.select(expert));
-        int intermediate = both.rows() / 2;
-        experts.add(new SwiGlu(Linear.dense(both.rowRange(0, intermediate)),
-            Linear.dense(both.rowRange(intermediate, intermediate)), Linear.dense(WeightMatrix.of(down.select(expert)))));
+        SwiGlu mlp = new SwiGlu(weights.packedExpert(packedGateUp, expert), weights.packedExpert(packedDown, expert));
+        mlp.checkShapes(hidden, expertIntermediate, prefix + "experts." + expert + ".");
+        experts.add(mlp);
       }
     } else {
       for (int expert = 0; expert < expertCount; expert++) {
@@ -45,12 +44,8 @@ record MoeBlock(Linear router, List<SwiGlu> experts, int topK, SwiGlu sharedExpe
           throw new CheckpointFormatException("neither " + packedGateUp + " nor " + expertPrefix
               + "gate_proj.weight is present");
         }
-        experts.add(new SwiGlu(weights.linear(expertPrefix + "gate_proj.weight"),
-            weights.linear(expertPrefix + "up_proj.weight"), weights.linear(expertPrefix + "down_proj.weight")));
+        experts.add(SwiGlu.load(weights, expertPrefix, hidden, expertIntermediate));
       }
-    }
-    for (int expert = 0; expert < expertCount; expert++) {
-      experts.get(expert).checkShapes(hidden, expertIntermediate, prefix + "experts." + expert + ".");
     }
     SwiGlu shared = SwiGlu.load(weights, prefix + "shared_expert.", hidden, sharedIntermediate);
     Linear sharedGate = weights.linear(prefix + "shared_expert_gate.weight");

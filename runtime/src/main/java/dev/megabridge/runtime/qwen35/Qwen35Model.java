@@ -1,6 +1,7 @@
 package dev.megabridge.runtime.qwen35;
 
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
@@ -11,7 +12,7 @@ import dev.megabridge.runtime.ops.FloatMatrix;
 import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.Linear;
 import dev.megabridge.runtime.ops.Parallel;
-import dev.megabridge.runtime.ops.WeightMatrix;
+import dev.megabridge.runtime.ops.TokenEmbedding;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +31,7 @@ public final class Qwen35Model implements AutoCloseable {
   private final Qwen35Config config;
   private final Compute compute;
   private final AutoCloseable resources;
-  private final WeightMatrix embedTokens;
+  private final TokenEmbedding embedTokens;
   private final List<DecoderLayer> layers;
   private final float[] finalNorm;
   private final Linear lmHead;
@@ -45,7 +46,7 @@ public final class Qwen35Model implements AutoCloseable {
     if (!text.hiddenAct().equals("silu")) {
       throw new UnsupportedModelException("hidden_act " + text.hiddenAct() + " (only silu)");
     }
-    this.embedTokens = WeightMatrix.of(weights.require(LANGUAGE + "embed_tokens.weight"));
+    this.embedTokens = TokenEmbedding.of(weights.linear(LANGUAGE + "embed_tokens.weight"));
     if (embedTokens.rows() != text.vocabSize() || embedTokens.columns() != text.hiddenSize()) {
       throw new UnsupportedModelException("embed_tokens is [" + embedTokens.rows() + ", " + embedTokens.columns()
           + "], config says [" + text.vocabSize() + ", " + text.hiddenSize() + "]");
@@ -68,12 +69,24 @@ public final class Qwen35Model implements AutoCloseable {
     this.compute = new Compute(options.kernels(), new Parallel(options.threads()));
   }
 
-  /** Loads an HF folder (config.json + single or sharded safetensors) with default options. */
+  /**
+   * Loads an HF folder (config.json + single or sharded safetensors) or a megabridge Megatron shards folder
+   * (with {@code megabridge.json}, computed tensor-parallel from the rank shards) with default options.
+   */
   public static Qwen35Model load(Path directory) {
     return load(directory, RuntimeOptions.defaults());
   }
 
   public static Qwen35Model load(Path directory, RuntimeOptions options) {
+    if (ShardsManifest.isPresent(directory)) {
+      MegatronShardWeights shards = MegatronShardWeights.open(directory);
+      try {
+        return new Qwen35Model(Qwen35Config.parse(shards.config(), shards.architecture()), shards, options, shards);
+      } catch (RuntimeException e) {
+        shards.close();
+        throw e;
+      }
+    }
     HfConfig hfConfig = HfConfig.load(directory);
     if (hfConfig.architectures().isEmpty()) {
       throw new UnsupportedModelException(directory + ": config.json names no architecture");

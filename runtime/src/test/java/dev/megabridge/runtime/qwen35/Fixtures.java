@@ -38,6 +38,11 @@ final class Fixtures {
     return MODELS.computeIfAbsent(name, key -> Qwen35Model.load(model(key), RuntimeOptions.defaults().withThreads(2)));
   }
 
+  /** The HF weights of fixture {@code name} (not cached; small). */
+  static ModelWeights loadedWeights(String name) {
+    return new CheckpointWeights(SafetensorsCheckpoint.open(model(name)));
+  }
+
   /** {@code reference/<referenceModel>/reference.safetensors}. */
   static SafetensorsCheckpoint reference(String referenceModel) {
     return REFERENCES.computeIfAbsent(referenceModel, key -> {

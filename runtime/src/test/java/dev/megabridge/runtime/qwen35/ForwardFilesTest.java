@@ -24,7 +24,7 @@ class ForwardFilesTest {
         new SafetensorsWriter.Entry("image_grid_thw", reference.tensor("image.image_grid_thw"))), bytes -> {});
     Path output = directory.resolve("output.safetensors");
     ForwardFiles.run(Fixtures.model("qwen35_moe_vl_packed_bf16"), input, output,
-        RuntimeOptions.defaults().withThreads(2));
+        RuntimeOptions.defaults().withThreads(2), false);
 
     try (SafetensorsCheckpoint written = SafetensorsCheckpoint.openFiles(directory, List.of(output))) {
       StridedTensor logits = written.tensor("logits");

@@ -1,0 +1,87 @@
+package dev.megabridge.runtime.qwen35;
+
+import dev.megabridge.core.error.MappingException;
+import dev.megabridge.core.mapping.ParamMapping;
+import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where each row (or column) of one split rank's Megatron shard comes from, found by running the mapping itself
+ * ({@link ParamMapping#toMegatron}, megatron-bridge-spec §3) on index tensors instead of re-deriving its layout:
+ * every HF role tensor is replaced by one with the same extent along the probed axis (and along the packed-expert
+ * axis 0 of rank-3 tensors) and 1 elsewhere, holding the running index of (role, HF row) along that axis. The
+ * shard the mapping builds from these tensors then names the source of every local row (column).
+ */
+final class MappingProbe {
+
+  /** A local row's (column's) origin: HF index {@code index} along the probed axis of role {@code role}. */
+  record Source(String role, int index) {}
+
+  /** Exact integers in fp32. */
+  private static final long MAX_INDEX = 1L << 24;
+
+  private MappingProbe() {}
+
+  /** The origin of every row of split rank {@code splitRank}'s shard (rows: axis 0, or 1 for packed experts). */
+  static List<Source> rows(ParamMapping mapping, Map<String, Shape> hfShapes, int splitSize, int splitRank) {
+    return probe(mapping, hfShapes, splitSize, splitRank, false);
+  }
+
+  /** The origin of every column (last axis) of split rank {@code splitRank}'s shard. */
+  static List<Source> columns(ParamMapping mapping, Map<String, Shape> hfShapes, int splitSize, int splitRank) {
+    return probe(mapping, hfShapes, splitSize, splitRank, true);
+  }
+
+  private static List<Source> probe(ParamMapping mapping, Map<String, Shape> hfShapes, int splitSize, int splitRank,
+      boolean columns) {
+    Map<String, Tensor> probes = new LinkedHashMap<>();
+    List<String> roles = new ArrayList<>();
+    List<Long> offsets = new ArrayList<>();
+    long next = 0;
+    for (String role : mapping.hfParams().keySet()) {
+      Shape shape = hfShapes.get(role);
+      if (shape.rank() < 2 || shape.rank() > 3) {
+        throw new MappingException(mapping.hfParams().get(role) + ": only matrices and packed experts are probed, "
+            + "not shape " + shape);
+      }
+      int axis = columns ? shape.rank() - 1 : shape.rank() - 2;
+      int extent = Math.toIntExact(shape.dim(axis));
+      long[] dims = new long[shape.rank()];
+      java.util.Arrays.fill(dims, 1);
+      dims[axis] = extent;
+      int copies = 1;
+      if (shape.rank() == 3) {
+        copies = Math.toIntExact(shape.dim(0));
+        dims[0] = copies;
+      }
+      float[] values = new float[copies * extent];
+      for (int copy = 0; copy < copies; copy++) {
+        for (int index = 0; index < extent; index++) {
+          values[copy * extent + index] = next + index;
+        }
+      }
+      probes.put(role, Tensor.ofFloats(Shape.of(dims), values));
+      roles.add(role);
+      offsets.add(next);
+      next += extent;
+    }
+    if (next > MAX_INDEX) {
+      throw new MappingException(mapping.megatronParam() + ": " + next + " rows/columns exceed the fp32 index probe");
+    }
+    float[] local = mapping.toMegatron(probes, splitSize, splitRank).toFloatArray();
+    List<Source> sources = new ArrayList<>(local.length);
+    for (float value : local) {
+      long index = (long) value;
+      int role = roles.size() - 1;
+      while (offsets.get(role) > index) {
+        role--;
+      }
+      sources.add(new Source(roles.get(role), (int) (index - offsets.get(role))));
+    }
+    return sources;
+  }
+}

@@ -1,0 +1,210 @@
+package dev.megabridge.runtime.qwen35;
+
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.MegatronCheckpoint;
+import dev.megabridge.core.convert.ShardPlan;
+import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.MappingException;
+import dev.megabridge.core.mapping.ParamMapping;
+import dev.megabridge.core.mapping.ReplicatedMapping;
+import dev.megabridge.core.parallel.ParallelLayout.Rank;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.MegatronParam;
+import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.Tensor;
+import dev.megabridge.runtime.ops.Linear;
+import dev.megabridge.runtime.ops.WeightMatrix;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link ModelWeights} over a megabridge Megatron shards folder, computed tensor-parallel as Megatron would: every
+ * linear layer is built from each rank's own shard (a zero-copy view of the memory-mapped rank file).
+ * Column-parallel layers (megatron-bridge-spec §3.2, §3.5–§3.8, §3.11) concatenate the rank outputs, each local row
+ * scattered to the HF output feature it computes; row-parallel layers (§3.3) give each rank its input-column
+ * range and add the rank partial sums in rank order; replicated weights (§3.4) come from rank 0. Which HF row or
+ * column a local row or column holds is read off the parameter's own mapping ({@link MappingProbe}). Experts come
+ * from the EP rank that holds them ({@link ShardPlan#gatherRanks}).
+ *
+ * <p>Everything else (norms, biases, conv1d, A_log, dt_bias, position embeddings) is read as the HF tensor the
+ * shards rebuild ({@link MegatronCheckpoint#hfTensors()}, lazy gathers): this undoes Megatron's conventions such as
+ * the zero-centred GDN {@code out_norm} (Megatron stores {@code γ − 1}, §3.8), so those weights are used as HF
+ * defines them.
+ */
+public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
+
+  /** The Megatron parameter holding an HF tensor, and the tensor's role in its mapping. */
+  private record Owner(MegatronParam param, ParamMapping mapping, String role) {}
+
+  private final MegatronCheckpoint checkpoint;
+  private final ShardPlan plan;
+  private final Map<String, Tensor> hfTensors;
+  private final Map<String, Owner> owners = new HashMap<>();
+  private final Map<String, Map<Integer, Owner>> packedOwners = new HashMap<>();
+
+  private MegatronShardWeights(MegatronCheckpoint checkpoint) {
+    this.checkpoint = checkpoint;
+    this.plan = checkpoint.plan();
+    this.hfTensors = checkpoint.hfTensors();
+    for (Map.Entry<MegatronParam, ParamMapping> owned : plan.ownedParams().entrySet()) {
+      ParamMapping mapping = owned.getValue();
+      mapping.hfParams().forEach((role, hfName) -> {
+        Owner owner = new Owner(owned.getKey(), mapping, role);
+        if (mapping.isGroupedExport()) {
+          packedOwners.computeIfAbsent(hfName, name -> new HashMap<>()).put(owned.getKey().expert(), owner);
+        } else {
+          owners.put(hfName, owner);
+        }
+      });
+    }
+  }
+
+  /** Opens the shards folder {@code directory} (checks every rank file against the plan). */
+  public static MegatronShardWeights open(Path directory) {
+    MegatronCheckpoint checkpoint = MegatronCheckpoint.open(directory, AutoBridge.discover());
+    try {
+      return new MegatronShardWeights(checkpoint);
+    } catch (RuntimeException e) {
+      checkpoint.close();
+      throw e;
+    }
+  }
+
+  /** The source checkpoint's {@code config.json}, as recorded in {@code megabridge.json}. */
+  public HfConfig config() {
+    return checkpoint.manifest().config(checkpoint.directory());
+  }
+
+  /** The architecture the shards were imported as. */
+  public String architecture() {
+    return checkpoint.manifest().architecture();
+  }
+
+  /** The parallel layout of the shards (e.g. {@code tp2 pp2 ep2}). */
+  public String layout() {
+    return plan.layout().describe();
+  }
+
+  private String resolve(String name) {
+    return CheckpointWeights.resolve(name, hfTensors::containsKey);
+  }
+
+  @Override
+  public boolean contains(String name) {
+    return resolve(name) != null;
+  }
+
+  @Override
+  public Tensor tensor(String name) {
+    String resolved = resolve(name);
+    if (resolved == null) {
+      throw new CheckpointFormatException(checkpoint.directory() + ": the shards hold no tensor " + name);
+    }
+    return hfTensors.get(resolved);
+  }
+
+  @Override
+  public Linear linear(String name) {
+    String resolved = resolve(name);
+    Owner owner = resolved == null ? null : owners.get(resolved);
+    if (owner == null) {
+      throw new CheckpointFormatException(checkpoint.directory() + ": no Megatron parameter holds " + name);
+    }
+    return build(owner);
+  }
+
+  @Override
+  public Linear packedExpert(String name, int expert) {
+    String resolved = resolve(name);
+    Owner owner = resolved == null ? null : packedOwners.getOrDefault(resolved, Map.of()).get(expert);
+    if (owner == null) {
+      throw new CheckpointFormatException(checkpoint.directory() + ": no Megatron parameter holds expert " + expert
+          + " of " + name);
+    }
+    return build(owner);
+  }
+
+  /** The layer of one HF weight from the shards of the split ranks (TP, or ETP for experts) holding it. */
+  private Linear build(Owner owner) {
+    ParamMapping mapping = owner.mapping();
+    String localName = ShardPlan.localName(plan.layout(), plan.model(), owner.param());
+    List<Rank> ranks = plan.gatherRanks(owner.param(), mapping.isExpert());
+    List<Tensor> shards = new ArrayList<>(ranks.size());
+    for (Rank rank : ranks) {
+      shards.add(checkpoint.rankTensor(rank, localName));
+    }
+    if (mapping instanceof ReplicatedMapping) {
+      return Linear.dense(WeightMatrix.of(shards.getFirst()));
+    }
+    Map<String, Shape> hfShapes = new LinkedHashMap<>();
+    mapping.hfParams().forEach((role, hfName) -> hfShapes.put(role, plan.hfTensors().get(hfName).shape()));
+    Shape hfShape = hfShapes.get(owner.role());
+    Shape localShape = shards.getFirst().shape();
+    int splitSize = shards.size();
+    if (localShape.dim(localShape.rank() - 1) != hfShape.dim(hfShape.rank() - 1)) {
+      return rowParallel(owner, shards, hfShapes, splitSize);
+    }
+    return columnParallel(owner, shards, hfShapes, splitSize, Math.toIntExact(hfShape.dim(hfShape.rank() - 2)));
+  }
+
+  /** Input features split: each rank's columns must be one contiguous HF column range of the role. */
+  private static Linear rowParallel(Owner owner, List<Tensor> shards, Map<String, Shape> hfShapes, int splitSize) {
+    List<Linear.RowShard> rowShards = new ArrayList<>(splitSize);
+    for (int splitRank = 0; splitRank < splitSize; splitRank++) {
+      List<MappingProbe.Source> columns = MappingProbe.columns(owner.mapping(), hfShapes, splitSize, splitRank);
+      int start = columns.getFirst().index();
+      for (int column = 0; column < columns.size(); column++) {
+        MappingProbe.Source source = columns.get(column);
+        if (!source.role().equals(owner.role()) || source.index() != start + column) {
+          throw new MappingException(owner.param().name() + ": split rank " + splitRank
+              + " does not hold one contiguous input range of " + owner.mapping().hfParams().get(owner.role()));
+        }
+      }
+      rowShards.add(new Linear.RowShard(WeightMatrix.of(shards.get(splitRank)), start));
+    }
+    return new Linear.RowParallel(rowShards);
+  }
+
+  /**
+   * Output features split: each rank's local rows of this role, in runs of consecutive local rows (each a
+   * zero-copy row range of the rank's shard), scattered to the HF output rows they compute.
+   */
+  private static Linear columnParallel(Owner owner, List<Tensor> shards, Map<String, Shape> hfShapes, int splitSize,
+      int outFeatures) {
+    List<Linear.ColumnShard> columnShards = new ArrayList<>();
+    for (int splitRank = 0; splitRank < splitSize; splitRank++) {
+      WeightMatrix weight = WeightMatrix.of(shards.get(splitRank));
+      List<MappingProbe.Source> rows = MappingProbe.rows(owner.mapping(), hfShapes, splitSize, splitRank);
+      if (rows.size() != weight.rows()) {
+        throw new MappingException(owner.param().name() + ": probe gives " + rows.size() + " rows for a shard of "
+            + weight.rows());
+      }
+      int row = 0;
+      while (row < rows.size()) {
+        if (!rows.get(row).role().equals(owner.role())) {
+          row++;
+          continue;
+        }
+        int start = row;
+        while (row < rows.size() && rows.get(row).role().equals(owner.role())) {
+          row++;
+        }
+        int[] outputRows = new int[row - start];
+        for (int local = start; local < row; local++) {
+          outputRows[local - start] = rows.get(local).index();
+        }
+        columnShards.add(new Linear.ColumnShard(weight.rowRange(start, row - start), outputRows));
+      }
+    }
+    return new Linear.ColumnParallel(columnShards, outFeatures);
+  }
+
+  @Override
+  public void close() {
+    checkpoint.close();
+  }
+}
