@@ -297,6 +297,7 @@ def verify_qwen(work, pairs):
             "missing": sorted(set(expected) - set(tensors)),
             "unexpected": sorted(set(tensors) - set(expected)),
             "extra_states_missing": sorted(set(extra_states) - set(full)),
+            "extra_states_unexpected": sorted(k for k in full if "_extra_state" in k and k not in set(extra_states)),
             "different": sorted(k for k in expected if k in tensors and not bit_equal(tensors[k], expected[k])),
             "tensor_count": len(tensors),
             "extra_state_count": len(extra_states),
