@@ -78,7 +78,7 @@ public final class ImportCommand implements Callable<Integer> {
     TorchDistConversions.TorchDistSummary summary;
     try (HfSource hf = HfSource.openHf(source)) {
       summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
-          layout.bridgeOptions(), overwrite, threads == null ? 2 : threads), AutoBridge.discover(),
+          layout.bridgeOptions(), overwrite, threads == null ? 1 : threads), AutoBridge.discover(),
           ConsoleProgress.create(common));
     }
     ConvertCommand.printTorchDist("import", summary, (System.nanoTime() - start) / 1e9, common);
