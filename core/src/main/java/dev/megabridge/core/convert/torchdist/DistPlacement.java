@@ -18,9 +18,7 @@ public record DistPlacement(DistForm form, Optional<String> teModule, boolean vo
     return teModule.map(module -> switch (form) {
       case DistForm.Stacked stacked -> MegatronShards.shardedObjectKey(module + "._extra_state",
           new long[] {stacked.index()}, new long[] {stacked.count()});
-      case DistForm.Whole ignored -> MegatronShards.extraStateKey(module);
-      case DistForm.SwigluHalves ignored -> MegatronShards.extraStateKey(module);
-      case DistForm.Sections ignored -> MegatronShards.extraStateKey(module);
+      case DistForm.Whole _, DistForm.SwigluHalves _, DistForm.Sections _ -> MegatronShards.extraStateKey(module);
     });
   }
 }

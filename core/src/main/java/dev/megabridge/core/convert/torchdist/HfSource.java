@@ -48,8 +48,13 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
   public static HfSource openHf(Path directory) {
     HfConfig config = HfConfig.load(directory);
     SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory);
-    return new HfSource(directory, checkpoint, config, List.copyOf(Importer.hfTensorInfos(checkpoint).values()), true,
-        directory, HfFiles.smallFiles(directory), checkpoint);
+    try {
+      return new HfSource(directory, checkpoint, config, List.copyOf(Importer.hfTensorInfos(checkpoint).values()), true,
+          directory, HfFiles.smallFiles(directory), checkpoint);
+    } catch (RuntimeException e) {
+      checkpoint.close();
+      throw e;
+    }
   }
 
   /** The form of the Megatron folder {@code directory}: a shards folder has {@code megabridge.json}. */
@@ -86,6 +91,7 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
 
   public static HfSource openTorchDist(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
     TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, autoBridge);
+    // Nothing below can fail: the checkpoint resolved and checked everything when it opened.
     return new HfSource(checkpoint.directory(), new MapSource(checkpoint.directory(), checkpoint.hfTensors()),
         checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
         checkpoint.smallFiles(), checkpoint);

@@ -203,7 +203,7 @@ public final class TorchDistCheckpoint implements AutoCloseable {
             && stored.shape().withDim(0, expected.dim(0)).equals(expected);
         yield padded ? stored.slice(0, 0, expected.dim(0)) : stored;
       }
-      case DistForm.SwigluHalves halves -> stored(resolved.keys().getFirst());
+      case DistForm.SwigluHalves _ -> stored(resolved.keys().getFirst());
       case DistForm.Sections sections -> {
         List<Tensor> parts = new ArrayList<>();
         for (int index = 0; index < sections.sections().size(); index++) {

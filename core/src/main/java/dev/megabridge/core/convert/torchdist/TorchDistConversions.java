@@ -70,6 +70,7 @@ public final class TorchDistConversions {
       AutoBridge autoBridge, Progress progress) {
     BridgeModel model = bind(source, autoBridge, options.bridgeOptions());
     Map<String, HfTensorInfo> infos = source.infoMap();
+    // The requested layout is checked in full (divisibility, stages, experts) though the chunks are TP=1.
     ShardPlan.build(model, options.requestedLayout(), infos);
     ShardPlan plan = ShardPlan.build(model, ParallelLayout.single(), infos);
     TorchDistWriter.Contents contents = TorchDistKeys.contents(plan, TorchDistScheme.of(model), source.tensors(),
