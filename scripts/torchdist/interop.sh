@@ -4,6 +4,8 @@
 #   interop.sh setup                      create/reuse the venv (torch, safetensors, numpy from the local index)
 #   interop.sh verify-java CKPT EXPECTED   torch's DCP reader checks a checkpoint written by Java
 #   interop.sh save-torch  CKPT EXPECTED   torch.distributed.checkpoint.save writes a checkpoint for Java to read
+#   interop.sh verify-qwen WORK (CKPT HF)... torch reads Qwen3.5 torch_dist checkpoints Java wrote from HF folders
+#   interop.sh save-qwen   CKPT HF         torch writes a Megatron-like Qwen3.5 checkpoint from an HF folder
 #
 # The venv lives in $MEGABRIDGE_TORCH_VENV (default: <repo>/core/target/torch-venv) and is reused when present.
 # Exit status 3 means "no python3 on this machine" (the only reason a caller may skip).
@@ -35,13 +37,13 @@ case "$command" in
   setup)
     ensure_venv
     ;;
-  verify-java|save-torch)
+  verify-java|save-torch|verify-qwen|save-qwen)
     ensure_venv
     shift
     exec "$venv/bin/python" "$here/interop.py" "$command" "$@"
     ;;
   *)
-    echo "usage: interop.sh setup | verify-java CKPT EXPECTED | save-torch CKPT EXPECTED" >&2
+    echo "usage: interop.sh setup | verify-java CKPT EXPECTED | save-torch CKPT EXPECTED | verify-qwen WORK (CKPT HF)... | save-qwen CKPT HF" >&2
     exit 2
     ;;
 esac

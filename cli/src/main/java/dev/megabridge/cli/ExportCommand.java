@@ -1,6 +1,8 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.DType;
@@ -17,7 +19,7 @@ import picocli.CommandLine.Parameters;
     description = "Convert a megabridge Megatron folder back to HF safetensors (source names, dtypes, expert layout).")
 public final class ExportCommand implements Callable<Integer> {
 
-  @Parameters(index = "0", description = "Megatron shards folder.")
+  @Parameters(index = "0", description = "Megatron shards folder, or torch_dist save/checkpoint folder.")
   Path source;
 
   @Parameters(index = "1", description = "Output HF folder.")
@@ -32,12 +34,22 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
+  @Option(names = "--hf-config", description = "torch_dist only: HF folder with config.json (and small files), "
+      + "needed for checkpoints megabridge did not write.")
+  Path hfConfig;
+
   @Mixin
   CommonOptions common;
 
   @Override
   public Integer call() {
     Output.existingDirectory(source, "Megatron folder");
+    if (HfSource.detect(source) == HfSource.MegatronForm.TORCH_DIST) {
+      return exportTorchDist();
+    }
+    if (hfConfig != null) {
+      throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + source + " is a shards folder");
+    }
     long start = System.nanoTime();
     Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(parseDtype(dtype),
         Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite),
@@ -49,6 +61,27 @@ public final class ExportCommand implements Callable<Integer> {
     } else {
       System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%n", summary.architecture(),
           summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds);
+    }
+    return 0;
+  }
+
+  private Integer exportTorchDist() {
+    long start = System.nanoTime();
+    TorchDistConversions.HfSummary summary;
+    try (HfSource checkpoint = HfSource.openTorchDist(source, Optional.ofNullable(hfConfig)
+        .map(folder -> Output.existingDirectory(folder, "--hf-config")), AutoBridge.discover())) {
+      summary = TorchDistConversions.toHf(checkpoint, output, parseDtype(dtype),
+          Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
+          ConsoleProgress.create(common));
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (common.json) {
+      Output.json(new java.util.LinkedHashMap<>(java.util.Map.of("command", "export", "format", "torch_dist",
+          "summary", summary, "seconds", seconds)));
+    } else {
+      System.out.printf("exported %s (torch_dist) → %s: %d tensors in %d file(s), %s in %.2f s%n",
+          summary.architecture(), summary.output(), summary.tensors(), summary.files(),
+          Output.bytes(summary.bytesWritten()), seconds);
     }
     return 0;
   }

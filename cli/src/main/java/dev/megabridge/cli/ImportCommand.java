@@ -1,6 +1,8 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
@@ -24,7 +26,8 @@ public final class ImportCommand implements Callable<Integer> {
   @Parameters(index = "1", description = "Output folder.")
   Path output;
 
-  @Option(names = "--format", defaultValue = "shards", description = "shards (default).")
+  @Option(names = "--format", defaultValue = "shards",
+      description = "shards (default) or torch_dist (Megatron --load folder; layout flags are validated, chunks are TP=1).")
   String format;
 
   @Option(names = "--ranks", description = "Write only these ranks (indices in inspect's rank order), e.g. 0-3,8.")
@@ -45,8 +48,11 @@ public final class ImportCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(source, "HF folder");
+    if (format.equals("torch_dist")) {
+      return importTorchDist();
+    }
     if (!format.equals("shards")) {
-      throw new UsageException("--format must be shards, got '" + format + "'");
+      throw new UsageException("--format must be shards or torch_dist, got '" + format + "'");
     }
     long start = System.nanoTime();
     Importer.Summary summary = Importer.run(source, output, new Importer.Options(layout.layout(), layout.bridgeOptions(),
@@ -61,6 +67,21 @@ public final class ImportCommand implements Callable<Integer> {
           summary.layout(), summary.output(), summary.ranksWritten(), summary.ranksTotal(), summary.tensorsWritten(),
           Output.bytes(summary.bytesWritten()), seconds);
     }
+    return 0;
+  }
+
+  private Integer importTorchDist() {
+    if (ranks != null) {
+      throw new UsageException("--ranks applies to --format shards only (torch_dist is written by one process)");
+    }
+    long start = System.nanoTime();
+    TorchDistConversions.TorchDistSummary summary;
+    try (HfSource hf = HfSource.openHf(source)) {
+      summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
+          layout.bridgeOptions(), overwrite, threads == null ? 1 : threads), AutoBridge.discover(),
+          ConsoleProgress.create(common));
+    }
+    ConvertCommand.printTorchDist("import", summary, (System.nanoTime() - start) / 1e9, common);
     return 0;
   }
 

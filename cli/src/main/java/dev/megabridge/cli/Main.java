@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 @Command(name = "megabridge", mixinStandardHelpOptions = true, version = "megabridge 0.1.0",
     description = "CPU-only bridge between Hugging Face Qwen3.5-VL checkpoints and Megatron-LM layouts.",
     subcommands = {DemoCommand.class, InspectCommand.class, ProviderCommand.class, ImportCommand.class,
-        ExportCommand.class, RoundTripCommand.class, StreamExportCommand.class, BenchCommand.class, ForwardCommand.class, GenerateCommand.class})
+        ExportCommand.class, ConvertCommand.class, RoundTripCommand.class, StreamExportCommand.class,
+        ForwardCommand.class, GenerateCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
   @CommandLine.Spec

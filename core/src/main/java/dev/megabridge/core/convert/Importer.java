@@ -105,7 +105,8 @@ public final class Importer {
     return out;
   }
 
-  static ShardsManifest manifest(ShardPlan plan, HfConfig config, List<String> smallFiles) {
+  /** The {@code megabridge.json} of a shards folder written from {@code plan}. */
+  public static ShardsManifest manifest(ShardPlan plan, HfConfig config, List<String> smallFiles) {
     List<ShardsManifest.RankManifest> ranks = new ArrayList<>();
     for (RankPlan rank : plan.ranks()) {
       List<ShardsManifest.LocalTensor> tensors = rank.entries().stream()
@@ -193,8 +194,9 @@ public final class Importer {
     });
   }
 
-  /** Streams one rank's tensors into {@code directory/model.safetensors}. */
-  static void writeRank(SafetensorsCheckpoint checkpoint, RankPlan rank, Path directory, Progress progress) {
+  /** Streams one rank's tensors, cut from the HF tensors of {@code checkpoint}, into {@code directory/model.safetensors}. */
+  public static void writeRank(dev.megabridge.core.io.TensorSource checkpoint, RankPlan rank, Path directory,
+      Progress progress) {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     for (ShardEntry entry : rank.entries()) {
       Tensor shard = shard(checkpoint, entry);

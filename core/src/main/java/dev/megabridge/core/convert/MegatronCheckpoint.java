@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.BiFunction;
 
 /**
  * An opened Megatron shards folder. Opening checks that every rank file exists and holds exactly the
@@ -131,17 +132,45 @@ public final class MegatronCheckpoint implements AutoCloseable {
    * source's order. Packed experts are stacked from all experts of a layer.
    */
   public LinkedHashMap<String, Tensor> hfTensors() {
-    Map<String, Tensor> produced = new LinkedHashMap<>();
-    Map<String, TreeMap<Integer, Tensor>> grouped = new LinkedHashMap<>();
-    for (Map.Entry<MegatronParam, ParamMapping> owned : plan.ownedParams().entrySet()) {
-      MegatronParam param = owned.getKey();
-      ParamMapping mapping = owned.getValue();
+    Map<String, Tensor> produced = gatherHf(plan, (param, mapping) -> {
       String localName = ShardPlan.localName(plan.layout(), plan.model(), param);
       List<Tensor> shards = new ArrayList<>();
       for (Rank rank : plan.gatherRanks(param, mapping.isExpert())) {
         shards.add(rankTensor(rank, localName));
       }
-      Map<String, Tensor> byRole = mapping.toHf(shards);
+      return shards;
+    });
+    LinkedHashMap<String, Tensor> ordered = new LinkedHashMap<>();
+    for (HfTensorInfo info : manifest.hfTensors()) {
+      Tensor tensor = produced.remove(info.name());
+      if (tensor == null) {
+        throw new MappingException(directory + ": no Megatron parameter produces " + info.name());
+      }
+      if (tensor.dtype() != info.dtype() || !tensor.shape().equals(info.shape())) {
+        throw new ShapeMismatchException(info.name() + ": rebuilt as " + tensor.dtype() + tensor.shape()
+            + ", source had " + info.dtype() + info.shape());
+      }
+      ordered.put(info.name(), tensor);
+    }
+    if (!produced.isEmpty()) {
+      throw new MappingException(directory + ": produced HF tensors the source did not have: " + produced.keySet());
+    }
+    return ordered;
+  }
+
+  /**
+   * Every HF tensor produced by the owned parameters of {@code plan}, lazily: {@code shards} gives a
+   * parameter's (with its mapping) shards in split-rank order (one full tensor for an unsplit layout), each mapping rebuilds its
+   * HF tensors, and packed experts are stacked from all experts of a layer. Unordered beyond plan order.
+   */
+  public static Map<String, Tensor> gatherHf(ShardPlan plan,
+      BiFunction<MegatronParam, ParamMapping, List<Tensor>> shards) {
+    Map<String, Tensor> produced = new LinkedHashMap<>();
+    Map<String, TreeMap<Integer, Tensor>> grouped = new LinkedHashMap<>();
+    for (Map.Entry<MegatronParam, ParamMapping> owned : plan.ownedParams().entrySet()) {
+      MegatronParam param = owned.getKey();
+      ParamMapping mapping = owned.getValue();
+      Map<String, Tensor> byRole = mapping.toHf(shards.apply(param, mapping));
       for (Map.Entry<String, Tensor> role : byRole.entrySet()) {
         String hfName = mapping.hfParams().get(role.getKey());
         if (mapping.isGroupedExport()) {
@@ -164,22 +193,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
       }
       produced.put(group.getKey(), Tensor.stack(List.copyOf(experts.values())));
     }
-    LinkedHashMap<String, Tensor> ordered = new LinkedHashMap<>();
-    for (HfTensorInfo info : manifest.hfTensors()) {
-      Tensor tensor = produced.remove(info.name());
-      if (tensor == null) {
-        throw new MappingException(directory + ": no Megatron parameter produces " + info.name());
-      }
-      if (tensor.dtype() != info.dtype() || !tensor.shape().equals(info.shape())) {
-        throw new ShapeMismatchException(info.name() + ": rebuilt as " + tensor.dtype() + tensor.shape()
-            + ", source had " + info.dtype() + info.shape());
-      }
-      ordered.put(info.name(), tensor);
-    }
-    if (!produced.isEmpty()) {
-      throw new MappingException(directory + ": produced HF tensors the source did not have: " + produced.keySet());
-    }
-    return ordered;
+    return produced;
   }
 
   @Override

@@ -10,10 +10,10 @@ import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 /** Runs independent work items on a bounded pool; the first failure is rethrown as it was thrown. */
-final class Parallel {
+public final class Parallel {
   private Parallel() {}
 
-  static <T> void forEach(List<T> items, int threads, Consumer<T> work) {
+  public static <T> void forEach(List<T> items, int threads, Consumer<T> work) {
     if (items.isEmpty()) {
       return;
     }

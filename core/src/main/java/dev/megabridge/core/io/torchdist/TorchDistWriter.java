@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 
 /**
@@ -164,10 +165,21 @@ public final class TorchDistWriter {
    */
   public static Summary writeRelease(Path saveDir, Contents contents, Options options, boolean overwrite,
       LongConsumer progress) {
+    return writeRelease(saveDir, contents, options, overwrite, progress, directory -> {});
+  }
+
+  /**
+   * {@link #writeRelease(Path, Contents, Options, boolean, LongConsumer)}, then {@code extraFiles} adds files
+   * of its own to the (still staged) checkpoint folder before the output is committed; Megatron and DCP
+   * ignore files they do not know.
+   */
+  public static Summary writeRelease(Path saveDir, Contents contents, Options options, boolean overwrite,
+      LongConsumer progress, Consumer<Path> extraFiles) {
     try (OutputDirectory output = OutputDirectory.create(saveDir, overwrite)) {
       Path release = output.path().resolve(RELEASE);
       createDirectory(release);
       Summary summary = writeInto(release, contents, options, progress);
+      extraFiles.accept(release);
       writeString(output.path().resolve(TRACKER_FILE), RELEASE);
       output.commit();
       return new Summary(output.target().resolve(RELEASE), summary.dataFiles(), summary.dataBytes());

@@ -1,0 +1,98 @@
+package dev.megabridge.cli;
+
+import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.spi.AutoBridge;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Megatron → Megatron: between megabridge shards folders and torch_dist checkpoints (either direction). */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+    description = "Convert between the two Megatron forms: a megabridge shards folder and a torch_dist checkpoint "
+        + "(what Megatron-LM --load reads and --save writes), either way, with any layout for shards.")
+public final class ConvertCommand implements Callable<Integer> {
+
+  @Parameters(index = "0", description = "Megatron shards folder or torch_dist save/checkpoint folder.")
+  Path source;
+
+  @Parameters(index = "1", description = "Output folder.")
+  Path output;
+
+  @Option(names = "--format", required = true, description = "Output form: shards or torch_dist.")
+  String format;
+
+  @Option(names = "--hf-config", description = "torch_dist source only: HF folder with config.json (and small "
+      + "files), needed for checkpoints megabridge did not write.")
+  Path hfConfig;
+
+  @Option(names = "--overwrite", description = "Replace an existing output.")
+  boolean overwrite;
+
+  @Option(names = "--threads", description = "Files written in parallel (default: CPU count for shards; torch_dist: .distcp files, 1).")
+  Integer threads;
+
+  @Mixin
+  CommonOptions common;
+
+  @Mixin
+  LayoutOptions layout;
+
+  @Override
+  public Integer call() {
+    Output.existingDirectory(source, "Megatron folder");
+    if (!format.equals("shards") && !format.equals("torch_dist")) {
+      throw new UsageException("--format must be shards or torch_dist, got '" + format + "'");
+    }
+    HfSource.MegatronForm form = HfSource.detect(source);
+    if (hfConfig != null && form != HfSource.MegatronForm.TORCH_DIST) {
+      throw new UsageException("--hf-config applies to torch_dist sources only; " + source + " is a shards folder");
+    }
+    AutoBridge autoBridge = AutoBridge.discover();
+    long start = System.nanoTime();
+    try (HfSource hf = HfSource.openMegatron(source, Optional.ofNullable(hfConfig)
+        .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
+      if (format.equals("torch_dist")) {
+        TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,
+            new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
+                threads == null ? 1 : threads), autoBridge, ConsoleProgress.create(common));
+        printTorchDist("convert", summary, (System.nanoTime() - start) / 1e9, common);
+      } else {
+        TorchDistConversions.ShardsSummary summary = TorchDistConversions.toShards(hf, output, layout.layout(),
+            layout.bridgeOptions(), overwrite, threads == null ? Runtime.getRuntime().availableProcessors() : threads,
+            autoBridge, ConsoleProgress.create(common));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (common.json) {
+          Output.json(new LinkedHashMap<>(Map.of("command", "convert", "format", "shards", "summary", summary,
+              "seconds", seconds)));
+        } else {
+          System.out.printf("converted %s → shards (%s) %s: %d ranks, %d tensors, %s in %.2f s%n",
+              summary.architecture(), summary.layout(), summary.output(), summary.ranks(), summary.tensors(),
+              Output.bytes(summary.bytesWritten()), seconds);
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** The summary line (or JSON) of a torch_dist write, shared with {@code import --format torch_dist}. */
+  static void printTorchDist(String command, TorchDistConversions.TorchDistSummary summary, double seconds,
+      CommonOptions common) {
+    if (common.json) {
+      Output.json(new LinkedHashMap<>(Map.of("command", command, "format", "torch_dist", "summary", summary,
+          "seconds", seconds)));
+    } else {
+      System.out.printf("wrote %s torch_dist → %s: %d keys (%d chunks, TP=1; requested %s), %d extra-state objects,"
+          + " %s in %.2f s%n", summary.architecture(), summary.checkpointDirectory(), summary.tensorKeys(),
+          summary.chunks(), summary.requestedLayout(), summary.extraStateObjects(), Output.bytes(summary.bytesWritten()),
+          seconds);
+    }
+  }
+}

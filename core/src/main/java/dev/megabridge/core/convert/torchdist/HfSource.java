@@ -1,0 +1,158 @@
+package dev.megabridge.core.convert.torchdist;
+
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.HfFiles;
+import dev.megabridge.core.convert.HfTensorInfo;
+import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.convert.MegatronCheckpoint;
+import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.io.TensorSource;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.tensor.DType;
+import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.Tensor;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The HF tensors of a checkpoint in any of the three forms — an HF folder, a megabridge Megatron shards
+ * folder or a torch_dist checkpoint — with what writing them anywhere needs: the HF config, the tensor
+ * list (names, dtypes, shapes, files, in source order) and the small files. Tensors are lazy views over the
+ * memory-mapped source, valid until {@link #close()}.
+ *
+ * @param recordedFiles whether {@code infos} carry the source's real file split (false for a Megatron
+ *     torch_dist checkpoint opened with only an HF config)
+ */
+public record HfSource(Path location, TensorSource tensors, HfConfig config, List<HfTensorInfo> infos,
+    boolean recordedFiles, Path smallFilesDirectory, List<String> smallFiles, AutoCloseable resource)
+    implements AutoCloseable {
+
+  public HfSource {
+    infos = List.copyOf(infos);
+    smallFiles = List.copyOf(smallFiles);
+  }
+
+  /** Which Megatron form a folder holds. */
+  public enum MegatronForm {
+    SHARDS,
+    TORCH_DIST
+  }
+
+  /** An HF folder: config, safetensors and small files. */
+  public static HfSource openHf(Path directory) {
+    HfConfig config = HfConfig.load(directory);
+    SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory);
+    try {
+      return new HfSource(directory, checkpoint, config, List.copyOf(Importer.hfTensorInfos(checkpoint).values()), true,
+          directory, HfFiles.smallFiles(directory), checkpoint);
+    } catch (RuntimeException e) {
+      checkpoint.close();
+      throw e;
+    }
+  }
+
+  /** The form of the Megatron folder {@code directory}: a shards folder has {@code megabridge.json}. */
+  public static MegatronForm detect(Path directory) {
+    if (ShardsManifest.isPresent(directory)) {
+      return MegatronForm.SHARDS;
+    }
+    if (TorchDistCheckpoint.isPresent(directory)) {
+      return MegatronForm.TORCH_DIST;
+    }
+    throw new CheckpointFormatException(directory + " is neither a megabridge shards folder (no "
+        + ShardsManifest.FILE_NAME + ") nor a torch_dist checkpoint (no .metadata or latest_checkpointed_iteration.txt)");
+  }
+
+  /** A Megatron folder of either form; {@code hfConfig} is only used (and only needed) for torch_dist. */
+  public static HfSource openMegatron(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
+    return switch (detect(directory)) {
+      case SHARDS -> openShards(directory, autoBridge);
+      case TORCH_DIST -> openTorchDist(directory, hfConfig, autoBridge);
+    };
+  }
+
+  public static HfSource openShards(Path directory, AutoBridge autoBridge) {
+    MegatronCheckpoint checkpoint = MegatronCheckpoint.open(directory, autoBridge);
+    try {
+      ShardsManifest manifest = checkpoint.manifest();
+      return new HfSource(directory, new MapSource(directory, checkpoint.hfTensors()), manifest.config(directory),
+          manifest.hfTensors(), true, directory.resolve(ShardsManifest.HF_FILES_DIR), manifest.hfFiles(), checkpoint);
+    } catch (RuntimeException e) {
+      checkpoint.close();
+      throw e;
+    }
+  }
+
+  public static HfSource openTorchDist(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
+    TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, autoBridge);
+    // Nothing below can fail: the checkpoint resolved and checked everything when it opened.
+    return new HfSource(checkpoint.directory(), new MapSource(checkpoint.directory(), checkpoint.hfTensors()),
+        checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
+        checkpoint.smallFiles(), checkpoint);
+  }
+
+  /** Name → info, in source order. */
+  public Map<String, HfTensorInfo> infoMap() {
+    Map<String, HfTensorInfo> out = new LinkedHashMap<>();
+    infos.forEach(info -> out.put(info.name(), info));
+    return out;
+  }
+
+  @Override
+  public void close() {
+    try {
+      resource.close();
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new InternalException("closing " + location + " failed: " + e, e);
+    }
+  }
+
+  /** Already-built lazy tensors as a {@link TensorSource}. */
+  private record MapSource(Path location, Map<String, Tensor> tensors) implements TensorSource {
+    private MapSource {
+      tensors = new LinkedHashMap<>(tensors);
+    }
+
+    @Override
+    public List<String> names() {
+      return List.copyOf(tensors.keySet());
+    }
+
+    @Override
+    public boolean contains(String name) {
+      return tensors.containsKey(name);
+    }
+
+    @Override
+    public DType dtype(String name) {
+      return tensor(name).dtype();
+    }
+
+    @Override
+    public Shape shape(String name) {
+      return tensor(name).shape();
+    }
+
+    @Override
+    public Tensor tensor(String name) {
+      Tensor tensor = tensors.get(name);
+      if (tensor == null) {
+        throw new CheckpointFormatException(location + ": no HF tensor '" + name + "'");
+      }
+      return tensor;
+    }
+
+    @Override
+    public String location(String name) {
+      return location.toString();
+    }
+  }
+}

@@ -1,0 +1,192 @@
+package dev.megabridge.core.convert.torchdist;
+
+import dev.megabridge.core.convert.HfFiles;
+import dev.megabridge.core.convert.HfTensorInfo;
+import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.convert.Parallel;
+import dev.megabridge.core.convert.Progress;
+import dev.megabridge.core.convert.RankPlan;
+import dev.megabridge.core.convert.ShardPlan;
+import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.pickle.PickleValue;
+import dev.megabridge.core.io.pickle.PickleValue.PyDict;
+import dev.megabridge.core.io.pickle.PickleValue.PyInt;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.io.safetensors.SafetensorsWriter;
+import dev.megabridge.core.io.torchdist.MegatronCommonState;
+import dev.megabridge.core.io.torchdist.TorchDistWriter;
+import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.tensor.DType;
+import dev.megabridge.core.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Writes the HF tensors of an {@link HfSource} as a torch_dist checkpoint, a megabridge shards folder or
+ * an HF folder — the engines behind {@code import --format torch_dist}, {@code export} of torch_dist and
+ * {@code convert}. Every output is streamed from lazy views and appears atomically.
+ */
+public final class TorchDistConversions {
+
+  /** HF's default shard size, used for a torch_dist checkpoint that carries no recorded file split. */
+  public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
+
+  private TorchDistConversions() {}
+
+  /**
+   * @param requestedLayout validated against the model and recorded; the chunking is always TP=1 (§5.7)
+   * @param dataFiles how many {@code .distcp} files the items are spread over (written in parallel)
+   */
+  public record TorchDistOptions(ParallelLayout requestedLayout, BridgeOptions bridgeOptions, boolean overwrite,
+      int dataFiles) {}
+
+  public record TorchDistSummary(String architecture, String requestedLayout, int tensorKeys, int chunks,
+      int extraStateObjects, long bytesWritten, Path checkpointDirectory) {}
+
+  public record ShardsSummary(String architecture, String layout, int ranks, int tensors, long bytesWritten,
+      Path output) {}
+
+  public record HfSummary(String architecture, int tensors, int files, long bytesWritten, Path output) {}
+
+  private static BridgeModel bind(HfSource source, AutoBridge autoBridge, BridgeOptions options) {
+    return autoBridge.fromConfig(source.config(), Optional.of(new LinkedHashSet<>(source.infoMap().keySet())), options);
+  }
+
+  /** HF tensors → torch_dist save folder ({@code release/} + tracker) with the sidecar for config-less export. */
+  public static TorchDistSummary toTorchDist(HfSource source, Path output, TorchDistOptions options,
+      AutoBridge autoBridge, Progress progress) {
+    BridgeModel model = bind(source, autoBridge, options.bridgeOptions());
+    Map<String, HfTensorInfo> infos = source.infoMap();
+    // The requested layout is checked in full (divisibility, stages, experts) though the chunks are TP=1.
+    ShardPlan.build(model, options.requestedLayout(), infos);
+    ShardPlan plan = ShardPlan.build(model, ParallelLayout.single(), infos);
+    TorchDistWriter.Contents contents = TorchDistKeys.contents(plan, TorchDistScheme.of(model), source.tensors(),
+        commonState(model));
+    TorchDistSidecar sidecar = new TorchDistSidecar(model.architecture(), model.bridge().name(),
+        options.requestedLayout(), options.bridgeOptions(), source.config().raw(), source.smallFiles(), source.infos());
+    long bytes = contents.tensors().stream().flatMap(entry -> entry.chunks().stream())
+        .mapToLong(chunk -> chunk.data().byteSize()).sum();
+    progress.start("import torch_dist", bytes);
+    TorchDistWriter.Summary written;
+    try {
+      written = TorchDistWriter.writeRelease(output, contents, new TorchDistWriter.Options(options.dataFiles()),
+          options.overwrite(), progress::advance, directory -> sidecar.write(directory, source.smallFilesDirectory()));
+    } finally {
+      progress.finish();
+    }
+    int chunks = contents.tensors().stream().mapToInt(entry -> entry.chunks().size()).sum();
+    return new TorchDistSummary(model.architecture(), options.requestedLayout().describe(), contents.tensors().size(),
+        chunks, contents.bytesItems().size(), bytes, written.checkpointDirectory());
+  }
+
+  /**
+   * Common state (§4.2): {@code checkpoint_version} 3.0, iteration 0 and the {@code args} that Megatron checks
+   * against its run when present ({@code num_layers}, {@code hidden_size}, {@code num_attention_heads}) plus
+   * the TP/PP sizes of the stored chunking.
+   */
+  static PyDict commonState(BridgeModel model) {
+    Map<String, PickleValue> args = new LinkedHashMap<>();
+    Map<String, Object> provider = model.provider();
+    for (String field : List.of("num_layers", "hidden_size", "num_attention_heads")) {
+      if (provider.get(field) instanceof Number number) {
+        args.put(field, PyInt.of(number.longValue()));
+      }
+    }
+    if (args.size() < 3) {
+      return MegatronCommonState.minimal(0);
+    }
+    args.put("tensor_model_parallel_size", PyInt.of(1));
+    args.put("pipeline_model_parallel_size", PyInt.of(1));
+    return MegatronCommonState.withArgs(0, args);
+  }
+
+  /** HF tensors → megabridge shards folder of {@code layout} (what {@code import --format shards} writes). */
+  public static ShardsSummary toShards(HfSource source, Path output, ParallelLayout layout, BridgeOptions options,
+      boolean overwrite, int threads, AutoBridge autoBridge, Progress progress) {
+    BridgeModel model = bind(source, autoBridge, options);
+    ShardPlan plan = ShardPlan.build(model, layout, source.infoMap());
+    ShardsManifest manifest = Importer.manifest(plan, source.config(), source.smallFiles());
+    long bytes = plan.totalBytes();
+    progress.start("convert shards", bytes);
+    try (OutputDirectory out = OutputDirectory.create(output, overwrite)) {
+      HfFiles.copy(source.smallFilesDirectory(), out.path().resolve(ShardsManifest.HF_FILES_DIR), source.smallFiles());
+      Files.writeString(out.path().resolve(ShardsManifest.FILE_NAME), manifest.toJson(), StandardCharsets.UTF_8);
+      Parallel.forEach(plan.ranks(), threads, (RankPlan rank) -> {
+        Path directory = out.path().resolve(rank.directory());
+        try {
+          Files.createDirectories(directory);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot create " + directory + ": " + e.getMessage(), e);
+        }
+        Importer.writeRank(source.tensors(), rank, directory, progress);
+      });
+      out.commit();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
+    } finally {
+      progress.finish();
+    }
+    int tensors = plan.ranks().stream().mapToInt(rank -> rank.entries().size()).sum();
+    return new ShardsSummary(model.architecture(), layout.describe(), plan.ranks().size(), tensors, bytes,
+        output.toAbsolutePath().normalize());
+  }
+
+  /**
+   * HF tensors → HF folder: the recorded file split (or {@code maxShardBytes}; a torch_dist checkpoint
+   * without a recorded split is sharded by {@link #DEFAULT_MAX_SHARD_BYTES}), floating tensors converted to
+   * {@code dtype} when given, and the small files.
+   */
+  public static HfSummary toHf(HfSource source, Path output, Optional<DType> dtype, Optional<Long> maxShardBytes,
+      boolean overwrite, Progress progress) {
+    List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+    for (HfTensorInfo info : source.infos()) {
+      Tensor tensor = source.tensors().tensor(info.name());
+      entries.add(new SafetensorsWriter.Entry(info.name(),
+          dtype.isPresent() && tensor.dtype().isFloating() ? tensor.convert(dtype.get()) : tensor));
+    }
+    long bytes = entries.stream().mapToLong(entry -> entry.tensor().byteSize()).sum();
+    progress.start("export", bytes);
+    Map<String, String> written;
+    try (OutputDirectory out = OutputDirectory.create(output, overwrite)) {
+      Optional<Long> shardBytes = maxShardBytes.isPresent() || source.recordedFiles() ? maxShardBytes
+          : Optional.of(DEFAULT_MAX_SHARD_BYTES);
+      written = shardBytes.isPresent()
+          ? SafetensorsWriter.writeSharded(out.path(), entries, shardBytes.get(), progress::advance)
+          : writeMirrored(out.path(), source, entries, progress);
+      HfFiles.copy(source.smallFilesDirectory(), out.path(), source.smallFiles());
+      out.commit();
+    } finally {
+      progress.finish();
+    }
+    return new HfSummary(source.config().architectures().stream().findFirst().orElse("?"), entries.size(),
+        (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize());
+  }
+
+  /** The source's key → file map, as the shards exporter keeps it (megatron-bridge-spec §6.3). */
+  private static Map<String, String> writeMirrored(Path folder, HfSource source, List<SafetensorsWriter.Entry> entries,
+      Progress progress) {
+    Map<String, HfTensorInfo> infos = source.infoMap();
+    Map<String, List<SafetensorsWriter.Entry>> byFile = new LinkedHashMap<>();
+    for (SafetensorsWriter.Entry entry : entries) {
+      byFile.computeIfAbsent(infos.get(entry.name()).file(), file -> new ArrayList<>()).add(entry);
+    }
+    List<String> names = new ArrayList<>(byFile.keySet());
+    if (names.size() == 1) {
+      names = List.of(SafetensorsCheckpoint.SINGLE_FILE);
+    }
+    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, progress::advance);
+  }
+}

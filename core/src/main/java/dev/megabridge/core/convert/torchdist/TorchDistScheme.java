@@ -1,0 +1,40 @@
+package dev.megabridge.core.convert.torchdist;
+
+import dev.megabridge.core.error.UnsupportedModelException;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.MegatronParam;
+import java.util.List;
+import java.util.Optional;
+import java.util.ServiceLoader;
+
+/**
+ * A model family's torch_dist key conventions: which key, chunking and extra-state object each Megatron
+ * parameter of a bound {@link BridgeModel} takes in Megatron's sharded state dict (megatron-checkpoint-format
+ * §5–§6). Schemes are found like bridges, through {@link ServiceLoader} ({@link TorchDistSchemeFactory}).
+ */
+public interface TorchDistScheme {
+
+  /** The placement of a global Megatron parameter of the bound model (any MTP or expert naming option). */
+  DistPlacement place(MegatronParam param);
+
+  /**
+   * Keys to try, in order, when reading {@code key} from a checkpoint written by some Megatron version
+   * (e.g. the short-lived {@code mtp_model_layer} MTP keys, §6.6); the first is {@code key} itself.
+   */
+  default List<String> readCandidates(String key) {
+    return List.of(key);
+  }
+
+  /** The scheme of {@code model}'s family, from the factories on the class path. */
+  static TorchDistScheme of(BridgeModel model) {
+    for (TorchDistSchemeFactory factory : ServiceLoader.load(TorchDistSchemeFactory.class,
+        TorchDistScheme.class.getClassLoader())) {
+      Optional<TorchDistScheme> scheme = factory.forModel(model);
+      if (scheme.isPresent()) {
+        return scheme.get();
+      }
+    }
+    throw new UnsupportedModelException(model.architecture() + " (" + model.bridge().name()
+        + ") has no torch_dist key scheme");
+  }
+}
