@@ -29,7 +29,8 @@ public final class ConvertBench {
       boolean keep) {}
 
   public record Result(long checkpointBytes, long megatronBytes, double copySeconds, double importSeconds,
-      double exportSeconds, long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon) {
+      double exportSeconds, long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon,
+      double rawWriteSeconds) {
 
     public double importRatio() {
       return importSeconds / copySeconds;
@@ -48,6 +49,8 @@ public final class ConvertBench {
       out.put("export_seconds", exportSeconds);
       out.put("import_over_copy", importRatio());
       out.put("export_over_copy", exportRatio());
+      out.put("raw_write_seconds_of_import_bytes", rawWriteSeconds);
+      out.put("import_over_raw_write", importSeconds / rawWriteSeconds);
       out.put("import_peak_rss_anon_bytes", importPeakRssAnon);
       out.put("export_peak_rss_anon_bytes", exportPeakRssAnon);
       out.put("targets_met", importRatio() <= 1.5 && exportRatio() <= 1.5
@@ -62,10 +65,12 @@ public final class ConvertBench {
           cp -r               %7.2f s  (%.2f GiB/s)   baseline
           import tp2 ep4      %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB   writes %.2f GiB (%.2f GiB/s)
           export              %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB   writes %.2f GiB (%.2f GiB/s)
+          dd of the import's bytes %5.2f s  → import = %.2f × writing the same bytes from /dev/zero
           targets (≤ 1.5 × copy, ≤ 1536 MiB): %s""",
           checkpointBytes / gib, copySeconds, checkpointBytes / gib / copySeconds, importSeconds, importRatio(),
           importPeakRssAnon / 1048576.0, megatronBytes / gib, megatronBytes / gib / importSeconds, exportSeconds,
           exportRatio(), exportPeakRssAnon / 1048576.0, checkpointBytes / gib, checkpointBytes / gib / exportSeconds,
+          rawWriteSeconds, importSeconds / rawWriteSeconds,
           toMap().get("targets_met").equals(Boolean.TRUE) ? "met" : "NOT met");
     }
   }
@@ -95,6 +100,12 @@ public final class ConvertBench {
           megatron.toString(), "--tp", "2", "--ep", "4", "--quiet"), work.resolve("import.log"));
       sync();
       long megatronBytes = sizeOf(megatron);
+      // A second baseline: the raw cost of writing as many bytes as the import wrote, timed like the others.
+      long blocks = Math.max(1, megatronBytes >> 23);
+      ChildProcess.Measurement rawWrite = ChildProcess.run(List.of("sh", "-c", "dd if=/dev/zero of='"
+          + work.resolve("dd.bin") + "' bs=8M count=" + blocks + " status=none"), work.resolve("dd.log"));
+      sync();
+      Files.deleteIfExists(work.resolve("dd.bin"));
       ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
           exported.toString(), "--quiet"), work.resolve("export.log"));
       sync();
@@ -104,7 +115,7 @@ public final class ConvertBench {
         }
       }
       return new Result(bytes, megatronBytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
-          importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes());
+          importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes(), rawWrite.seconds());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
