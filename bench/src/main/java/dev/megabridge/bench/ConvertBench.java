@@ -25,8 +25,8 @@ public final class ConvertBench {
    * @param work scratch folder (needs about 4 × the checkpoint size free)
    * @param javaCommand the java launcher plus JVM flags used for the CLI child processes
    */
-  public record Options(Path configDirectory, Path work, int layers, List<String> javaCommand, Path cliJar,
-      boolean keep) {}
+  public record Options(Path configDirectory, Path work, int layers, int rounds, List<String> javaCommand,
+      Path cliJar, boolean keep) {}
 
   public record Result(long checkpointBytes, long megatronBytes, double copySeconds, double importSeconds,
       double exportSeconds, long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon,
@@ -77,7 +77,8 @@ public final class ConvertBench {
 
   private ConvertBench() {}
 
-  public static Result run(Options options) {
+  /** Generates the checkpoint once, then measures {@code rounds} rounds of copy, import, raw write, export. */
+  public static List<Result> run(Options options) {
     Path work = options.work();
     try {
       Files.createDirectories(work);
@@ -91,34 +92,65 @@ public final class ConvertBench {
       ObjectNode config = SyntheticCheckpoint.truncatedConfig(options.configDirectory(), options.layers());
       long bytes = SyntheticCheckpoint.write(config, source, 42);
       sync();
-      // Warm the page cache for every contender alike: the copy reads the source first.
-      ChildProcess.Measurement copyRun = ChildProcess.run(List.of("cp", "-r", source.toString(), copy.toString()),
-          work.resolve("cp.log"));
-      sync();
-      OutputDirectory.deleteRecursively(copy);
-      ChildProcess.Measurement importRun = ChildProcess.run(cli(options, "import", source.toString(),
-          megatron.toString(), "--tp", "2", "--ep", "4", "--quiet"), work.resolve("import.log"));
-      sync();
-      long megatronBytes = sizeOf(megatron);
-      // A second baseline: the raw cost of writing as many bytes as the import wrote, timed like the others.
-      long blocks = Math.max(1, megatronBytes >> 23);
-      ChildProcess.Measurement rawWrite = ChildProcess.run(List.of("sh", "-c", "dd if=/dev/zero of='"
-          + work.resolve("dd.bin") + "' bs=8M count=" + blocks + " status=none"), work.resolve("dd.log"));
-      sync();
-      Files.deleteIfExists(work.resolve("dd.bin"));
-      ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
-          exported.toString(), "--quiet"), work.resolve("export.log"));
-      sync();
+      List<Result> results = new ArrayList<>();
+      for (int round = 0; round < options.rounds(); round++) {
+        for (Path path : List.of(copy, megatron, exported)) {
+          OutputDirectory.deleteRecursively(path);
+        }
+        sync();
+        // The copy reads the source first, so every contender finds it in the page cache alike.
+        ChildProcess.Measurement copyRun = ChildProcess.run(List.of("cp", "-r", source.toString(), copy.toString()),
+            work.resolve("cp.log"));
+        sync();
+        OutputDirectory.deleteRecursively(copy);
+        ChildProcess.Measurement importRun = ChildProcess.run(cli(options, "import", source.toString(),
+            megatron.toString(), "--tp", "2", "--ep", "4", "--quiet"), work.resolve("import.log"));
+        sync();
+        long megatronBytes = sizeOf(megatron);
+        // A second baseline: the raw cost of writing as many bytes as the import wrote, timed like the others.
+        long blocks = Math.max(1, megatronBytes >> 23);
+        ChildProcess.Measurement rawWrite = ChildProcess.run(List.of("sh", "-c", "dd if=/dev/zero of='"
+            + work.resolve("dd.bin") + "' bs=8M count=" + blocks + " status=none"), work.resolve("dd.log"));
+        sync();
+        Files.deleteIfExists(work.resolve("dd.bin"));
+        ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
+            exported.toString(), "--quiet"), work.resolve("export.log"));
+        sync();
+        results.add(new Result(bytes, megatronBytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
+            importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes(),
+            rawWrite.seconds()));
+      }
       if (!options.keep()) {
         for (Path path : List.of(source, megatron, exported)) {
           OutputDirectory.deleteRecursively(path);
         }
       }
-      return new Result(bytes, megatronBytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
-          importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes(), rawWrite.seconds());
+      return results;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** Median of the import and export ratios and the largest peak RssAnon over all rounds. */
+  public static Map<String, Object> summary(List<Result> results) {
+    double importMedian = median(results.stream().mapToDouble(Result::importRatio).toArray());
+    double exportMedian = median(results.stream().mapToDouble(Result::exportRatio).toArray());
+    long peak = results.stream().mapToLong(result -> Math.max(result.importPeakRssAnon(), result.exportPeakRssAnon()))
+        .max().orElse(0);
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("rounds", results.size());
+    out.put("median_import_over_copy", importMedian);
+    out.put("median_export_over_copy", exportMedian);
+    out.put("max_peak_rss_anon_bytes", peak);
+    out.put("targets_met", importMedian <= 1.5 && exportMedian <= 1.5 && peak <= 1.5 * (1L << 30));
+    return out;
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    java.util.Arrays.sort(sorted);
+    int middle = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
   }
 
   private static List<String> cli(Options options, String... arguments) {

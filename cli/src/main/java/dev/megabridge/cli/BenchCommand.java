@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -39,6 +40,9 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--work", defaultValue = "/tmp/megabridge-bench", description = "Scratch folder (default ${DEFAULT-VALUE}).")
     Path work;
 
+    @Option(names = "--rounds", defaultValue = "1", description = "Measurement rounds (default ${DEFAULT-VALUE}).")
+    int rounds;
+
     @Option(names = "--keep", description = "Keep the checkpoints afterwards.")
     boolean keep;
 
@@ -57,12 +61,22 @@ public final class BenchCommand implements Runnable {
       java.add(ProcessHandle.current().info().command().orElse("java"));
       java.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
           "-XX:+UseParallelGC"));
-      ConvertBench.Result result = ConvertBench.run(new ConvertBench.Options(configDirectory, work, layers, java, jar,
-          keep));
+      if (rounds < 1 || layers < 1) {
+        throw new UsageException("--rounds and --layers must be positive");
+      }
+      List<ConvertBench.Result> results = ConvertBench.run(new ConvertBench.Options(configDirectory, work, layers,
+          rounds, java, jar, keep));
+      Map<String, Object> summary = ConvertBench.summary(results);
       if (common.json) {
-        Output.json(result.toMap());
+        Map<String, Object> report = new java.util.LinkedHashMap<>(summary);
+        report.put("results", results.stream().map(ConvertBench.Result::toMap).toList());
+        Output.json(report);
       } else {
-        System.out.println(result.describe());
+        for (int round = 0; round < results.size(); round++) {
+          System.out.println("round " + (round + 1) + ":");
+          System.out.println(results.get(round).describe());
+        }
+        System.out.println("summary: " + summary);
       }
       return 0;
     }
