@@ -77,6 +77,7 @@ public final class SafetensorsFile {
         throw fail(file, "file of " + size + " bytes is shorter than the 8-byte header length");
       }
       mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+      dev.megabridge.core.io.MappedFiles.register(mapping, file.toAbsolutePath(), 0);
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
     }

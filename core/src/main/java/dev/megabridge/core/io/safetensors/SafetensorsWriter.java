@@ -83,11 +83,18 @@ public final class SafetensorsWriter {
       writeFully(channel, ByteBuffer.wrap(header));
       ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
       MemorySegment bufferSegment = MemorySegment.ofBuffer(buffer);
+      try (SourceChannels sources = new SourceChannels()) {
       for (Entry entry : entries) {
         long[] written = {0};
         entry.tensor().forEachRun((segment, offset, size) -> {
           written[0] += size;
-          if (size >= BUFFER_BYTES / 2) {
+          var onDisk = size >= TRANSFER_BYTES && segment.isNative()
+              ? dev.megabridge.core.io.MappedFiles.locate(segment.address() + offset, size)
+              : java.util.Optional.<dev.megabridge.core.io.MappedFiles.Location>empty();
+          if (onDisk.isPresent()) {
+            flush(channel, buffer);
+            sources.transfer(onDisk.get(), size, channel);
+          } else if (size >= BUFFER_BYTES / 2) {
             flush(channel, buffer);
             writeSegment(channel, segment, offset, size, MAX_WRITE_BYTES);
           } else {
@@ -104,9 +111,45 @@ public final class SafetensorsWriter {
               + " bytes instead of " + entry.tensor().byteSize());
         }
       }
+      }
       flush(channel, buffer);
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": write failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Runs at least this large that come straight from a mapped file are copied in the kernel. */
+  private static final long TRANSFER_BYTES = 1 << 20;
+
+  /** Read channels of the mapped source files a writer copies from, opened once each. */
+  private static final class SourceChannels implements AutoCloseable {
+    private final Map<Path, FileChannel> open = new java.util.HashMap<>();
+
+    void transfer(dev.megabridge.core.io.MappedFiles.Location location, long size, FileChannel target) {
+      try {
+        FileChannel source = open.get(location.path());
+        if (source == null) {
+          source = FileChannel.open(location.path(), StandardOpenOption.READ);
+          open.put(location.path(), source);
+        }
+        long done = 0;
+        while (done < size) {
+          long moved = source.transferTo(location.fileOffset() + done, size - done, target);
+          if (moved <= 0) {
+            throw new IOException("transfer from " + location.path() + " stalled at " + done + " of " + size);
+          }
+          done += moved;
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("copy from " + location.path() + " failed: " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      for (FileChannel channel : open.values()) {
+        channel.close();
+      }
     }
   }
 
