@@ -85,7 +85,8 @@ public final class BenchCommand implements Runnable {
   /** Decode tokens/s of the reference runtime vs the memory-bandwidth bound measured in the same run. */
   @Command(name = "decode", mixinStandardHelpOptions = true,
       description = "Qwen3.5-0.8B-shaped model with random bf16 weights: decode tokens/s vs the bound "
-          + "(copy bandwidth measured in the same run ÷ weight bytes read per token).")
+          + "(copy bandwidth measured in the same run ÷ weight bytes read per token), with the bandwidth counted "
+          + "as bytes copied/s and as read+write bytes/s; the target uses the stricter read+write bound.")
   static final class Decode implements Callable<Integer> {
     @Option(names = "--threads", description = "Compute threads (default: CPU count).")
     Integer threads;
@@ -102,17 +103,22 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--copy-size", defaultValue = "1GiB", description = "Bytes copied to measure bandwidth (default ${DEFAULT-VALUE}).")
     String copySize;
 
+    @Option(names = "--repeats", defaultValue = "3", description = "Measured repeats, each a copy-bandwidth "
+        + "measurement then a decode; the fraction of the bound is the median per-repeat ratio (default ${DEFAULT-VALUE}).")
+    int repeats;
+
     @Mixin
     CommonOptions common;
 
     @Override
     public Integer call() throws Exception {
       int threadCount = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
-      if (threadCount < 1 || layers < 1 || promptTokens < 1 || decodeTokens < 2) {
-        throw new UsageException("--threads, --layers, --prompt-tokens must be positive and --decode-tokens >= 2");
+      if (threadCount < 1 || layers < 1 || promptTokens < 1 || decodeTokens < 2 || repeats < 1) {
+        throw new UsageException(
+            "--threads, --layers, --prompt-tokens, --repeats must be positive and --decode-tokens >= 2");
       }
       DecodeBenchmark.Report report = DecodeBenchmark.run(new DecodeBenchmark.Options(threadCount, layers,
-          promptTokens, decodeTokens, Output.parseSize(copySize, "--copy-size")));
+          promptTokens, decodeTokens, Output.parseSize(copySize, "--copy-size"), repeats));
       if (common.json) {
         Output.json(report);
       } else {

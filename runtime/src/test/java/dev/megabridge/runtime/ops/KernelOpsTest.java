@@ -82,6 +82,31 @@ class KernelOpsTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("vectorWidths")
+  void matvecEqualsSingleTokenDotRowsAndMatchesScalar(String kernels) {
+    KernelOps vector = new VectorKernelOps();
+    Random random = new Random(3);
+    for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+      for (int columns : SIZES) {
+        int rows = 11;
+        WeightMatrix weight = randomMatrix(random, rows, columns, dtype);
+        float[] x = randomVector(random, columns + 3);
+        float[] actual = new float[rows + 1];
+        vector.matvec(weight, 2, rows, x, 3, actual, 1);
+        float[] expected = new float[rows + 1];
+        SCALAR.matvec(weight, 2, rows, x, 3, expected, 1);
+        for (int row = 2; row < rows; row++) {
+          float[] single = new float[1];
+          vector.dotRows(weight, row, x, 3, 0, 1, single, 0, 0);
+          assertThat(actual[row - 1]).as("matvec = dotRows %s n=%d row=%d", dtype, columns, row).isEqualTo(single[0]);
+          assertThat((double) actual[row - 1]).as("%s n=%d row=%d", dtype, columns, row)
+              .isCloseTo(expected[row - 1], org.assertj.core.data.Offset.offset(tolerance(columns)));
+        }
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
   void dotAxpyAndScaleMatchScalar(String kernels) {
     KernelOps vector = new VectorKernelOps();
     Random random = new Random(7);
