@@ -21,8 +21,8 @@ import java.util.concurrent.Future;
  * bound measured in the same run: bound = copy bandwidth ÷ weight bytes read per decoded token.
  *
  * <p>The copy bandwidth is reported two ways: bytes copied per second, and STREAM-style bytes read + written per
- * second (twice the former). The read+write figure gives the higher, hence stricter, bound; {@code targetMet}
- * compares against it. The machine may be shared, so the run is repeated: every repeat measures the copy bandwidth
+ * second (twice the former). {@code targetMet} uses the issue's definition — the bandwidth of a large copy, in
+ * bytes copied per second; the STREAM-style figure gives a bound twice as high and is reported beside it. The machine may be shared, so the run is repeated: every repeat measures the copy bandwidth
  * and then decodes, and the fraction of the bound is the median over repeats of decode ÷ the bound measured right
  * before it (drift in the available bandwidth then cancels instead of biasing the ratio).
  */
@@ -57,7 +57,7 @@ public final class DecodeBenchmark {
               + "bound: %.2f tokens/s (copied) | %.2f tokens/s (read+write, stricter)%n"
               + "decode: %.2f tokens/s median (%.2f .. %.2f)%n"
               + "decode vs bound (median of per-repeat ratios): %.0f %% of copied | %.0f %% of read+write%n"
-              + "target (decode >= %.0f %% of the read+write bound): %s%nprefill: %.2f tokens/s median",
+              + "target (decode >= %.0f %% of the bound, copy bandwidth in bytes copied/s): %s%nprefill: %.2f tokens/s median",
           kernels, threads, repeats, weightBytesPerToken / 1048576.0, copiedBytesPerSecond / 1e9,
           readWriteBytesPerSecond / 1e9, boundCopiedTokensPerSecond, boundReadWriteTokensPerSecond,
           decodeTokensPerSecondMedian, decodeTokensPerSecondMin, decodeTokensPerSecondMax,
@@ -116,7 +116,7 @@ public final class DecodeBenchmark {
       return new Report(runtime.kernels().name(), options.threads(), repeats, bytesPerToken, bestCopied,
           2 * bestCopied, bestCopied / bytesPerToken, 2 * bestCopied / bytesPerToken,
           Arrays.stream(decode).min().orElseThrow(), median(decode), Arrays.stream(decode).max().orElseThrow(),
-          median(prefill), fractionCopied, fractionReadWrite, fractionReadWrite >= TARGET_FRACTION);
+          median(prefill), fractionCopied, fractionReadWrite, fractionCopied >= TARGET_FRACTION);
     }
   }
 
