@@ -63,8 +63,18 @@ public final class InspectCommand implements Callable<Integer> {
       long parameters = model.hfTensors().stream().mapToLong(spec -> spec.shape().numel()).sum();
       report.put("parameters", parameters);
       if (!layoutOptions.isDefault()) {
-        model.validateLayout(layoutOptions.layout());
-        report.put("layout", layoutOptions.layout().describe() + " (valid for this model)");
+        // Plan from the config alone: every tensor assumed in the provider's params dtype.
+        dev.megabridge.core.tensor.DType dtype = dev.megabridge.core.tensor.DType
+            .fromTorchName(String.valueOf(model.provider().get("params_dtype")))
+            .orElse(dev.megabridge.core.tensor.DType.F32);
+        Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
+        for (HfTensorSpec spec : model.hfTensors()) {
+          infos.put(spec.name(), new HfTensorInfo(spec.name(), dtype, spec.shape(), "(config only)"));
+        }
+        ShardPlan plan = ShardPlan.build(model, layoutOptions.layout(), infos);
+        report.put("layout", plan.layout().describe() + " (valid for this model)");
+        report.put("assumed_dtype", dtype.name());
+        report.put("ranks", rankReport(plan.ranks()));
       }
       return report;
     }

@@ -201,6 +201,24 @@ class CliTest {
     assertThat(args.out()).contains("--untie-embeddings-and-output-weights").contains("--mrope-section 3 3 2");
   }
 
+  @Test
+  void configOnlyFolderGivesAPerRankPlan() throws IOException {
+    Path folder = temp.resolve("config-only");
+    Files.createDirectories(folder);
+    Files.copy(fixture("qwen35_moe_vl").resolve("config.json"), folder.resolve("config.json"));
+    Run plan = run("inspect", folder.toString(), "--tp", "2", "--ep", "4", "--pp", "2", "--json");
+    assertThat(plan.exitCode()).as(plan.err()).isZero();
+    JsonNode report = Output.JSON.readTree(plan.out());
+    assertThat(report.get("ranks")).hasSize(2 * 4 * 2);
+    long total = 0;
+    for (JsonNode rank : report.get("ranks")) {
+      total += rank.get("bytes").asLong();
+    }
+    // Float32 config: every rank holds a share; experts are split 4 ways, the rest replicated per EP rank.
+    assertThat(total).isGreaterThan(4L * 1024 * 64 * 4);
+    assertThat(run("inspect", folder.toString(), "--tp", "4").exitCode()).isEqualTo(2);
+  }
+
   private List<Path> leftovers() {
     try (Stream<Path> files = Files.list(temp)) {
       return files.filter(path -> path.getFileName().toString().contains(".tmp-")).toList();
