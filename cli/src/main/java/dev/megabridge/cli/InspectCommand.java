@@ -31,6 +31,10 @@ public final class InspectCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "HF folder, config-only folder, or Megatron shards folder.")
   Path directory;
 
+  @picocli.CommandLine.Option(names = "--hf-config",
+      description = "torch_dist only: HF folder with config.json, for checkpoints megabridge did not write.")
+  Path hfConfig;
+
   @Mixin
   CommonOptions common;
 
@@ -40,7 +44,9 @@ public final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(directory, "folder");
-    Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards() : inspectHf(directory, layout);
+    Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards()
+        : dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory) ? inspectTorchDist()
+        : inspectHf(directory, layout);
     if (common.json) {
       Output.json(report);
     } else {
@@ -147,6 +153,35 @@ public final class InspectCommand implements Callable<Integer> {
       }
     } else {
       report.put("status", "incomplete: " + missing.size() + " rank(s) not written yet");
+    }
+    return report;
+  }
+
+  /** A torch_dist checkpoint: keys and bytes; with a config (sidecar or --hf-config), the full HF rebuild check. */
+  private Map<String, Object> inspectTorchDist() {
+    Map<String, Object> report = new LinkedHashMap<>();
+    report.put("path", directory.toAbsolutePath().normalize().toString());
+    report.put("kind", "torch_dist");
+    try (var reader = dev.megabridge.core.io.torchdist.TorchDistReader.open(directory)) {
+      long bytes = 0;
+      for (String key : reader.tensorKeys()) {
+        bytes += reader.shape(key).numel() * reader.dtype(key).byteSize();
+      }
+      report.put("tensor_keys", reader.tensorKeys().size());
+      report.put("object_keys", reader.objectKeys().size());
+      report.put("bytes", bytes);
+      boolean sidecar = dev.megabridge.core.convert.torchdist.TorchDistSidecar.read(reader.directory()).isPresent();
+      report.put("megabridge_sidecar", sidecar);
+      if (!sidecar && hfConfig == null) {
+        report.put("status", "format read; pass --hf-config HF_DIR to check it against a model");
+        return report;
+      }
+    }
+    try (var checkpoint = dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.open(directory,
+        java.util.Optional.ofNullable(hfConfig), AutoBridge.discover())) {
+      report.putAll(checkpoint.model().facts());
+      report.put("hf_tensors", checkpoint.hfTensors().size());
+      report.put("status", "complete: every key maps to the model and every HF tensor can be rebuilt");
     }
     return report;
   }

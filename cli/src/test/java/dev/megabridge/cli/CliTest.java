@@ -219,6 +219,22 @@ class CliTest {
     assertThat(run("inspect", folder.toString(), "--tp", "4").exitCode()).isEqualTo(2);
   }
 
+  @Test
+  void inspectDescribesTorchDistCheckpoints() throws IOException {
+    Path checkpoint = temp.resolve("td");
+    assertThat(run("import", fixture("qwen35_moe_vl_packed_bf16").toString(), checkpoint.toString(), "--format",
+        "torch_dist", "--quiet").exitCode()).isZero();
+    JsonNode ours = Output.JSON.readTree(run("inspect", checkpoint.toString(), "--json").out());
+    assertThat(ours.get("kind").asText()).isEqualTo("torch_dist");
+    assertThat(ours.get("architecture").asText()).isEqualTo("Qwen3_5MoeForConditionalGeneration");
+    assertThat(ours.get("hf_tensors").asInt()).isEqualTo(215);
+    Path megatrons = Path.of(System.getProperty("megabridge.fixtures", "../fixtures"))
+        .resolve("torch-dist-tiny/mcore_main_2026-08-22_common_state_in_dcp");
+    Run foreign = run("inspect", megatrons.toString(), "--json");
+    assertThat(foreign.exitCode()).as(foreign.err()).isZero();
+    assertThat(Output.JSON.readTree(foreign.out()).get("megabridge_sidecar").asBoolean()).isFalse();
+  }
+
   private List<Path> leftovers() {
     try (Stream<Path> files = Files.list(temp)) {
       return files.filter(path -> path.getFileName().toString().contains(".tmp-")).toList();
