@@ -31,6 +31,11 @@ public final class MappedFiles {
     }
   }
 
+  /** Forgets {@code mapping} (call before its arena closes). */
+  public static void unregister(MemorySegment mapping) {
+    BY_ADDRESS.computeIfPresent(mapping.address(), (address, entry) -> entry.segment() == mapping ? null : entry);
+  }
+
   /** The file location of {@code [address, address + length)} if it lies inside one live mapping. */
   public static Optional<Location> locate(long address, long length) {
     while (true) {

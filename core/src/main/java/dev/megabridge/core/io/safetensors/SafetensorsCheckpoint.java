@@ -235,6 +235,9 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
 
   @Override
   public void close() {
+    for (SafetensorsFile file : files) {
+      dev.megabridge.core.io.MappedFiles.unregister(file.mapping());
+    }
     arena.close();
   }
 }

@@ -232,6 +232,11 @@ public final class SafetensorsFile {
     return path;
   }
 
+  /** The whole file's mapping (for {@link dev.megabridge.core.io.MappedFiles} bookkeeping). */
+  MemorySegment mapping() {
+    return mapping;
+  }
+
   /** Entries in header order. */
   public Map<String, TensorInfo> entries() {
     return entries;
