@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * Issue-4 benchmark: a synthetic checkpoint with real Qwen3.5-35B-A3B widths (a few layers, the full vision
  * tower and MTP), then in one run: {@code cp -r} of it (the baseline), {@code import --tp 2 --ep 4} and
- * {@code export}, each in its own process with its peak RssAnon sampled. Targets: import and export ≤ 1.5 ×
+ * {@code export}, then import to torch_dist and export back (issue 5), each in its own process with its peak
+ * RssAnon sampled. Targets: import and export ≤ 1.5 ×
  * the copy time; peak RssAnon ≤ 1.5 GiB.
  */
 public final class ConvertBench {
@@ -30,7 +31,8 @@ public final class ConvertBench {
 
   public record Result(long checkpointBytes, long megatronBytes, double copySeconds, double importSeconds,
       double exportSeconds, long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon,
-      double rawWriteSeconds) {
+      double rawWriteSeconds, double torchDistImportSeconds, double torchDistExportSeconds,
+      long torchDistPeakRssAnon) {
 
     public double importRatio() {
       return importSeconds / copySeconds;
@@ -50,6 +52,11 @@ public final class ConvertBench {
       out.put("import_over_copy", importRatio());
       out.put("export_over_copy", exportRatio());
       out.put("raw_write_seconds_of_import_bytes", rawWriteSeconds);
+      out.put("torch_dist_import_seconds", torchDistImportSeconds);
+      out.put("torch_dist_export_seconds", torchDistExportSeconds);
+      out.put("torch_dist_import_over_copy", torchDistImportSeconds / copySeconds);
+      out.put("torch_dist_export_over_copy", torchDistExportSeconds / copySeconds);
+      out.put("torch_dist_peak_rss_anon_bytes", torchDistPeakRssAnon);
       out.put("import_over_raw_write", importSeconds / rawWriteSeconds);
       out.put("import_peak_rss_anon_bytes", importPeakRssAnon);
       out.put("export_peak_rss_anon_bytes", exportPeakRssAnon);
@@ -66,11 +73,15 @@ public final class ConvertBench {
           import tp2 ep4      %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB   writes %.2f GiB (%.2f GiB/s)
           export              %7.2f s  = %.2f × copy   peak RssAnon %.0f MiB   writes %.2f GiB (%.2f GiB/s)
           dd of the import's bytes %5.2f s  → import = %.2f × writing the same bytes from /dev/zero
+          import torch_dist   %7.2f s  = %.2f × copy
+          export torch_dist   %7.2f s  = %.2f × copy   peak RssAnon (both) %.0f MiB
           targets (≤ 1.5 × copy, ≤ 1536 MiB): %s""",
           checkpointBytes / gib, copySeconds, checkpointBytes / gib / copySeconds, importSeconds, importRatio(),
           importPeakRssAnon / 1048576.0, megatronBytes / gib, megatronBytes / gib / importSeconds, exportSeconds,
           exportRatio(), exportPeakRssAnon / 1048576.0, checkpointBytes / gib, checkpointBytes / gib / exportSeconds,
-          rawWriteSeconds, importSeconds / rawWriteSeconds,
+          rawWriteSeconds, importSeconds / rawWriteSeconds, torchDistImportSeconds,
+          torchDistImportSeconds / copySeconds, torchDistExportSeconds, torchDistExportSeconds / copySeconds,
+          torchDistPeakRssAnon / 1048576.0,
           toMap().get("targets_met").equals(Boolean.TRUE) ? "met" : "NOT met");
     }
   }
@@ -86,7 +97,8 @@ public final class ConvertBench {
       Path copy = work.resolve("hf-copy");
       Path megatron = work.resolve("megatron");
       Path exported = work.resolve("hf-export");
-      for (Path path : List.of(source, copy, megatron, exported)) {
+      Path torchDist = work.resolve("torch-dist");
+      for (Path path : List.of(source, copy, megatron, exported, torchDist)) {
         OutputDirectory.deleteRecursively(path);
       }
       ObjectNode config = SyntheticCheckpoint.truncatedConfig(options.configDirectory(), options.layers());
@@ -116,9 +128,21 @@ public final class ConvertBench {
         ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
             exported.toString(), "--quiet"), work.resolve("export.log"));
         sync();
+        // Issue 5's form: the same source to a torch_dist checkpoint (TP=1 chunks) and back.
+        OutputDirectory.deleteRecursively(megatron);
+        OutputDirectory.deleteRecursively(exported);
+        sync();
+        ChildProcess.Measurement torchDistImport = ChildProcess.run(cli(options, "import", source.toString(),
+            torchDist.toString(), "--format", "torch_dist", "--quiet"), work.resolve("import-torch-dist.log"));
+        sync();
+        ChildProcess.Measurement torchDistExport = ChildProcess.run(cli(options, "export", torchDist.toString(),
+            exported.toString(), "--quiet"), work.resolve("export-torch-dist.log"));
+        sync();
+        OutputDirectory.deleteRecursively(torchDist);
         results.add(new Result(bytes, megatronBytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
             importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes(),
-            rawWrite.seconds()));
+            rawWrite.seconds(), torchDistImport.seconds(), torchDistExport.seconds(),
+            Math.max(torchDistImport.peakRssAnonBytes(), torchDistExport.peakRssAnonBytes())));
       }
       if (!options.keep()) {
         for (Path path : List.of(source, megatron, exported)) {
