@@ -26,6 +26,17 @@ public interface KernelOps {
       float[] out, int outOffset, int outStride);
 
   /**
+   * {@link #dotRows} over the column window {@code [columnStart, columnStart + length)} of weight row {@code row}:
+   * {@code out[outOffset + t·outStride] = Σ_{i < length} weight[row, columnStart + i] · x[xOffset + t·xStride + i]}.
+   * The arithmetic depends only on {@code length} and the values, never on {@code columnStart} or the matrix width:
+   * a window of a wide matrix gives bit for bit what a matrix holding only those columns gives (this is what makes
+   * a dense row-kind layer and its tensor-parallel shards agree exactly, see {@link Linear.RowParallel}).
+   * {@link #dotRows} is the window {@code [0, columns)}.
+   */
+  void dotRowWindow(WeightMatrix weight, int row, int columnStart, int length, float[] x, int xOffset, int xStride,
+      int tokens, float[] out, int outOffset, int outStride);
+
+  /**
    * Matrix-vector product over the weight rows {@code [rowStart, rowEnd)}:
    * {@code out[outOffset + r − rowStart] = Σ_i weight[r, i] · x[xOffset + i]}. Each value equals what
    * {@link #dotRows} computes for that row and a single token.

@@ -9,7 +9,8 @@ import java.util.List;
  *
  * <p>This is the seam for running from Megatron tensor-parallel checkpoints: a column-parallel layer holds each
  * rank's output rows (concatenated, optionally permuted back into the HF output order), a row-parallel layer holds
- * each rank's input-column slice and sums the rank partial results in rank order.
+ * each rank's input-column slice and combines the rank partial results in a canonical order that a single-rank
+ * row-kind layer ({@link #rowReduced}) uses too, so both agree bit for bit.
  */
 public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Linear.RowParallel {
 
@@ -25,6 +26,22 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
 
   static Linear dense(WeightMatrix weight) {
     return new Dense(weight);
+  }
+
+  /**
+   * A whole row-kind weight computed with the canonical reduction order of {@link RowParallel} (one shard), so
+   * that it agrees bit for bit with the same layer split over tensor-parallel ranks.
+   */
+  static RowParallel rowReduced(WeightMatrix weight) {
+    return new RowParallel(List.of(new RowShard(weight, 0)));
+  }
+
+  /**
+   * The number of column pieces {@code P} of a row-kind layer with {@code inFeatures} inputs: the largest power of
+   * two {@code ≤ 8} dividing it (1 when odd). Tensor-parallel splits over up to {@code P} ranks reproduce it.
+   */
+  static int canonicalPieces(int inFeatures) {
+    return inFeatures == 0 ? 1 : Math.min(8, Integer.lowestOneBit(inFeatures));
   }
 
   /**
@@ -212,11 +229,21 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
   /** A row-parallel rank shard: its weight columns multiply the input features {@code [inputStart, +columns)}. */
   record RowShard(WeightMatrix weight, int inputStart) {}
 
-  /** Input features split over ranks; rank partial sums are added in rank order. */
+  /**
+   * A row-kind layer (attention output, MLP down projection, …): input features split over {@code t ≥ 1} shards,
+   * one per tensor-parallel rank ({@code t = 1} for a single-rank checkpoint, see {@link #rowReduced}).
+   *
+   * <p>Canonical reduction order, so that every tensor-parallel layout gives the single-rank result bit for bit:
+   * with {@code n} input features and {@code P = }{@link #canonicalPieces}{@code (n)}, output {@code j} is the
+   * balanced pairwise tree {@code ((p0 + p1) + (p2 + p3)) + (…)} over the pieces
+   * {@code p_k = dot(W[j, k·n/P, (k+1)·n/P), x[same range])}, each computed by
+   * {@link KernelOps#dotRowWindow} (whose arithmetic depends only on the piece length and values). When
+   * {@code t} is a power of two, {@code t ≤ P} and the shards are equally wide, shard {@code r} holds exactly the
+   * pieces {@code [r·P/t, (r+1)·P/t)}: its own subtree followed by the tree over ranks is the same tree. Any
+   * other split (t not a power of two, {@code t > P}, unequal shards) cannot reproduce it: each shard is then one
+   * piece and the partial sums are added in rank order, as before (close to, not bit-identical with, one rank).
+   */
   record RowParallel(List<RowShard> shards) implements Linear {
-
-    /** Rows per single-token block: rank partial sums of a block are added in rank order. */
-    private static final int BLOCK = 64;
 
     public RowParallel {
       shards = List.copyOf(shards);
@@ -245,38 +272,63 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
       return shards.stream().mapToLong(shard -> shard.weight().byteSize()).sum();
     }
 
+    /** Whether the shards can reproduce the canonical tree (see the class comment). */
+    public boolean canonical() {
+      int in = inFeatures();
+      int ranks = shards.size();
+      if (Integer.bitCount(ranks) != 1 || ranks > canonicalPieces(in)) {
+        return false;
+      }
+      return shards.stream().allMatch(shard -> shard.weight().columns() == in / ranks);
+    }
+
     @Override
     public void apply(Compute compute, float[] x, int tokens, float[] out) {
       int rows = outFeatures();
       int in = inFeatures();
+      boolean canonical = canonical();
+      // Pieces per shard and their length: P/t pieces of n/P when canonical, else each shard one whole piece.
+      int piecesPerShard = canonical ? canonicalPieces(in) / shards.size() : 1;
+      int pieces = piecesPerShard * shards.size();
       KernelOps ops = compute.ops();
       compute.parallel().forRange(rows, minRows(in, tokens), (start, end) -> {
-        if (tokens == 1) {
-          float[] partial = new float[BLOCK];
-          for (int blockStart = start; blockStart < end; blockStart += BLOCK) {
-            int blockEnd = Math.min(end, blockStart + BLOCK);
-            for (int rank = 0; rank < shards.size(); rank++) {
-              RowShard shard = shards.get(rank);
-              ops.matvec(shard.weight(), blockStart, blockEnd, x, shard.inputStart(), partial, 0);
-              for (int row = blockStart; row < blockEnd; row++) {
-                out[row] = rank == 0 ? partial[row - blockStart] : out[row] + partial[row - blockStart];
-              }
-            }
-          }
-          return;
-        }
-        float[] partial = new float[tokens];
+        // partial[k·tokens + t]: piece k of token t for the current row.
+        float[] partial = new float[pieces * tokens];
         for (int row = start; row < end; row++) {
           for (int rank = 0; rank < shards.size(); rank++) {
             RowShard shard = shards.get(rank);
-            ops.dotRows(shard.weight(), row, x, shard.inputStart(), in, tokens, partial, 0, 1);
-            for (int token = 0; token < tokens; token++) {
-              int index = token * rows + row;
-              out[index] = rank == 0 ? partial[token] : out[index] + partial[token];
+            int length = shard.weight().columns() / piecesPerShard;
+            for (int local = 0; local < piecesPerShard; local++) {
+              int piece = rank * piecesPerShard + local;
+              ops.dotRowWindow(shard.weight(), row, local * length, length, x, shard.inputStart() + local * length,
+                  in, tokens, partial, piece * tokens, 1);
             }
+          }
+          for (int token = 0; token < tokens; token++) {
+            out[token * rows + row] = canonical
+                ? treeSum(partial, token, tokens, pieces) : rankOrderSum(partial, token, tokens, pieces);
           }
         }
       });
+    }
+
+    /** {@code ((v0 + v1) + (v2 + v3)) + (…)} over {@code values[offset + k·stride]}, {@code count} a power of two. */
+    private static float treeSum(float[] values, int offset, int stride, int count) {
+      for (int width = 1; width < count; width *= 2) {
+        for (int k = 0; k + width < count; k += 2 * width) {
+          values[offset + k * stride] += values[offset + (k + width) * stride];
+        }
+      }
+      return values[offset];
+    }
+
+    /** {@code ((v0 + v1) + v2) + …}: the fallback order. */
+    private static float rankOrderSum(float[] values, int offset, int stride, int count) {
+      float sum = values[offset];
+      for (int k = 1; k < count; k++) {
+        sum += values[offset + k * stride];
+      }
+      return sum;
     }
   }
 }

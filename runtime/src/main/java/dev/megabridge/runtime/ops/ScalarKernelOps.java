@@ -14,14 +14,19 @@ public final class ScalarKernelOps implements KernelOps {
   @Override
   public void dotRows(WeightMatrix weight, int row, float[] x, int xOffset, int xStride, int tokens,
       float[] out, int outOffset, int outStride) {
+    dotRowWindow(weight, row, 0, weight.columns(), x, xOffset, xStride, tokens, out, outOffset, outStride);
+  }
+
+  @Override
+  public void dotRowWindow(WeightMatrix weight, int row, int columnStart, int length, float[] x, int xOffset,
+      int xStride, int tokens, float[] out, int outOffset, int outStride) {
     MemorySegment data = weight.data();
-    long base = weight.rowOffset(row);
-    int columns = weight.columns();
+    long base = weight.rowOffset(row) + (long) columnStart * weight.dtype().byteSize();
     boolean bf16 = weight.dtype() == DType.BF16;
     for (int token = 0; token < tokens; token++) {
       int start = xOffset + token * xStride;
       float sum = 0f;
-      for (int column = 0; column < columns; column++) {
+      for (int column = 0; column < length; column++) {
         float value = bf16 ? DType.bf16ToFloat(data.get(BF16, base + 2L * column))
             : data.get(F32, base + 4L * column);
         sum = Math.fma(value, x[start + column], sum);

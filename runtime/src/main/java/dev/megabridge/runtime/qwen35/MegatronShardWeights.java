@@ -114,7 +114,7 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
     if (owner == null) {
       throw new CheckpointFormatException(checkpoint.directory() + ": no Megatron parameter holds " + name);
     }
-    return build(owner);
+    return build(resolved, owner);
   }
 
   @Override
@@ -125,11 +125,17 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
       throw new CheckpointFormatException(checkpoint.directory() + ": no Megatron parameter holds expert " + expert
           + " of " + name);
     }
-    return build(owner);
+    return build(resolved, owner);
   }
 
-  /** The layer of one HF weight from the shards of the split ranks (TP, or ETP for experts) holding it. */
-  private Linear build(Owner owner) {
+  /**
+   * The layer of HF weight {@code name} from the shards of the split ranks (TP, or ETP for experts) holding it.
+   * Row-kind layers ({@link ModelWeights#rowKind}) are always {@link Linear.RowParallel}, even unsplit, so they
+   * reduce in the same canonical order as the single-rank forward; a weight the mapping splits by input column
+   * must be row-kind and a row-kind weight must be split that way (checked here, so the name set and the mappings
+   * cannot drift apart unnoticed).
+   */
+  private Linear build(String name, Owner owner) {
     ParamMapping mapping = owner.mapping();
     String localName = ShardPlan.localName(plan.layout(), plan.model(), owner.param());
     List<Rank> ranks = plan.gatherRanks(owner.param(), mapping.isExpert());
@@ -137,15 +143,21 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
     for (Rank rank : ranks) {
       shards.add(checkpoint.rankTensor(rank, localName));
     }
+    boolean rowKind = ModelWeights.rowKind(name);
     if (mapping instanceof ReplicatedMapping) {
-      return Linear.dense(WeightMatrix.of(shards.getFirst()));
+      return ModelWeights.singleRank(name, WeightMatrix.of(shards.getFirst()));
     }
     Map<String, Shape> hfShapes = new LinkedHashMap<>();
     mapping.hfParams().forEach((role, hfName) -> hfShapes.put(role, plan.hfTensors().get(hfName).shape()));
     Shape hfShape = hfShapes.get(owner.role());
     Shape localShape = shards.getFirst().shape();
     int splitSize = shards.size();
-    if (localShape.dim(localShape.rank() - 1) != hfShape.dim(hfShape.rank() - 1)) {
+    boolean rowSplit = localShape.dim(localShape.rank() - 1) != hfShape.dim(hfShape.rank() - 1);
+    if (splitSize > 1 && rowSplit != rowKind) {
+      throw new MappingException(owner.param().name() + ": " + name + " is " + (rowSplit ? "" : "not ")
+          + "split by input column, but the runtime's row-kind names say otherwise");
+    }
+    if (rowKind) {
       return rowParallel(owner, shards, hfShapes, splitSize);
     }
     return columnParallel(owner, shards, hfShapes, splitSize, Math.toIntExact(hfShape.dim(hfShape.rank() - 2)));

@@ -155,7 +155,7 @@ class KernelOpsTest {
       columnsSplit.apply(three, x, tokens, columnResult);
       assertThat(columnResult).isEqualTo(single);
 
-      // Row-parallel: the input split 30 | 40; partial sums added in rank order.
+      // Row-parallel, unequal split 30 | 40: not the canonical pieces, so partial sums are added in rank order.
       Linear rowsSplit = new Linear.RowParallel(java.util.List.of(
           new Linear.RowShard(columnSlice(weight, 0, 30), 0), new Linear.RowShard(columnSlice(weight, 30, 40), 30)));
       float[] rowResult = new float[tokens * rows];
@@ -166,11 +166,87 @@ class KernelOpsTest {
     }
   }
 
-  private static WeightMatrix columnSlice(WeightMatrix weight, int start, int count) {
-    MemorySegment data = MemorySegment.ofArray(new byte[weight.rows() * count * 2]);
-    for (int row = 0; row < weight.rows(); row++) {
-      MemorySegment.copy(weight.data(), weight.rowOffset(row) + start * 2L, data, (long) row * count * 2, count * 2L);
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
+  void dotRowWindowEqualsTheSameColumnsAsTheirOwnMatrix(String kernels) {
+    Random random = new Random(5);
+    int[][] windows = {{0, 1}, {3, 17}, {16, 16}, {5, 64}, {64, 128}, {1, 255}, {200, 57}, {0, 257}};
+    for (KernelOps ops : new KernelOps[] {SCALAR, new VectorKernelOps()}) {
+      for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+        WeightMatrix weight = randomMatrix(random, 3, 257, dtype);
+        for (int[] window : windows) {
+          int start = window[0];
+          int length = window[1];
+          WeightMatrix own = columnSlice(weight, start, length);
+          int tokens = 6;
+          int stride = length + 5;
+          float[] x = randomVector(random, tokens * stride);
+          float[] fromWindow = new float[tokens];
+          float[] fromOwn = new float[tokens];
+          float[] oracle = new float[tokens];
+          for (int row = 0; row < 3; row++) {
+            ops.dotRowWindow(weight, row, start, length, x, 2, stride, tokens, fromWindow, 0, 1);
+            ops.dotRows(own, row, x, 2, stride, tokens, fromOwn, 0, 1);
+            assertThat(fromWindow).as(ops.name() + " " + dtype + " window " + start + "+" + length)
+                .isEqualTo(fromOwn);
+            SCALAR.dotRowWindow(weight, row, start, length, x, 2, stride, tokens, oracle, 0, 1);
+            for (int token = 0; token < tokens; token++) {
+              assertThat((double) fromWindow[token]).isCloseTo(oracle[token],
+                  org.assertj.core.data.Offset.offset(tolerance(length)));
+            }
+          }
+        }
+      }
     }
-    return new WeightMatrix(data, DType.BF16, weight.rows(), count);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
+  void rowKindLayersAreBitIdenticalOverPowerOfTwoSplits(String kernels) {
+    Random random = new Random(13);
+    int rows = 37;
+    int columns = 8 * 45;
+    WeightMatrix weight = randomMatrix(random, rows, columns, DType.BF16);
+    try (Compute compute = new Compute(new VectorKernelOps(), new Parallel(3))) {
+      for (int tokens : new int[] {1, 6}) {
+        float[] x = randomVector(random, tokens * columns);
+        float[] single = new float[tokens * rows];
+        Linear.rowReduced(weight).apply(compute, x, tokens, single);
+        for (int ranks : new int[] {2, 4, 8, 3}) {
+          java.util.List<Linear.RowShard> shards = new java.util.ArrayList<>();
+          for (int rank = 0; rank < ranks; rank++) {
+            int width = columns / ranks;
+            shards.add(new Linear.RowShard(columnSlice(weight, rank * width, width), rank * width));
+          }
+          Linear.RowParallel split = new Linear.RowParallel(shards);
+          float[] result = new float[tokens * rows];
+          split.apply(compute, x, tokens, result);
+          if (ranks == 3) {
+            // Not a power of two: rank-order fallback, close but not the canonical tree.
+            assertThat(split.canonical()).isFalse();
+            for (int i = 0; i < single.length; i++) {
+              assertThat((double) result[i]).isCloseTo(single[i],
+                  org.assertj.core.data.Offset.offset(tolerance(columns)));
+            }
+          } else {
+            assertThat(split.canonical()).isTrue();
+            assertThat(result).as(ranks + " ranks, " + tokens + " tokens").isEqualTo(single);
+          }
+        }
+      }
+    }
+    assertThat(Linear.canonicalPieces(columns)).isEqualTo(8);
+    assertThat(Linear.canonicalPieces(36)).isEqualTo(4);
+    assertThat(Linear.canonicalPieces(35)).isEqualTo(1);
+  }
+
+  private static WeightMatrix columnSlice(WeightMatrix weight, int start, int count) {
+    int bytes = weight.dtype().byteSize();
+    MemorySegment data = MemorySegment.ofArray(new byte[weight.rows() * count * bytes]);
+    for (int row = 0; row < weight.rows(); row++) {
+      MemorySegment.copy(weight.data(), weight.rowOffset(row) + (long) start * bytes, data,
+          (long) row * count * bytes, (long) count * bytes);
+    }
+    return new WeightMatrix(data, weight.dtype(), weight.rows(), count);
   }
 }

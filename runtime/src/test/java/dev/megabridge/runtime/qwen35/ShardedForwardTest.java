@@ -32,12 +32,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ShardedForwardTest {
 
-  /**
-   * Sharded vs unsharded forward, relative to the largest logit: only the summation order of row-parallel partial
-   * sums differs. Without tensor parallelism (PP, EP only) the results are bit-identical.
-   */
-  static final double SHARDED_TOLERANCE = 1e-5;
-
   static Stream<Arguments> layouts() {
     return Stream.of(
         Arguments.of("qwen35_dense_vl", "qwen35_dense_vl", ParallelLayout.of(1, 2, 1, 1, 1), false),
@@ -71,10 +65,9 @@ class ShardedForwardTest {
         ForwardResult expected = Qwen35ReferenceTest.run(single, reference, caseName, ForwardTrace.NONE);
         ForwardResult actual = Qwen35ReferenceTest.run(sharded, reference, caseName, ForwardTrace.NONE);
         String what = modelName + " " + layout.describe() + " " + caseName;
-        double tolerance = layout.tp() == 1 ? 0 : SHARDED_TOLERANCE;
-        assertClose(actual.logits().data(), expected.logits().data(), tolerance,
-            what + ": sharded vs single-rank logits");
-        assertClose(actual.mtpLogits().orElseThrow().data(), expected.mtpLogits().orElseThrow().data(), tolerance,
+        // Row-kind layers reduce in one canonical order whatever the split, so every layout is bit-identical.
+        assertIdentical(actual.logits().data(), expected.logits().data(), what + ": sharded vs single-rank logits");
+        assertIdentical(actual.mtpLogits().orElseThrow().data(), expected.mtpLogits().orElseThrow().data(),
             what + ": sharded vs single-rank MTP logits");
         String prefix = (bf16 ? "bf16w." : "") + caseName;
         Qwen35ReferenceTest.assertLogits(actual.logits(), Fixtures.floats(reference, prefix + ".logits"), what);
@@ -84,12 +77,11 @@ class ShardedForwardTest {
     }
   }
 
-  /** Within {@code tolerance} relative to the largest logit (at least 1). */
-  private static void assertClose(float[] actual, float[] expected, double tolerance, String what) {
-    double difference = Fixtures.maxAbsDifference(actual, expected);
-    double scale = Math.max(1, Fixtures.maxAbs(expected));
-    System.out.printf("%s: max abs difference %.3g (max |logit| %.3g)%n", what, difference, scale);
-    assertThat(difference).as(what).isLessThanOrEqualTo(tolerance * scale);
+  /** Bit for bit equal (the difference is printed first, to show how far off a failure is). */
+  private static void assertIdentical(float[] actual, float[] expected, String what) {
+    System.out.printf("%s: max abs difference %.3g (max |logit| %.3g)%n", what,
+        Fixtures.maxAbsDifference(actual, expected), Fixtures.maxAbs(expected));
+    assertThat(actual).as(what).isEqualTo(expected);
   }
 
   @Test
@@ -104,11 +96,16 @@ class ShardedForwardTest {
       assertThat(queryShards).hasSize(2);
       assertThat(queryShards.getFirst().outputRows()).hasSize(2 * 64 * 2);
       assertThat(weights.linear(layer + "self_attn.o_proj.weight"))
-          .isInstanceOfSatisfying(Linear.RowParallel.class, row -> assertThat(row.shards())
-              .extracting(Linear.RowShard::inputStart).containsExactly(0, 128));
+          .isInstanceOfSatisfying(Linear.RowParallel.class, row -> {
+            assertThat(row.shards()).extracting(Linear.RowShard::inputStart).containsExactly(0, 128);
+            assertThat(row.canonical()).isTrue();
+          });
       // Routed expert 5 lives on EP rank 1 and is split over 2 ETP ranks.
       assertThat(weights.linear(layer + "mlp.experts.5.down_proj.weight"))
           .isInstanceOfSatisfying(Linear.RowParallel.class, row -> assertThat(row.shards()).hasSize(2));
+      // The single-rank forward computes the same row-kind layer as one canonical shard.
+      assertThat(Fixtures.loadedWeights("qwen35_moe_vl").linear(layer + "self_attn.o_proj.weight"))
+          .isInstanceOfSatisfying(Linear.RowParallel.class, row -> assertThat(row.shards()).hasSize(1));
       // Replicated router: rank 0's copy.
       assertThat(weights.linear(layer + "mlp.gate.weight")).isInstanceOf(Linear.Dense.class);
       // The zero-centred GDN out_norm is used as HF's γ (Megatron stores γ − 1).
