@@ -26,8 +26,18 @@ public final class ConvertBench {
    * @param work scratch folder (needs about 4 × the checkpoint size free)
    * @param javaCommand the java launcher plus JVM flags used for the CLI child processes
    */
-  public record Options(Path configDirectory, Path work, int layers, int rounds, List<String> javaCommand,
-      Path cliJar, boolean keep) {}
+  public record Options(Path configDirectory, Path work, int layers, int rounds, CacheState cache,
+      List<String> javaCommand, Path cliJar, boolean keep) {}
+
+  /**
+   * Page-cache state every timed step starts from, so that no contender inherits another's cache: COLD drops the
+   * page cache (needs root; real checkpoints of tens of GB are not cached either), WARM reads the step's input
+   * once before timing it.
+   */
+  public enum CacheState {
+    COLD,
+    WARM
+  }
 
   public record Result(long checkpointBytes, long megatronBytes, double copySeconds, double importSeconds,
       double exportSeconds, long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon,
@@ -111,20 +121,24 @@ public final class ConvertBench {
         }
         sync();
         // The copy reads the source first, so every contender finds it in the page cache alike.
+        prepare(options.cache(), source);
         ChildProcess.Measurement copyRun = ChildProcess.run(List.of("cp", "-r", source.toString(), copy.toString()),
             work.resolve("cp.log"));
         sync();
         OutputDirectory.deleteRecursively(copy);
+        prepare(options.cache(), source);
         ChildProcess.Measurement importRun = ChildProcess.run(cli(options, "import", source.toString(),
             megatron.toString(), "--tp", "2", "--ep", "4", "--quiet"), work.resolve("import.log"));
         sync();
         long megatronBytes = sizeOf(megatron);
         // A second baseline: the raw cost of writing as many bytes as the import wrote, timed like the others.
         long blocks = Math.max(1, megatronBytes >> 23);
+        prepare(options.cache(), null);
         ChildProcess.Measurement rawWrite = ChildProcess.run(List.of("sh", "-c", "dd if=/dev/zero of='"
             + work.resolve("dd.bin") + "' bs=8M count=" + blocks + " status=none"), work.resolve("dd.log"));
         sync();
         Files.deleteIfExists(work.resolve("dd.bin"));
+        prepare(options.cache(), megatron);
         ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
             exported.toString(), "--quiet"), work.resolve("export.log"));
         sync();
@@ -132,9 +146,11 @@ public final class ConvertBench {
         OutputDirectory.deleteRecursively(megatron);
         OutputDirectory.deleteRecursively(exported);
         sync();
+        prepare(options.cache(), source);
         ChildProcess.Measurement torchDistImport = ChildProcess.run(cli(options, "import", source.toString(),
             torchDist.toString(), "--format", "torch_dist", "--quiet"), work.resolve("import-torch-dist.log"));
         sync();
+        prepare(options.cache(), torchDist);
         ChildProcess.Measurement torchDistExport = ChildProcess.run(cli(options, "export", torchDist.toString(),
             exported.toString(), "--quiet"), work.resolve("export-torch-dist.log"));
         sync();
@@ -183,6 +199,35 @@ public final class ConvertBench {
     command.add(options.cliJar().toString());
     command.addAll(List.of(arguments));
     return command;
+  }
+
+  /** Flushes dirty pages, then drops the page cache (COLD) or reads {@code input} once (WARM). */
+  private static void prepare(CacheState cache, Path input) throws IOException {
+    sync();
+    switch (cache) {
+      case COLD -> {
+        try {
+          Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "3");
+        } catch (IOException e) {
+          throw new dev.megabridge.core.error.UsageException("--cache cold needs root to drop the page cache ("
+              + e.getMessage() + "); use --cache warm");
+        }
+      }
+      case WARM -> {
+        if (input != null) {
+          try (var files = Files.walk(input)) {
+            for (Path file : files.filter(Files::isRegularFile).toList()) {
+              try (var channel = java.nio.channels.FileChannel.open(file)) {
+                java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(8 << 20);
+                while (channel.read(buffer.clear()) > 0) {
+                  // Reading is the point: it brings the file into the page cache.
+                }
+              }
+            }
+          }
+        }
+      }
+    }
   }
 
   private static long sizeOf(Path folder) throws IOException {

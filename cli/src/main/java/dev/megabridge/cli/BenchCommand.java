@@ -43,6 +43,11 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--rounds", defaultValue = "1", description = "Measurement rounds (default ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--cache", defaultValue = "cold",
+        description = "Page cache before each timed step: cold (dropped; needs root) or warm (input read once). "
+            + "Default ${DEFAULT-VALUE}.")
+    String cache;
+
     @Option(names = "--keep", description = "Keep the checkpoints afterwards.")
     boolean keep;
 
@@ -65,7 +70,11 @@ public final class BenchCommand implements Runnable {
         throw new UsageException("--rounds and --layers must be positive");
       }
       List<ConvertBench.Result> results = ConvertBench.run(new ConvertBench.Options(configDirectory, work, layers,
-          rounds, java, jar, keep));
+          rounds, switch (cache) {
+            case "cold" -> ConvertBench.CacheState.COLD;
+            case "warm" -> ConvertBench.CacheState.WARM;
+            default -> throw new UsageException("--cache must be cold or warm, got '" + cache + "'");
+          }, java, jar, keep));
       Map<String, Object> summary = ConvertBench.summary(results);
       if (common.json) {
         Map<String, Object> report = new java.util.LinkedHashMap<>(summary);
