@@ -63,6 +63,41 @@ final class ByteSink implements AutoCloseable {
     position += length;
   }
 
+  /**
+   * Writes {@code [offset, offset + length)} of {@code segment} and adds it to {@code crc} in one pass. A large
+   * run of a memory-mapped file is read with positional channel reads (kernel read-ahead, no page faults on
+   * the mapping) into the buffer, checksummed there and written from there.
+   */
+  void writeChecksummed(MemorySegment segment, long offset, long length, CRC32 crc) {
+    var onDisk = length >= BUFFER_BYTES / 2 && segment.isNative()
+        ? dev.megabridge.core.io.MappedFiles.locate(segment.address() + offset, length)
+        : java.util.Optional.<dev.megabridge.core.io.MappedFiles.Location>empty();
+    if (onDisk.isEmpty()) {
+      updateCrc(crc, segment, offset, length);
+      write(segment, offset, length);
+      return;
+    }
+    flush();
+    try (java.nio.channels.FileChannel source = java.nio.channels.FileChannel.open(onDisk.get().path())) {
+      long done = 0;
+      while (done < length) {
+        buffer.clear().limit((int) Math.min(BUFFER_BYTES, length - done));
+        int read = source.read(buffer, onDisk.get().fileOffset() + done);
+        if (read <= 0) {
+          throw new IOException(onDisk.get().path() + " ended " + (length - done) + " bytes early");
+        }
+        buffer.flip();
+        crc.update(buffer.duplicate());
+        writeFully(buffer);
+        done += read;
+      }
+      buffer.clear();
+    } catch (IOException e) {
+      throw new UncheckedIOException(name + ": copy failed: " + e.getMessage(), e);
+    }
+    position += length;
+  }
+
   /** Adds {@code [offset, offset + length)} of {@code segment} (native or any heap array) to {@code crc}. */
   static void updateCrc(CRC32 crc, MemorySegment segment, long offset, long length) {
     if (segment.isNative() || segment.heapBase().orElse(null) instanceof byte[]) {

@@ -161,8 +161,7 @@ public final class TorchArchiveWriter {
       CRC32 crc = new CRC32();
       long[] written = {0};
       tensor.forEachRun((segment, runOffset, runLength) -> {
-        ByteSink.updateCrc(crc, segment, runOffset, runLength);
-        sink.write(segment, runOffset, runLength);
+        sink.writeChecksummed(segment, runOffset, runLength, crc);
         written[0] += runLength;
       });
       if (written[0] != size) {
