@@ -64,16 +64,16 @@ final class ByteSink implements AutoCloseable {
   }
 
   /**
-   * Writes {@code [offset, offset + length)} of {@code segment} and adds it to {@code crc} in one pass. A large
-   * run of a memory-mapped file is read with positional channel reads (kernel read-ahead, no page faults on
-   * the mapping) into the buffer, checksummed there and written from there.
+   * Writes {@code [offset, offset + length)} of {@code segment} and adds it to {@code crc}. A large run of a
+   * memory-mapped file is checksummed through the mapping and copied file to file in the kernel
+   * ({@code transferTo}, i.e. {@code copy_file_range}), so its bytes cross into user space only once.
    */
   void writeChecksummed(MemorySegment segment, long offset, long length, CRC32 crc) {
+    updateCrc(crc, segment, offset, length);
     var onDisk = length >= BUFFER_BYTES / 2 && segment.isNative()
         ? dev.megabridge.core.io.MappedFiles.locate(segment.address() + offset, length)
         : java.util.Optional.<dev.megabridge.core.io.MappedFiles.Location>empty();
     if (onDisk.isEmpty()) {
-      updateCrc(crc, segment, offset, length);
       write(segment, offset, length);
       return;
     }
@@ -81,17 +81,12 @@ final class ByteSink implements AutoCloseable {
     try (java.nio.channels.FileChannel source = java.nio.channels.FileChannel.open(onDisk.get().path())) {
       long done = 0;
       while (done < length) {
-        buffer.clear().limit((int) Math.min(BUFFER_BYTES, length - done));
-        int read = source.read(buffer, onDisk.get().fileOffset() + done);
-        if (read <= 0) {
-          throw new IOException(onDisk.get().path() + " ended " + (length - done) + " bytes early");
+        long moved = source.transferTo(onDisk.get().fileOffset() + done, length - done, channel);
+        if (moved <= 0) {
+          throw new IOException(onDisk.get().path() + ": transfer stalled " + (length - done) + " bytes early");
         }
-        buffer.flip();
-        crc.update(buffer.duplicate());
-        writeFully(buffer);
-        done += read;
+        done += moved;
       }
-      buffer.clear();
     } catch (IOException e) {
       throw new UncheckedIOException(name + ": copy failed: " + e.getMessage(), e);
     }
