@@ -19,19 +19,28 @@ final class ByteSink implements AutoCloseable {
 
   private final WritableByteChannel channel;
   private final String name;
-  private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
-  private final MemorySegment bufferSegment = MemorySegment.ofBuffer(buffer);
+  private final ByteBuffer buffer;
+  private final MemorySegment bufferSegment;
   private long position;
 
   /** Writes to {@code channel} (positioned at its end); {@code name} is used in I/O error messages. */
   ByteSink(WritableByteChannel channel, String name) {
-    this.channel = channel;
-    this.name = name;
+    this(channel, name, ByteBuffer.allocateDirect(BUFFER_BYTES));
   }
 
-  /** A sink collecting into {@code out}. */
+  private ByteSink(WritableByteChannel channel, String name, ByteBuffer buffer) {
+    this.channel = channel;
+    this.name = name;
+    this.buffer = buffer;
+    this.bufferSegment = MemorySegment.ofBuffer(buffer);
+  }
+
+  /**
+   * A sink collecting into {@code out}, for small archives (extra state, common state): a small heap buffer,
+   * since thousands of them are made per checkpoint and direct buffers are only freed by a later GC.
+   */
   static ByteSink of(ByteArrayOutputStream out) {
-    return new ByteSink(Channels.newChannel(out), "memory");
+    return new ByteSink(Channels.newChannel(out), "memory", ByteBuffer.allocate(64 << 10));
   }
 
   /** Bytes written so far. */
