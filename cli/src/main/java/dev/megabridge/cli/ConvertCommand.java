@@ -36,7 +36,7 @@ public final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
-  @Option(names = "--threads", description = "Files written in parallel (default: CPU count for shards; torch_dist: .distcp files, 1).")
+  @Option(names = "--threads", description = "Files written in parallel (default: CPU count; for torch_dist the number of .distcp files).")
   Integer threads;
 
   @Mixin
@@ -62,7 +62,8 @@ public final class ConvertCommand implements Callable<Integer> {
       if (format.equals("torch_dist")) {
         TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,
             new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
-                threads == null ? 1 : threads), autoBridge, ConsoleProgress.create(common));
+                threads == null ? Runtime.getRuntime().availableProcessors() : threads), autoBridge,
+                ConsoleProgress.create(common));
         printTorchDist("convert", summary, (System.nanoTime() - start) / 1e9, common);
       } else {
         TorchDistConversions.ShardsSummary summary = TorchDistConversions.toShards(hf, output, layout.layout(),

@@ -36,7 +36,8 @@ public final class ImportCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
-  @Option(names = "--threads", description = "Ranks written in parallel (default: CPU count).")
+  @Option(names = "--threads",
+      description = "Ranks (shards) or .distcp files (torch_dist) written in parallel (default: CPU count).")
   Integer threads;
 
   @Mixin
@@ -78,7 +79,8 @@ public final class ImportCommand implements Callable<Integer> {
     TorchDistConversions.TorchDistSummary summary;
     try (HfSource hf = HfSource.openHf(source)) {
       summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
-          layout.bridgeOptions(), overwrite, threads == null ? 1 : threads), AutoBridge.discover(),
+          layout.bridgeOptions(), overwrite, threads == null ? Runtime.getRuntime().availableProcessors() : threads),
+          AutoBridge.discover(),
           ConsoleProgress.create(common));
     }
     ConvertCommand.printTorchDist("import", summary, (System.nanoTime() - start) / 1e9, common);
