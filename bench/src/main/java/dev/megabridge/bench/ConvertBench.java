@@ -42,7 +42,7 @@ public final class ConvertBench {
   public record Result(long checkpointBytes, long megatronBytes, double copySeconds, double importSeconds,
       double exportSeconds, long importPeakRssAnon, long exportPeakRssAnon, long copyPeakRssAnon,
       double rawWriteSeconds, double torchDistImportSeconds, double torchDistExportSeconds,
-      long torchDistPeakRssAnon) {
+      long torchDistPeakRssAnon, boolean roundTripsIdentical) {
 
     public double importRatio() {
       return importSeconds / copySeconds;
@@ -67,6 +67,7 @@ public final class ConvertBench {
       out.put("torch_dist_import_over_copy", torchDistImportSeconds / copySeconds);
       out.put("torch_dist_export_over_copy", torchDistExportSeconds / copySeconds);
       out.put("torch_dist_peak_rss_anon_bytes", torchDistPeakRssAnon);
+      out.put("round_trips_bit_identical", roundTripsIdentical);
       out.put("import_over_raw_write", importSeconds / rawWriteSeconds);
       out.put("import_peak_rss_anon_bytes", importPeakRssAnon);
       out.put("export_peak_rss_anon_bytes", exportPeakRssAnon);
@@ -85,13 +86,14 @@ public final class ConvertBench {
           dd of the import's bytes %5.2f s  → import = %.2f × writing the same bytes from /dev/zero
           import torch_dist   %7.2f s  = %.2f × copy
           export torch_dist   %7.2f s  = %.2f × copy   peak RssAnon (both) %.0f MiB
+          both round trips bit-identical to the source: %s
           targets (≤ 1.5 × copy, ≤ 1536 MiB): %s""",
           checkpointBytes / gib, copySeconds, checkpointBytes / gib / copySeconds, importSeconds, importRatio(),
           importPeakRssAnon / 1048576.0, megatronBytes / gib, megatronBytes / gib / importSeconds, exportSeconds,
           exportRatio(), exportPeakRssAnon / 1048576.0, checkpointBytes / gib, checkpointBytes / gib / exportSeconds,
           rawWriteSeconds, importSeconds / rawWriteSeconds, torchDistImportSeconds,
           torchDistImportSeconds / copySeconds, torchDistExportSeconds, torchDistExportSeconds / copySeconds,
-          torchDistPeakRssAnon / 1048576.0,
+          torchDistPeakRssAnon / 1048576.0, roundTripsIdentical ? "yes" : "NO",
           toMap().get("targets_met").equals(Boolean.TRUE) ? "met" : "NOT met");
     }
   }
@@ -142,6 +144,7 @@ public final class ConvertBench {
         ChildProcess.Measurement exportRun = ChildProcess.run(cli(options, "export", megatron.toString(),
             exported.toString(), "--quiet"), work.resolve("export.log"));
         sync();
+        boolean shardsIdentical = dev.megabridge.core.convert.CheckpointComparison.compare(source, exported).identical();
         // Issue 5's form: the same source to a torch_dist checkpoint (TP=1 chunks) and back.
         OutputDirectory.deleteRecursively(megatron);
         OutputDirectory.deleteRecursively(exported);
@@ -154,11 +157,14 @@ public final class ConvertBench {
         ChildProcess.Measurement torchDistExport = ChildProcess.run(cli(options, "export", torchDist.toString(),
             exported.toString(), "--quiet"), work.resolve("export-torch-dist.log"));
         sync();
+        boolean torchDistIdentical = dev.megabridge.core.convert.CheckpointComparison.compare(source, exported)
+            .identical();
         OutputDirectory.deleteRecursively(torchDist);
         results.add(new Result(bytes, megatronBytes, copyRun.seconds(), importRun.seconds(), exportRun.seconds(),
             importRun.peakRssAnonBytes(), exportRun.peakRssAnonBytes(), copyRun.peakRssAnonBytes(),
             rawWrite.seconds(), torchDistImport.seconds(), torchDistExport.seconds(),
-            Math.max(torchDistImport.peakRssAnonBytes(), torchDistExport.peakRssAnonBytes())));
+            Math.max(torchDistImport.peakRssAnonBytes(), torchDistExport.peakRssAnonBytes()),
+            shardsIdentical && torchDistIdentical));
       }
       if (!options.keep()) {
         for (Path path : List.of(source, megatron, exported)) {

@@ -129,6 +129,21 @@ public final class SyntheticCheckpoint {
         written += size;
         rotation++;
       }
+      // Plain GDN norm gammas near 1, as trained models have (their Megatron form is gamma - 1, exact in fp32 for
+      // gammas in [0.5, 2]); random bytes there would make the round trip inexact by construction.
+      long dataStart = 8 + header.length;
+      long offset = 0;
+      for (SafetensorsWriter.Entry entry : entries) {
+        long size = entry.tensor().byteSize();
+        if (entry.name().endsWith("linear_attn.norm.weight")) {
+          ByteBuffer gammas = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
+          while (gammas.hasRemaining()) {
+            gammas.putFloat((float) (0.75 + 0.5 * random.nextDouble()));
+          }
+          channel.write(gammas.flip(), dataStart + offset);
+        }
+        offset += size;
+      }
     }
   }
 }

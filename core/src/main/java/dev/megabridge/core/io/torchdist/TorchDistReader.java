@@ -147,7 +147,10 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
 
   private static MemorySegment map(Path file, Arena arena) {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      return channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+      MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+      // Writers can then copy contiguous chunk bytes file to file in the kernel.
+      dev.megabridge.core.io.MappedFiles.register(mapping, file.toAbsolutePath(), 0);
+      return mapping;
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
     }
