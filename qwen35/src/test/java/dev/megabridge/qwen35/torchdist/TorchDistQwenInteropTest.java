@@ -1,23 +1,19 @@
 package dev.megabridge.qwen35.torchdist;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.megabridge.core.io.torchdist.InteropScript;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.qwen35.Fixtures;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,7 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
 class TorchDistQwenInteropTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final int NO_PYTHON = 3;
   private static Path script;
 
   @TempDir
@@ -41,37 +36,7 @@ class TorchDistQwenInteropTest {
 
   @BeforeAll
   static void createVenv() throws Exception {
-    script = Path.of(System.getProperty("megabridge.root")).resolve("scripts/torchdist/interop.sh");
-    Result setup = run(List.of(script.toString(), "setup"), 1800);
-    Assumptions.assumeTrue(setup.exitCode() != NO_PYTHON, "no python3 on this machine: " + setup.output());
-    if (setup.exitCode() != 0) {
-      fail("creating the torch venv failed (exit " + setup.exitCode() + "):\n" + setup.output());
-    }
-  }
-
-  record Result(int exitCode, String output) {}
-
-  private static Result run(List<String> command, long timeoutSeconds) throws Exception {
-    Path log = Files.createTempFile("interop", ".log");
-    try {
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        fail(command + " did not finish within " + timeoutSeconds + " s:\n" + Files.readString(log));
-      }
-      return new Result(process.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
-    } finally {
-      Files.deleteIfExists(log);
-    }
-  }
-
-  private static void runOk(List<String> arguments) throws Exception {
-    List<String> command = new ArrayList<>(List.of(script.toString()));
-    command.addAll(arguments);
-    Result result = run(command, 600);
-    if (result.exitCode() != 0) {
-      fail(String.join(" ", command) + " failed (exit " + result.exitCode() + "):\n" + result.output());
-    }
+    script = InteropScript.setUp();
   }
 
   @Test
@@ -87,7 +52,7 @@ class TorchDistQwenInteropTest {
       arguments.add(checkpoint.toString());
       arguments.add(Fixtures.tiny(model).toString());
     }
-    runOk(arguments);
+    InteropScript.runOk(script, arguments);
 
     JsonNode report = JSON.readTree(temp.resolve("qwen-report.json").toFile());
     for (Map.Entry<String, Path> checkpoint : checkpoints.entrySet()) {
@@ -142,7 +107,7 @@ class TorchDistQwenInteropTest {
   void javaExportsHfFromACheckpointTorchWrote() throws Exception {
     for (String model : List.of("qwen35_dense_vl_bf16", "qwen35_moe_vl_bf16")) {
       Path checkpoint = temp.resolve(model + "-torch");
-      runOk(List.of("save-qwen", checkpoint.toString(), Fixtures.tiny(model).toString()));
+      InteropScript.runOk(script, List.of("save-qwen", checkpoint.toString(), Fixtures.tiny(model).toString()));
       Path exported = temp.resolve(model + "-hf");
       TorchDistRoundTripTest.exportHf(checkpoint, Optional.of(Fixtures.tiny(model)), exported);
       TorchDistRoundTripTest.assertIdentical(Fixtures.tiny(model), exported);

@@ -18,15 +18,12 @@ import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.lang.foreign.Arena;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,7 +37,6 @@ import org.junit.jupiter.api.io.TempDir;
 class TorchInteropTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final int NO_PYTHON = 3;
   private static Path script;
 
   @TempDir
@@ -48,38 +44,7 @@ class TorchInteropTest {
 
   @BeforeAll
   static void createVenv() throws Exception {
-    Path root = Path.of(System.getProperty("megabridge.root"));
-    script = root.resolve("scripts/torchdist/interop.sh");
-    Result setup = run(List.of(script.toString(), "setup"), 1800);
-    Assumptions.assumeTrue(setup.exitCode() != NO_PYTHON, "no python3 on this machine: " + setup.output());
-    if (setup.exitCode() != 0) {
-      fail("creating the torch venv failed (exit " + setup.exitCode() + "):\n" + setup.output());
-    }
-  }
-
-  record Result(int exitCode, String output) {}
-
-  private static Result run(List<String> command, long timeoutSeconds) throws Exception {
-    Path log = Files.createTempFile("interop", ".log");
-    try {
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        fail(command + " did not finish within " + timeoutSeconds + " s:\n" + Files.readString(log));
-      }
-      return new Result(process.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
-    } finally {
-      Files.deleteIfExists(log);
-    }
-  }
-
-  private static void runOk(String... arguments) throws Exception {
-    List<String> command = new ArrayList<>(List.of(script.toString()));
-    command.addAll(List.of(arguments));
-    Result result = run(command, 600);
-    if (result.exitCode() != 0) {
-      fail(String.join(" ", command) + " failed (exit " + result.exitCode() + "):\n" + result.output());
-    }
+    script = InteropScript.setUp();
   }
 
   @Test
@@ -96,7 +61,7 @@ class TorchInteropTest {
     SafetensorsWriter.writeFile(work.resolve("expected.safetensors"), expected.entrySet().stream()
         .map(entry -> new SafetensorsWriter.Entry(entry.getKey(), entry.getValue())).toList(), bytes -> {});
 
-    runOk("verify-java", save.resolve("release").toString(), work.toString());
+    InteropScript.runOk(script, List.of("verify-java", save.resolve("release").toString(), work.toString()));
 
     JsonNode report = JSON.readTree(work.resolve("report.json").toFile());
     List<String> expectedKeys = new ArrayList<>(written.contents().tensors().stream()
@@ -130,7 +95,7 @@ class TorchInteropTest {
   void javaReadsWhatTorchWrote() throws Exception {
     Path ckpt = temp.resolve("ckpt");
     Path work = Files.createDirectories(temp.resolve("work"));
-    runOk("save-torch", ckpt.toString(), work.toString());
+    InteropScript.runOk(script, List.of("save-torch", ckpt.toString(), work.toString()));
 
     try (Arena arena = Arena.ofConfined(); TorchDistReader reader = TorchDistReader.open(ckpt)) {
       SafetensorsFile expected = SafetensorsFile.open(work.resolve("expected.safetensors"), arena);
