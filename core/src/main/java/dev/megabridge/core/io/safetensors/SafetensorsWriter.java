@@ -3,17 +3,15 @@ package dev.megabridge.core.io.safetensors;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.io.FileSink;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,18 +19,10 @@ import java.util.Map;
 import java.util.function.LongConsumer;
 
 /**
- * Streams tensors into safetensors files. Each tensor is written from its (lazy) source run by run, so the
- * model is never materialised; memory use is one copy buffer per writer.
+ * Streams tensors into safetensors files. Each tensor is written from its (lazy) source run by run through a
+ * {@link FileSink}, so the model is never materialised; memory use is the sink's blocks per file being written.
  */
 public final class SafetensorsWriter {
-
-  private static final int BUFFER_BYTES = 8 << 20;
-
-  /**
-   * Largest slice handed to one {@link FileChannel#write}: a {@link ByteBuffer} cannot view more than
-   * {@code Integer.MAX_VALUE} bytes, and a single tensor (e.g. a 27B model's bf16 embedding, 2.5 GB) can.
-   */
-  static final long MAX_WRITE_BYTES = 1L << 30;
 
   /** The reserved header key holding the string → string metadata map. */
   public static final String METADATA_KEY = "__metadata__";
@@ -76,79 +66,20 @@ public final class SafetensorsWriter {
       LongConsumer progress) {
     checkUnique(entries);
     byte[] header = header(entries, metadata);
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
-        StandardOpenOption.WRITE)) {
-      ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
-      writeFully(channel, length);
-      writeFully(channel, ByteBuffer.wrap(header));
-      ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
-      MemorySegment bufferSegment = MemorySegment.ofBuffer(buffer);
-      try (SourceChannels sources = new SourceChannels()) {
+    try (FileSink sink = FileSink.create(file)) {
+      sink.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+      sink.write(header);
       for (Entry entry : entries) {
         long[] written = {0};
         entry.tensor().forEachRun((segment, offset, size) -> {
+          sink.write(segment, offset, size);
           written[0] += size;
-          var onDisk = size >= TRANSFER_BYTES && segment.isNative()
-              ? dev.megabridge.core.io.MappedFiles.locate(segment.address() + offset, size)
-              : java.util.Optional.<dev.megabridge.core.io.MappedFiles.Location>empty();
-          if (onDisk.isPresent()) {
-            flush(channel, buffer);
-            sources.transfer(onDisk.get(), size, channel);
-          } else if (size >= BUFFER_BYTES / 2) {
-            flush(channel, buffer);
-            writeSegment(channel, segment, offset, size, MAX_WRITE_BYTES);
-          } else {
-            if (buffer.remaining() < size) {
-              flush(channel, buffer);
-            }
-            MemorySegment.copy(segment, offset, bufferSegment, buffer.position(), size);
-            buffer.position(buffer.position() + (int) size);
-          }
           progress.accept(size);
         });
         if (written[0] != entry.tensor().byteSize()) {
           throw new InternalException("tensor '" + entry.name() + "' streamed " + written[0]
               + " bytes instead of " + entry.tensor().byteSize());
         }
-      }
-      }
-      flush(channel, buffer);
-    } catch (IOException e) {
-      throw new UncheckedIOException(file + ": write failed: " + e.getMessage(), e);
-    }
-  }
-
-  /** Runs at least this large that come straight from a mapped file are copied in the kernel. */
-  private static final long TRANSFER_BYTES = 1 << 20;
-
-  /** Read channels of the mapped source files a writer copies from, opened once each. */
-  private static final class SourceChannels implements AutoCloseable {
-    private final Map<Path, FileChannel> open = new java.util.HashMap<>();
-
-    void transfer(dev.megabridge.core.io.MappedFiles.Location location, long size, FileChannel target) {
-      try {
-        FileChannel source = open.get(location.path());
-        if (source == null) {
-          source = FileChannel.open(location.path(), StandardOpenOption.READ);
-          open.put(location.path(), source);
-        }
-        long done = 0;
-        while (done < size) {
-          long moved = source.transferTo(location.fileOffset() + done, size - done, target);
-          if (moved <= 0) {
-            throw new IOException("transfer from " + location.path() + " stalled at " + done + " of " + size);
-          }
-          done += moved;
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException("copy from " + location.path() + " failed: " + e.getMessage(), e);
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      for (FileChannel channel : open.values()) {
-        channel.close();
       }
     }
   }
@@ -235,39 +166,6 @@ public final class SafetensorsWriter {
       if (!seen.add(entry.name())) {
         throw new InternalException("tensor '" + entry.name() + "' written twice");
       }
-    }
-  }
-
-  /** Writes {@code segment[offset, offset + size)} in slices of at most {@code maxSlice} bytes. */
-  static void writeSegment(FileChannel channel, MemorySegment segment, long offset, long size, long maxSlice) {
-    // asByteBuffer() works for native (mapped) segments and byte[]-backed heap segments only.
-    boolean viewable = segment.isNative() || segment.heapBase().orElse(null) instanceof byte[];
-    byte[] staging = viewable ? null : new byte[(int) Math.min(maxSlice, 1 << 20)];
-    long step = viewable ? maxSlice : staging.length;
-    for (long done = 0; done < size; done += step) {
-      long length = Math.min(step, size - done);
-      if (viewable) {
-        writeFully(channel, segment.asSlice(offset + done, length).asByteBuffer());
-      } else {
-        MemorySegment.copy(segment, offset + done, MemorySegment.ofArray(staging), 0, length);
-        writeFully(channel, ByteBuffer.wrap(staging, 0, (int) length));
-      }
-    }
-  }
-
-  private static void flush(FileChannel channel, ByteBuffer buffer) {
-    buffer.flip();
-    writeFully(channel, buffer);
-    buffer.clear();
-  }
-
-  private static void writeFully(FileChannel channel, ByteBuffer buffer) {
-    try {
-      while (buffer.hasRemaining()) {
-        channel.write(buffer);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
   }
 }

@@ -1,6 +1,8 @@
 package dev.megabridge.core.io.torchdist;
 
 import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.io.ByteArrayOutput;
+import dev.megabridge.core.io.ByteOutput;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyBool;
 import dev.megabridge.core.io.pickle.PickleValue.PyGlobal;
@@ -12,7 +14,6 @@ import dev.megabridge.core.io.pickle.PickleValue.PyTuple;
 import dev.megabridge.core.io.pickle.PickleWriter;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -102,15 +103,13 @@ public final class TorchArchiveWriter {
 
   /** The whole archive as bytes (small objects: common state, extra state). */
   public byte[] toBytes(PickleValue root) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (ByteSink sink = ByteSink.of(out)) {
-      write(sink, root);
-    }
+    ByteArrayOutput out = new ByteArrayOutput();
+    write(out, root);
     return out.toByteArray();
   }
 
   /** Writes the archive at the sink's current position; returns the archive's length in bytes. */
-  long write(ByteSink sink, PickleValue root) {
+  long write(ByteOutput sink, PickleValue root) {
     Archive archive = new Archive(sink);
     archive.record("data.pkl", PickleWriter.write(root));
     archive.record(".format_version", ascii("1"));
@@ -133,12 +132,12 @@ public final class TorchArchiveWriter {
 
   /** One archive being written: positions are relative to its first byte (torch's convention). */
   private final class Archive {
-    private final ByteSink sink;
+    private final ByteOutput sink;
     private final long start;
     private final List<CentralEntry> entries = new ArrayList<>();
     private final CRC32 runningCrc = new CRC32();
 
-    Archive(ByteSink sink) {
+    Archive(ByteOutput sink) {
       this.sink = sink;
       this.start = sink.position();
     }
@@ -161,7 +160,7 @@ public final class TorchArchiveWriter {
       CRC32 crc = new CRC32();
       long[] written = {0};
       tensor.forEachRun((segment, runOffset, runLength) -> {
-        sink.writeChecksummed(segment, runOffset, runLength, crc);
+        sink.write(segment, runOffset, runLength, crc);
         written[0] += runLength;
       });
       if (written[0] != size) {

@@ -2,6 +2,7 @@ package dev.megabridge.core.io.torchdist;
 
 import dev.megabridge.core.error.BridgeException;
 import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.io.FileSink;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
@@ -11,7 +12,6 @@ import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -307,8 +307,7 @@ public final class TorchDistWriter {
 
   private static List<Placed> writeDataFile(Path file, String name, List<Item> items, LongConsumer progress) {
     List<Placed> locations = new ArrayList<>();
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        ByteSink sink = new ByteSink(channel, file.toString())) {
+    try (FileSink sink = FileSink.create(file)) {
       for (Item item : items) {
         long start = sink.position();
         switch (item) {
@@ -322,8 +321,6 @@ public final class TorchDistWriter {
         }
         locations.add(new Placed(item, new DcpMetadata.Location(name, start, sink.position() - start)));
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(file + ": write failed: " + e.getMessage(), e);
     }
     return locations;
   }

@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Large runs of a memory-mapped source are copied in the kernel (transferTo); the output must be exactly what
- * the buffered path writes, interleaved correctly with small runs and heap tensors.
+ * Large runs of a memory-mapped source are read with pread instead of through the mapping; the output must be
+ * exactly what the copy path writes, interleaved correctly with small runs and heap tensors.
  */
 class SafetensorsTransferTest {
 
@@ -37,7 +37,7 @@ class SafetensorsTransferTest {
     Path copy = temp.resolve("copy.safetensors");
     try (SafetensorsCheckpoint input = SafetensorsCheckpoint.openFiles(temp, List.of(source))) {
       Tensor whole = input.tensor("big");
-      // Rows 512.. of the big tensor (a contiguous 2 MiB run, kernel-copied), a strided column slice (small runs,
+      // Rows 512.. of the big tensor (a contiguous 2 MiB run, read with pread), a strided column slice (small runs,
       // buffered), a heap tensor, then the whole tensor again.
       List<SafetensorsWriter.Entry> entries = List.of(
           new SafetensorsWriter.Entry("tail", whole.slice(0, 512, 1024)),

@@ -15,11 +15,9 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -227,16 +225,5 @@ class SafetensorsWriterTest {
     assertThatThrownBy(() -> SafetensorsWriter.writeFile(file, List.of(), bytes -> {}))
         .hasMessageContaining(file.toString());
     assertThat(Files.readString(file)).isEqualTo("keep");
-  }
-
-  @Test
-  void largeRunsAreWrittenInSlices() throws IOException {
-    byte[] data = new byte[1000];
-    random(5).nextBytes(data);
-    Path file = dir.resolve("slices.bin");
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      SafetensorsWriter.writeSegment(channel, MemorySegment.ofArray(data), 10, 977, 64);
-    }
-    assertThat(Files.readAllBytes(file)).isEqualTo(Arrays.copyOfRange(data, 10, 987));
   }
 }
