@@ -3,6 +3,7 @@ package dev.megabridge.cli;
 import dev.megabridge.core.convert.torchdist.HfSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -36,7 +37,7 @@ public final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
-  @Option(names = "--threads", description = "Files written in parallel (default: CPU count; for torch_dist the number of .distcp files).")
+  @Option(names = "--threads", description = "Files written in parallel (shards: ranks, default 8 or the CPU count if more; torch_dist: .distcp files, default the CPU count).")
   Integer threads;
 
   @Mixin
@@ -67,7 +68,7 @@ public final class ConvertCommand implements Callable<Integer> {
         printTorchDist("convert", summary, (System.nanoTime() - start) / 1e9, common);
       } else {
         TorchDistConversions.ShardsSummary summary = TorchDistConversions.toShards(hf, output, layout.layout(),
-            layout.bridgeOptions(), overwrite, threads == null ? Runtime.getRuntime().availableProcessors() : threads,
+            layout.bridgeOptions(), overwrite, threads == null ? Parallel.defaultFileThreads() : threads,
             autoBridge, ConsoleProgress.create(common));
         double seconds = (System.nanoTime() - start) / 1e9;
         if (common.json) {

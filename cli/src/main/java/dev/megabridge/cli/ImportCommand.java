@@ -4,6 +4,7 @@ import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.torchdist.HfSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -37,7 +38,8 @@ public final class ImportCommand implements Callable<Integer> {
   boolean overwrite;
 
   @Option(names = "--threads",
-      description = "Ranks (shards) or .distcp files (torch_dist) written in parallel (default: CPU count).")
+      description = "Ranks (shards; default 8 or the CPU count if more) or .distcp files (torch_dist; default the CPU count) "
+          + "written in parallel.")
   Integer threads;
 
   @Mixin
@@ -57,7 +59,7 @@ public final class ImportCommand implements Callable<Integer> {
     }
     long start = System.nanoTime();
     Importer.Summary summary = Importer.run(source, output, new Importer.Options(layout.layout(), layout.bridgeOptions(),
-        parseRanks(ranks), overwrite, threads == null ? Runtime.getRuntime().availableProcessors() : threads),
+        parseRanks(ranks), overwrite, threads == null ? Parallel.defaultFileThreads() : threads),
         AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (common.json) {

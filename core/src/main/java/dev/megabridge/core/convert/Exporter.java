@@ -1,6 +1,7 @@
 package dev.megabridge.core.convert;
 
 import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.DType;
@@ -62,7 +63,8 @@ public final class Exporter {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     tensors.forEach((name, tensor) -> entries.add(new SafetensorsWriter.Entry(name, tensor)));
     if (maxShardBytes.isPresent()) {
-      return SafetensorsWriter.writeSharded(folder, entries, maxShardBytes.get(), progress::advance);
+      return SafetensorsWriter.writeSharded(folder, entries, maxShardBytes.get(), Parallel.defaultFileThreads(),
+          progress::advance);
     }
     // Mirror the source's key → file map (megatron-bridge-spec §6.3): same files, same membership.
     Map<String, List<SafetensorsWriter.Entry>> byFile = new LinkedHashMap<>();
@@ -75,6 +77,6 @@ public final class Exporter {
     if (names.size() == 1 && !names.getFirst().equals(dev.megabridge.core.io.safetensors.SafetensorsCheckpoint.SINGLE_FILE)) {
       names = List.of(dev.megabridge.core.io.safetensors.SafetensorsCheckpoint.SINGLE_FILE);
     }
-    return SafetensorsWriter.writeShards(folder, shards, names, progress::advance);
+    return SafetensorsWriter.writeShards(folder, shards, names, Parallel.defaultFileThreads(), progress::advance);
   }
 }

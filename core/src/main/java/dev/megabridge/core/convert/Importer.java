@@ -5,6 +5,7 @@ import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;

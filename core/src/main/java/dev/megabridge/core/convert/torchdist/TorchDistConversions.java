@@ -3,12 +3,12 @@ package dev.megabridge.core.convert.torchdist;
 import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.Importer;
-import dev.megabridge.core.convert.Parallel;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.RankPlan;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
 import dev.megabridge.core.io.pickle.PickleValue.PyInt;
@@ -164,7 +164,8 @@ public final class TorchDistConversions {
       Optional<Long> shardBytes = maxShardBytes.isPresent() || source.recordedFiles() ? maxShardBytes
           : Optional.of(DEFAULT_MAX_SHARD_BYTES);
       written = shardBytes.isPresent()
-          ? SafetensorsWriter.writeSharded(out.path(), entries, shardBytes.get(), progress::advance)
+          ? SafetensorsWriter.writeSharded(out.path(), entries, shardBytes.get(), Parallel.defaultFileThreads(),
+              progress::advance)
           : writeMirrored(out.path(), source, entries, progress);
       HfFiles.copy(source.smallFilesDirectory(), out.path(), source.smallFiles());
       out.commit();
@@ -187,6 +188,7 @@ public final class TorchDistConversions {
     if (names.size() == 1) {
       names = List.of(SafetensorsCheckpoint.SINGLE_FILE);
     }
-    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, progress::advance);
+    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, Parallel.defaultFileThreads(),
+        progress::advance);
   }
 }

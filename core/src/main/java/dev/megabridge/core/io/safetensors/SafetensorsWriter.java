@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.error.InternalException;
 import dev.megabridge.core.io.FileSink;
+import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -91,7 +92,7 @@ public final class SafetensorsWriter {
    * shard of its own. Returns the tensor → file map.
    */
   public static Map<String, String> writeSharded(Path directory, List<Entry> entries, long maxShardBytes,
-      LongConsumer progress) {
+      int threads, LongConsumer progress) {
     List<List<Entry>> shards = new ArrayList<>();
     List<Entry> current = new ArrayList<>();
     long currentBytes = 0;
@@ -113,24 +114,24 @@ public final class SafetensorsWriter {
       fileNames.add(shards.size() == 1 ? SafetensorsCheckpoint.SINGLE_FILE
           : String.format("model-%05d-of-%05d.safetensors", index + 1, shards.size()));
     }
-    return writeShards(directory, shards, fileNames, progress);
+    return writeShards(directory, shards, fileNames, threads, progress);
   }
 
   /**
-   * Writes explicitly grouped shards with the given file names (and an index when more than one), files in
-   * parallel; {@code progress} must be thread-safe.
+   * Writes explicitly grouped shards with the given file names (and an index when more than one), up to
+   * {@code threads} files at once; {@code progress} must be thread-safe.
    */
   public static Map<String, String> writeShards(Path directory, List<List<Entry>> shards, List<String> fileNames,
-      LongConsumer progress) {
+      int threads, LongConsumer progress) {
     if (shards.size() != fileNames.size() || new java.util.HashSet<>(fileNames).size() != fileNames.size()) {
       throw new InternalException(shards.size() + " shards but file names " + fileNames);
     }
     checkUnique(shards.stream().flatMap(List::stream).toList());
     Map<String, String> weightMap = new LinkedHashMap<>();
     long totalSize = 0;
-    // Files are independent: write them in parallel (each writer holds one copy buffer).
-    java.util.stream.IntStream.range(0, shards.size()).parallel()
-        .forEach(index -> writeFile(directory.resolve(fileNames.get(index)), shards.get(index), progress));
+    // Files are independent: write them in parallel (each one's sink holds at most three blocks).
+    Parallel.forEach(java.util.stream.IntStream.range(0, shards.size()).boxed().toList(), threads,
+        index -> writeFile(directory.resolve(fileNames.get(index)), shards.get(index), progress));
     for (int index = 0; index < shards.size(); index++) {
       for (Entry entry : shards.get(index)) {
         weightMap.put(entry.name(), fileNames.get(index));

@@ -271,7 +271,7 @@ class SafetensorsMutationTest {
     Path original = dir.resolve("original");
     Files.createDirectories(original);
     SafetensorsWriter.writeShards(original, List.of(entries.subList(0, 3), entries.subList(3, 6)),
-        List.of("a.safetensors", "b.safetensors"), bytes -> {});
+        List.of("a.safetensors", "b.safetensors"), 2, bytes -> {});
     String index = Files.readString(original.resolve(SafetensorsCheckpoint.INDEX_FILE));
     byte[] shardA = Files.readAllBytes(original.resolve("a.safetensors"));
     byte[] shardB = Files.readAllBytes(original.resolve("b.safetensors"));

@@ -154,7 +154,7 @@ class SafetensorsWriterTest {
     }
     entries.add(new Entry("huge", randomTensor(random, DType.F32, 40, 10))); // larger than a shard
     long maxShardBytes = 600;
-    Map<String, String> fileOf = SafetensorsWriter.writeSharded(dir, entries, maxShardBytes, bytes -> {});
+    Map<String, String> fileOf = SafetensorsWriter.writeSharded(dir, entries, maxShardBytes, 2, bytes -> {});
 
     JsonNode index = PLAIN_JSON.readTree(dir.resolve(SafetensorsCheckpoint.INDEX_FILE).toFile());
     long total = entries.stream().mapToLong(entry -> entry.tensor().byteSize()).sum();
@@ -199,7 +199,7 @@ class SafetensorsWriterTest {
   @Test
   void everythingWithinTheLimitIsOneFileWithoutIndex() {
     List<Entry> entries = mixedEntries(random(4));
-    Map<String, String> fileOf = SafetensorsWriter.writeSharded(dir, entries, Long.MAX_VALUE, bytes -> {});
+    Map<String, String> fileOf = SafetensorsWriter.writeSharded(dir, entries, Long.MAX_VALUE, 2, bytes -> {});
     assertThat(fileOf.values()).containsOnly(SafetensorsCheckpoint.SINGLE_FILE);
     assertThat(dir.resolve(SafetensorsCheckpoint.INDEX_FILE)).doesNotExist();
     assertThat(dir.resolve(SafetensorsCheckpoint.SINGLE_FILE)).isRegularFile();
@@ -214,7 +214,7 @@ class SafetensorsWriterTest {
     assertThatThrownBy(() -> SafetensorsWriter.writeFile(file, List.of(new Entry("__metadata__", tensor)),
         bytes -> {})).isInstanceOf(InternalException.class).hasMessageContaining("__metadata__");
     assertThatThrownBy(() -> SafetensorsWriter.writeShards(dir, List.of(List.of(new Entry("a", tensor)),
-        List.of(new Entry("a", tensor))), List.of("1.safetensors", "2.safetensors"), bytes -> {}))
+        List.of(new Entry("a", tensor))), List.of("1.safetensors", "2.safetensors"), 2, bytes -> {}))
         .isInstanceOf(InternalException.class).hasMessageContaining("'a'");
     assertThat(dir.resolve("1.safetensors")).doesNotExist();
   }
