@@ -1,7 +1,6 @@
 package dev.megabridge.core.convert;
 
 import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.DType;
@@ -26,6 +25,9 @@ public final class Exporter {
   public record Options(Optional<DType> dtype, Optional<Long> maxShardBytes, boolean overwrite) {}
 
   public record Summary(String architecture, int tensors, int files, long bytesWritten, Path output) {}
+
+  /** Output files written at once: one per CPU (more showed no gain, see {@code Parallel.defaultFileThreads}). */
+  public static final int FILES_AT_ONCE = Runtime.getRuntime().availableProcessors();
 
   private Exporter() {}
 
@@ -63,8 +65,7 @@ public final class Exporter {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     tensors.forEach((name, tensor) -> entries.add(new SafetensorsWriter.Entry(name, tensor)));
     if (maxShardBytes.isPresent()) {
-      return SafetensorsWriter.writeSharded(folder, entries, maxShardBytes.get(), Parallel.defaultFileThreads(),
-          progress::advance);
+      return SafetensorsWriter.writeSharded(folder, entries, maxShardBytes.get(), FILES_AT_ONCE, progress::advance);
     }
     // Mirror the source's key → file map (megatron-bridge-spec §6.3): same files, same membership.
     Map<String, List<SafetensorsWriter.Entry>> byFile = new LinkedHashMap<>();
@@ -77,6 +78,6 @@ public final class Exporter {
     if (names.size() == 1 && !names.getFirst().equals(dev.megabridge.core.io.safetensors.SafetensorsCheckpoint.SINGLE_FILE)) {
       names = List.of(dev.megabridge.core.io.safetensors.SafetensorsCheckpoint.SINGLE_FILE);
     }
-    return SafetensorsWriter.writeShards(folder, shards, names, Parallel.defaultFileThreads(), progress::advance);
+    return SafetensorsWriter.writeShards(folder, shards, names, FILES_AT_ONCE, progress::advance);
   }
 }

@@ -7,9 +7,8 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
- * Which file a memory-mapped address belongs to, so that a writer can copy a run of a mapped source with
- * {@code FileChannel.transferTo} (in-kernel {@code copy_file_range}, no page faults, no user-space copy)
- * instead of reading it through the mapping. Mappings register when opened; an entry whose arena has been
+ * Which file a memory-mapped address belongs to, so that a writer ({@link FileSink}) can read a large run of a
+ * mapped source with {@code pread} (readahead, no page faults) instead of faulting it in through the mapping. Mappings register when opened; an entry whose arena has been
  * closed is never returned (its address range may have been reused) and is dropped on sight.
  */
 public final class MappedFiles {

@@ -1,5 +1,6 @@
 package dev.megabridge.core.convert.torchdist;
 
+import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.Importer;
@@ -164,7 +165,7 @@ public final class TorchDistConversions {
       Optional<Long> shardBytes = maxShardBytes.isPresent() || source.recordedFiles() ? maxShardBytes
           : Optional.of(DEFAULT_MAX_SHARD_BYTES);
       written = shardBytes.isPresent()
-          ? SafetensorsWriter.writeSharded(out.path(), entries, shardBytes.get(), Parallel.defaultFileThreads(),
+          ? SafetensorsWriter.writeSharded(out.path(), entries, shardBytes.get(), Exporter.FILES_AT_ONCE,
               progress::advance)
           : writeMirrored(out.path(), source, entries, progress);
       HfFiles.copy(source.smallFilesDirectory(), out.path(), source.smallFiles());
@@ -188,7 +189,7 @@ public final class TorchDistConversions {
     if (names.size() == 1) {
       names = List.of(SafetensorsCheckpoint.SINGLE_FILE);
     }
-    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, Parallel.defaultFileThreads(),
+    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, Exporter.FILES_AT_ONCE,
         progress::advance);
   }
 }
