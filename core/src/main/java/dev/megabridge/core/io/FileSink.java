@@ -22,9 +22,9 @@ import java.util.zip.Checksum;
 
 /**
  * Writes one new file front to back in aligned 16 MiB blocks: each full block is written by an I/O thread
- * while the next one fills, with {@code O_DIRECT} where the file system allows it. On the VMs measured here
- * page-cache write-back sustained 0.4–1 GiB/s and direct 16 MiB writes 3 GiB/s (README, "Conversion
- * speed"); direct writes also leave the page cache to the source being read. Where {@code O_DIRECT} is
+ * while the next one fills, with {@code O_DIRECT} where the file system allows it. On the VM measured here
+ * page-cache write-back of 20 GiB sustained 0.38–1.05 GiB/s and direct 16 MiB writes 2.8–3.3 GiB/s (README,
+ * "Measured"); direct writes also leave the page cache to the source being read. Where {@code O_DIRECT} is
  * refused (or {@code -Dmegabridge.directIo=false}), the same blocks go through the page cache.
  *
  * <p>Runs of at least 256 KiB that lie in a registered memory-mapped file ({@link MappedFiles}) are read into
