@@ -3,7 +3,6 @@ package dev.megabridge.cli;
 import dev.megabridge.core.convert.torchdist.HfSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
-import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -37,8 +36,8 @@ public final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
-  @Option(names = "--threads", description = "Files written in parallel (shards: ranks, default 8 or the CPU count if more; torch_dist: .distcp files, default the CPU count).")
-  Integer threads;
+  @Mixin
+  WriteThreadsOption threads;
 
   @Mixin
   CommonOptions common;
@@ -63,12 +62,12 @@ public final class ConvertCommand implements Callable<Integer> {
       if (format.equals("torch_dist")) {
         TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,
             new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
-                threads == null ? Runtime.getRuntime().availableProcessors() : threads), autoBridge,
+                threads.distcpFiles()), autoBridge,
                 ConsoleProgress.create(common));
         printTorchDist("convert", summary, (System.nanoTime() - start) / 1e9, common);
       } else {
         TorchDistConversions.ShardsSummary summary = TorchDistConversions.toShards(hf, output, layout.layout(),
-            layout.bridgeOptions(), overwrite, threads == null ? Parallel.defaultFileThreads() : threads,
+            layout.bridgeOptions(), overwrite, threads.rankFiles(),
             autoBridge, ConsoleProgress.create(common));
         double seconds = (System.nanoTime() - start) / 1e9;
         if (common.json) {

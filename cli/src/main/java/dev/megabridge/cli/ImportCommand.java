@@ -4,7 +4,6 @@ import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.torchdist.HfSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
-import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -37,10 +36,8 @@ public final class ImportCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
-  @Option(names = "--threads",
-      description = "Ranks (shards; default 8 or the CPU count if more) or .distcp files (torch_dist; default the CPU count) "
-          + "written in parallel.")
-  Integer threads;
+  @Mixin
+  WriteThreadsOption threads;
 
   @Mixin
   CommonOptions common;
@@ -59,7 +56,7 @@ public final class ImportCommand implements Callable<Integer> {
     }
     long start = System.nanoTime();
     Importer.Summary summary = Importer.run(source, output, new Importer.Options(layout.layout(), layout.bridgeOptions(),
-        parseRanks(ranks), overwrite, threads == null ? Parallel.defaultFileThreads() : threads),
+        parseRanks(ranks), overwrite, threads.rankFiles()),
         AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (common.json) {
@@ -81,7 +78,7 @@ public final class ImportCommand implements Callable<Integer> {
     TorchDistConversions.TorchDistSummary summary;
     try (HfSource hf = HfSource.openHf(source)) {
       summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
-          layout.bridgeOptions(), overwrite, threads == null ? Runtime.getRuntime().availableProcessors() : threads),
+          layout.bridgeOptions(), overwrite, threads.distcpFiles()),
           AutoBridge.discover(),
           ConsoleProgress.create(common));
     }

@@ -38,18 +38,4 @@ public final class ByteArrayOutput implements ByteOutput {
   public byte[] toByteArray() {
     return Arrays.copyOf(bytes, size);
   }
-
-  /** Adds {@code [offset, offset + length)} of {@code segment} (native or any heap array) to {@code crc}. */
-  static void update(Checksum crc, MemorySegment segment, long offset, long length) {
-    if (segment.isNative() || segment.heapBase().orElse(null) instanceof byte[]) {
-      crc.update(segment.asSlice(offset, length).asByteBuffer());
-      return;
-    }
-    byte[] scratch = new byte[(int) Math.min(length, 1 << 16)];
-    for (long done = 0; done < length; done += scratch.length) {
-      int piece = (int) Math.min(scratch.length, length - done);
-      MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset + done, scratch, 0, piece);
-      crc.update(scratch, 0, piece);
-    }
-  }
 }
