@@ -14,8 +14,9 @@ import java.util.Map;
 
 /**
  * Issue-4 benchmark: a synthetic checkpoint with real Qwen3.5-35B-A3B widths (a few layers, the full vision
- * tower and MTP), then in one run: {@code cp -r} of it (the baseline), {@code import --tp 2 --ep 4} and
- * {@code export}, then import to torch_dist and export back (issue 5), then {@code cp -r} again, each in its own
+ * tower and MTP), then in one run: {@code cp -r} of it (the baseline), {@code import --tp 2 --ep 4} (ETP = TP,
+ * Megatron-core's default) and {@code export}, the same import with {@code --etp 1} (slime's example layout; reported,
+ * not a target), then import to torch_dist and export back (issue 5), then {@code cp -r} again, each in its own
  * process with its peak RssAnon sampled, each followed by a timed {@code sync}. Ratios compare the times until the output is on disk
  * (command + sync): {@code cp} returns while its last gigabytes are still dirty in the page cache, megabridge
  * writes with O_DIRECT and returns with nothing left to flush, so the return times alone would compare unequal
@@ -69,7 +70,8 @@ public final class ConvertBench {
    * which overlaps its reads and writes, measured 0.57–0.79 × of it here).
    */
   public record Result(long checkpointBytes, long megatronBytes, Step copyBefore, Step importShards, Step export,
-      Step ioReference, Step torchDistImport, Step torchDistExport, Step copyAfter, boolean roundTripsIdentical) {
+      Step ioReference, long megatronEtp1Bytes, Step importEtp1, Step torchDistImport, Step torchDistExport,
+      Step copyAfter, boolean roundTripsIdentical) {
 
     /**
      * The baseline: the mean of the copies that open and close the round, because the disk of a shared VM drifts
@@ -87,6 +89,11 @@ public final class ConvertBench {
       return importShards.onDiskSeconds() / copySeconds();
     }
 
+    /** Informational: with ETP 1 every TP rank's file holds all experts of its EP rank. */
+    public double importEtp1Ratio() {
+      return importEtp1.onDiskSeconds() / copySeconds();
+    }
+
     public double exportRatio() {
       return export.onDiskSeconds() / copySeconds();
     }
@@ -100,7 +107,7 @@ public final class ConvertBench {
     }
 
     public long peakRssAnon() {
-      return java.util.stream.Stream.of(importShards, export, torchDistImport, torchDistExport)
+      return java.util.stream.Stream.of(importShards, export, importEtp1, torchDistImport, torchDistExport)
           .mapToLong(Step::peakRssAnonBytes).max().orElse(0);
     }
 
@@ -119,10 +126,13 @@ public final class ConvertBench {
       out.put("import", importShards.toMap());
       out.put("export", export.toMap());
       out.put("io_reference_of_import", ioReference.toMap());
+      out.put("megatron_etp1_bytes", megatronEtp1Bytes);
+      out.put("import_etp1", importEtp1.toMap());
       out.put("torch_dist_import", torchDistImport.toMap());
       out.put("torch_dist_export", torchDistExport.toMap());
       out.put("import_over_copy", importRatio());
       out.put("export_over_copy", exportRatio());
+      out.put("import_etp1_over_copy", importEtp1Ratio());
       out.put("torch_dist_import_over_copy", torchDistImportRatio());
       out.put("torch_dist_export_over_copy", torchDistExportRatio());
       out.put("import_over_io_reference", importShards.onDiskSeconds() / ioReference.onDiskSeconds());
@@ -136,11 +146,12 @@ public final class ConvertBench {
       StringBuilder out = new StringBuilder(String.format(Locale.ROOT, """
           checkpoint %.2f GiB (synthetic, real Qwen3.5-35B-A3B widths); the import writes %.2f GiB
           baseline: mean of the first and last cp -r, %.2f s on disk
-                             returned   on disk   ratio on disk (returned)   peak RssAnon
+                                  returned   on disk   ratio on disk (returned)   peak RssAnon
           """, checkpointBytes / gib, megatronBytes / gib, copySeconds()));
       line(out, "cp -r (first)", copyBefore, Double.NaN, Double.NaN);
-      line(out, "import tp2 ep4", importShards, importRatio(), importShards.seconds() / copyReturnedSeconds());
+      line(out, "import tp2 ep4 (etp 2)", importShards, importRatio(), importShards.seconds() / copyReturnedSeconds());
       line(out, "export", export, exportRatio(), export.seconds() / copyReturnedSeconds());
+      line(out, "import ... --etp 1 *", importEtp1, importEtp1Ratio(), importEtp1.seconds() / copyReturnedSeconds());
       line(out, "import torch_dist", torchDistImport, torchDistImportRatio(),
           torchDistImport.seconds() / copyReturnedSeconds());
       line(out, "export torch_dist", torchDistExport, torchDistExportRatio(),
@@ -149,6 +160,8 @@ public final class ConvertBench {
       out.append(String.format(Locale.ROOT, "I/O reference of the import (read source ‖ dd oflag=direct %.2f GiB): %.2f s"
           + " → import = %.2f × reference%n", megatronBytes / gib, ioReference.onDiskSeconds(),
           importShards.onDiskSeconds() / ioReference.onDiskSeconds()));
+      out.append(String.format(Locale.ROOT, "* not a target: ETP 1 (slime's example) writes %.2f GiB, the experts of an EP"
+          + " rank in both TP ranks' files%n", megatronEtp1Bytes / gib));
       out.append("both round trips bit-identical to the source: ").append(roundTripsIdentical ? "yes" : "NO")
           .append('\n');
       out.append("targets (on disk ≤ 1.5 × cp -r, ≤ 1536 MiB): ").append(targetsMet() ? "met" : "NOT met");
@@ -156,7 +169,7 @@ public final class ConvertBench {
     }
 
     private static void line(StringBuilder out, String label, Step step, double ratio, double returnedRatio) {
-      out.append(String.format(Locale.ROOT, "%-19s %7.2f s %7.2f s   ", label, step.seconds(), step.onDiskSeconds()));
+      out.append(String.format(Locale.ROOT, "%-24s %7.2f s %7.2f s   ", label, step.seconds(), step.onDiskSeconds()));
       if (Double.isNaN(ratio)) {
         out.append(String.format(Locale.ROOT, "%-26s %s%n", "baseline", "-"));
       } else {
@@ -213,6 +226,11 @@ public final class ConvertBench {
         Step exportRun = timed(cli(options, "export", megatron.toString(), exported.toString(), "--quiet"),
             work.resolve("export.log"));
         boolean shardsIdentical = dev.megabridge.core.convert.CheckpointComparison.compare(source, exported).identical();
+        OutputDirectory.deleteRecursively(megatron);
+        prepare(options.cache(), source);
+        Step importEtp1 = timed(cli(options, "import", source.toString(), megatron.toString(), "--tp", "2", "--ep",
+            "4", "--etp", "1", "--quiet"), work.resolve("import-etp1.log"));
+        long megatronEtp1Bytes = sizeOf(megatron);
         // Issue 5's form: the same source to a torch_dist checkpoint (TP=1 chunks) and back.
         OutputDirectory.deleteRecursively(megatron);
         OutputDirectory.deleteRecursively(exported);
@@ -229,8 +247,8 @@ public final class ConvertBench {
         prepare(options.cache(), source);
         Step copyAfter = timed(List.of("cp", "-r", source.toString(), copy.toString()), work.resolve("cp.log"));
         OutputDirectory.deleteRecursively(copy);
-        results.add(new Result(bytes, megatronBytes, copyBefore, importRun, exportRun, ioReference, torchDistImport,
-            torchDistExport, copyAfter, shardsIdentical && torchDistIdentical));
+        results.add(new Result(bytes, megatronBytes, copyBefore, importRun, exportRun, ioReference, megatronEtp1Bytes,
+            importEtp1, torchDistImport, torchDistExport, copyAfter, shardsIdentical && torchDistIdentical));
       }
       if (!options.keep()) {
         for (Path path : List.of(source, megatron, exported)) {
@@ -249,6 +267,7 @@ public final class ConvertBench {
     out.put("rounds", results.size());
     out.put("median_import_over_copy", median(results.stream().mapToDouble(Result::importRatio).toArray()));
     out.put("median_export_over_copy", median(results.stream().mapToDouble(Result::exportRatio).toArray()));
+    out.put("median_import_etp1_over_copy", median(results.stream().mapToDouble(Result::importEtp1Ratio).toArray()));
     out.put("median_torch_dist_import_over_copy",
         median(results.stream().mapToDouble(Result::torchDistImportRatio).toArray()));
     out.put("median_torch_dist_export_over_copy",

@@ -21,7 +21,8 @@ public final class LayoutOptions {
   @Option(names = "--ep", defaultValue = "1", description = "Expert-parallel size (default ${DEFAULT-VALUE}).")
   int ep;
 
-  @Option(names = "--etp", description = "Expert-tensor-parallel size (default: 1).")
+  @Option(names = "--etp",
+      description = "Expert-tensor-parallel size (default: the TP size, as in Megatron-core; no effect on a dense model).")
   Integer etp;
 
   @Option(names = "--pp-first-stage-layers", description = "Decoder layers on the first pipeline stage.")
@@ -51,7 +52,7 @@ public final class LayoutOptions {
   }
 
   ParallelLayout layout() {
-    return new ParallelLayout(tp, pp, vpp, ep, etp == null ? 1 : etp, Optional.ofNullable(firstStageLayers),
+    return new ParallelLayout(tp, pp, vpp, ep, etp == null ? tp : etp, Optional.ofNullable(firstStageLayers),
         Optional.ofNullable(lastStageLayers));
   }
 

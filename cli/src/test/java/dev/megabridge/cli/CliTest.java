@@ -58,7 +58,7 @@ class CliTest {
     Path shards = temp.resolve("shards");
     Path exported = temp.resolve("exported");
     Run imported = run("import", fixture("qwen35_moe_vl_bf16").toString(), shards.toString(), "--tp", "2", "--ep", "2",
-        "--etp", "2", "--mtp-naming", "legacy", "--json", "--quiet");
+        "--etp", "1", "--mtp-naming", "legacy", "--json", "--quiet");
     assertThat(imported.exitCode()).as(imported.err()).isZero();
     assertThat(shards.resolve("mp_rank_01_000_001/model.safetensors")).exists();
     Run export = run("export", shards.toString(), exported.toString(), "--quiet");
@@ -101,6 +101,21 @@ class CliTest {
     assertThat(result.err().strip()).startsWith("error: tp = 4 does not divide text_config.num_key_value_heads");
     assertThat(temp.resolve("out")).doesNotExist();
     assertThat(leftovers()).isEmpty();
+  }
+
+  @Test
+  void expertParallelismOnADenseModelIsRejectedButTheDefaultEtpIsNot() {
+    Run rejected = run("import", fixture("qwen35_dense_vl").toString(), temp.resolve("out").toString(), "--ep", "2");
+    assertThat(rejected.exitCode()).isEqualTo(2);
+    assertThat(rejected.err().strip()).isEqualTo(
+        "error: ep = 2: expert parallelism needs a MoE model (Qwen3_5ForConditionalGeneration is dense)");
+    assertThat(temp.resolve("out")).doesNotExist();
+
+    // The default etp follows tp (Megatron-core); on a dense model it splits nothing and is accepted.
+    Run accepted = run("import", fixture("qwen35_dense_vl").toString(), temp.resolve("out").toString(), "--tp", "2",
+        "--json", "--quiet");
+    assertThat(accepted.exitCode()).as(accepted.err()).isZero();
+    assertThat(accepted.out()).contains("tp2-pp1-vpp1-ep1-etp2");
   }
 
   @Test

@@ -53,7 +53,7 @@ class TorchDistCliTest {
     Run imported = run("import", hf.toString(), save.toString(), "--format", "torch_dist", "--tp", "2", "--ep", "4",
         "--quiet");
     assertThat(imported.exitCode()).as(imported.err()).isZero();
-    assertThat(imported.out()).contains("torch_dist", "TP=1; requested tp2-pp1-vpp1-ep4-etp1");
+    assertThat(imported.out()).contains("torch_dist", "TP=1; requested tp2-pp1-vpp1-ep4-etp2");
     assertThat(Files.readString(save.resolve("latest_checkpointed_iteration.txt"))).isEqualTo("release");
 
     Run exported = run("export", save.toString(), temp.resolve("hf").toString(), "--json");

@@ -411,8 +411,9 @@ public final class Qwen35Model implements BridgeModel {
       divides("etp", layout.etp(), "text_config.moe_intermediate_size", text.moeIntermediateSize());
     } else {
       divides("tp", tp, "text_config.intermediate_size", text.intermediateSize());
-      if (layout.ep() > 1 || layout.etp() > 1) {
-        throw new LayoutException("ep = " + layout.ep() + ", etp = " + layout.etp()
+      // etp is accepted and unused here, as in Megatron-core (no expert weights to split).
+      if (layout.ep() > 1) {
+        throw new LayoutException("ep = " + layout.ep()
             + ": expert parallelism needs a MoE model (" + config.architecture() + " is dense)");
       }
     }

@@ -1,28 +1,20 @@
 package dev.megabridge.core.convert.torchdist;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.ConfigSection;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.HfTensorInfo;
+import dev.megabridge.core.convert.SourceRecordJson;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.ConfigException;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
-import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
-import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
-import dev.megabridge.core.tensor.DType;
-import dev.megabridge.core.tensor.Shape;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -55,9 +47,7 @@ public record TorchDistSidecar(
 
   /** The recorded config as an {@link HfConfig} located at the sidecar file. */
   public HfConfig config(Path checkpointDirectory) {
-    Path file = checkpointDirectory.resolve(FILE_NAME);
-    return new HfConfig(file, hfConfig,
-        new ConfigSection(file, "hf_config", hfConfig).optStringList("architectures").orElse(List.of()));
+    return SourceRecordJson.asHfConfig(checkpointDirectory.resolve(FILE_NAME), hfConfig);
   }
 
   public String toJson() {
@@ -66,23 +56,9 @@ public record TorchDistSidecar(
     root.put("format_version", FORMAT_VERSION);
     root.put("architecture", architecture);
     root.put("bridge", bridge);
-    ObjectNode layout = root.putObject("requested_layout");
-    layout.put("tp", requestedLayout.tp()).put("pp", requestedLayout.pp()).put("vpp", requestedLayout.vpp())
-        .put("ep", requestedLayout.ep()).put("etp", requestedLayout.etp());
-    requestedLayout.firstStageLayers().ifPresent(layers -> layout.put("pp_first_stage_layers", layers));
-    requestedLayout.lastStageLayers().ifPresent(layers -> layout.put("pp_last_stage_layers", layers));
-    root.put("mtp_naming", options.mtpNaming().name().toLowerCase(Locale.ROOT));
-    root.put("experts", options.expertNaming().name().toLowerCase(Locale.ROOT));
-    root.set("hf_config", hfConfig);
-    ArrayNode files = root.putArray("hf_files");
-    hfFiles.forEach(files::add);
-    ArrayNode tensors = root.putArray("hf_tensors");
-    for (HfTensorInfo info : hfTensors) {
-      ObjectNode node = tensors.addObject();
-      node.put("name", info.name()).put("dtype", info.dtype().name()).put("file", info.file());
-      ArrayNode shape = node.putArray("shape");
-      info.shape().toList().forEach(shape::add);
-    }
+    SourceRecordJson.putLayout(root.putObject("requested_layout"), requestedLayout);
+    SourceRecordJson.putOptions(root, options);
+    SourceRecordJson.putHfSource(root, hfConfig, hfFiles, hfTensors);
     return root.toPrettyString() + "\n";
   }
 
@@ -105,51 +81,17 @@ public record TorchDistSidecar(
     if (!Files.isRegularFile(file)) {
       return Optional.empty();
     }
-    JsonNode root;
+    ObjectNode root = SourceRecordJson.readObject(file);
     try {
-      root = HfConfig.JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
-    } catch (JsonProcessingException e) {
-      throw new CheckpointFormatException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
-    } catch (IOException e) {
-      throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
-    }
-    if (root == null || !root.isObject()) {
-      throw new CheckpointFormatException(file + ": not a JSON object");
-    }
-    try {
-      ConfigSection top = new ConfigSection(file, "", (ObjectNode) root);
+      ConfigSection top = new ConfigSection(file, "", root);
       if (!FORMAT.equals(top.stringOr("format", "")) || top.requireInt("format_version") != FORMAT_VERSION) {
         throw new CheckpointFormatException(file + ": not a " + FORMAT + " version " + FORMAT_VERSION + " file");
       }
-      ConfigSection layout = top.section("requested_layout").orElseThrow(() -> top.missing("requested_layout"));
-      ParallelLayout requested = new ParallelLayout(layout.requireInt("tp"), layout.requireInt("pp"),
-          layout.requireInt("vpp"), layout.requireInt("ep"), layout.requireInt("etp"),
-          layout.optInt("pp_first_stage_layers"), layout.optInt("pp_last_stage_layers"));
-      BridgeOptions options = new BridgeOptions(
-          MtpNaming.valueOf(top.optString("mtp_naming").orElseThrow(() -> top.missing("mtp_naming"))
-              .toUpperCase(Locale.ROOT)),
-          ExpertNaming.valueOf(top.optString("experts").orElseThrow(() -> top.missing("experts"))
-              .toUpperCase(Locale.ROOT)));
-      ObjectNode config = top.section("hf_config").orElseThrow(() -> top.missing("hf_config")).node();
-      List<HfTensorInfo> tensors = new ArrayList<>();
-      JsonNode list = root.get("hf_tensors");
-      if (list == null || !list.isArray()) {
-        throw new CheckpointFormatException(file + ": 'hf_tensors' must be a list");
-      }
-      for (JsonNode node : list) {
-        if (!node.isObject()) {
-          throw new CheckpointFormatException(file + ": hf_tensors entry " + node + " is not an object");
-        }
-        ConfigSection entry = new ConfigSection(file, "hf_tensors[]", (ObjectNode) node);
-        String dtypeName = entry.optString("dtype").orElseThrow(() -> entry.missing("dtype"));
-        DType dtype = DType.fromSafetensorsName(dtypeName).orElseThrow(() ->
-            new CheckpointFormatException(file + ": unknown dtype '" + dtypeName + "'"));
-        tensors.add(new HfTensorInfo(entry.optString("name").orElseThrow(() -> entry.missing("name")), dtype,
-            Shape.of(entry.optLongList("shape").orElseThrow(() -> entry.missing("shape"))),
-            entry.optString("file").orElseThrow(() -> entry.missing("file"))));
-      }
+      ParallelLayout requested = SourceRecordJson.layout(
+          top.section("requested_layout").orElseThrow(() -> top.missing("requested_layout")));
       return Optional.of(new TorchDistSidecar(top.stringOr("architecture", ""), top.stringOr("bridge", ""), requested,
-          options, config, top.optStringList("hf_files").orElse(List.of()), tensors));
+          SourceRecordJson.options(top), SourceRecordJson.hfConfig(top), SourceRecordJson.hfFiles(top),
+          SourceRecordJson.hfTensors(file, root)));
     } catch (ConfigException | IllegalArgumentException e) {
       throw new CheckpointFormatException(file + ": " + e.getMessage(), e);
     }
