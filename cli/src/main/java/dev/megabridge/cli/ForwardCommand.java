@@ -36,8 +36,8 @@ public final class ForwardCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing --out.")
   boolean overwrite;
 
-  @Option(names = "--threads", description = "Compute threads (default: CPU count).")
-  Integer threads;
+  @Mixin
+  ComputeThreadsOption threads;
 
   @Mixin
   CommonOptions common;
@@ -51,7 +51,7 @@ public final class ForwardCommand implements Callable<Integer> {
     if (Files.exists(out) && !overwrite) {
       throw new UsageException(out + " already exists (pass --overwrite to replace it)");
     }
-    RuntimeOptions options = runtimeOptions(threads);
+    RuntimeOptions options = threads.runtimeOptions();
     long start = System.nanoTime();
     ForwardResult result;
     int vocabulary;
@@ -81,12 +81,5 @@ public final class ForwardCommand implements Callable<Integer> {
   /** {@code hf}, or {@code megatron <layout>} for a shards folder. */
   static String source(Path model) {
     return ShardsManifest.isPresent(model) ? "megatron " + ShardsManifest.read(model).layout().describe() : "hf";
-  }
-
-  static RuntimeOptions runtimeOptions(Integer threads) {
-    if (threads != null && threads < 1) {
-      throw new UsageException("--threads must be positive, got " + threads);
-    }
-    return threads == null ? RuntimeOptions.defaults() : RuntimeOptions.defaults().withThreads(threads);
   }
 }

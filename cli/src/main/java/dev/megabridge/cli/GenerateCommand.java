@@ -55,8 +55,8 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--stop-ids", split = ",", description = "Stop after any of these token ids.")
   long[] stopIds;
 
-  @Option(names = "--threads", description = "Compute threads (default: CPU count).")
-  Integer threads;
+  @Mixin
+  ComputeThreadsOption threads;
 
   @Mixin
   CommonOptions common;
@@ -77,7 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
     Sampling sampling = new Sampling(temperature, topP, seed, stops);
     GenerationResult result;
     long[] prompt;
-    try (Qwen35Model loaded = Qwen35Model.load(model, ForwardCommand.runtimeOptions(threads))) {
+    try (Qwen35Model loaded = Qwen35Model.load(model, threads.runtimeOptions())) {
       Optional<ImageInput> pixels = Optional.empty();
       prompt = promptIds;
       if (image != null) {

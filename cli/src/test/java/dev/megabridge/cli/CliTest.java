@@ -104,6 +104,20 @@ class CliTest {
   }
 
   @Test
+  void nonPositiveComputeThreadsAreABadArgument() {
+    Path model = fixture("qwen35_dense_vl");
+    for (String command : List.of("forward", "generate")) {
+      List<String> arguments = new java.util.ArrayList<>(List.of(command, model.toString(), "--threads", "0"));
+      arguments.addAll(command.equals("forward")
+          ? List.of("--inputs", model.resolve("config.json").toString(), "--out", temp.resolve("o").toString())
+          : List.of("--prompt-ids", "1,2", "--max-new-tokens", "1"));
+      Run result = run(arguments.toArray(String[]::new));
+      assertThat(result.exitCode()).as(command).isEqualTo(2);
+      assertThat(result.err().strip()).as(command).isEqualTo("error: --threads must be positive, got 0");
+    }
+  }
+
+  @Test
   void expertParallelismOnADenseModelIsRejectedButTheDefaultEtpIsNot() {
     Run rejected = run("import", fixture("qwen35_dense_vl").toString(), temp.resolve("out").toString(), "--ep", "2");
     assertThat(rejected.exitCode()).isEqualTo(2);
