@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
  * The main job on the embedded tiny Qwen3.5-VL checkpoints: inspect each one, convert it to Megatron shards
  * (TP 2, PP 2; EP 2 and the default ETP = TP for MoE), export it back and check the result bit for bit, then run
  * the forward pass tensor-parallel from the shards on the reference {@code text} and {@code image} cases and compare
- * the logits (and MTP logits) with transformers' (fp32 weights: the fp32 references; bf16 weights: the {@code bf16w.} ones).
+ * the logits (and MTP logits) with transformers' (fp32 weights: the fp32 references; bf16 weights: the
+ * {@code bf16w.} ones).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Inspect the embedded tiny Qwen3.5-VL checkpoints, round-trip each through Megatron shards "
