@@ -1,6 +1,7 @@
 package dev.megabridge.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.io.OutputDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Issue-4 benchmark: a synthetic checkpoint with real Qwen3.5-35B-A3B widths (a few layers, the full vision
@@ -81,33 +83,39 @@ public final class ConvertBench {
       return (copyBefore.onDiskSeconds() + copyAfter.onDiskSeconds()) / 2;
     }
 
-    private double copyReturnedSeconds() {
-      return (copyBefore.seconds() + copyAfter.seconds()) / 2;
+    /** {@code step}'s on-disk time over the baseline: the figure the targets bound. */
+    private double ratio(Step step) {
+      return step.onDiskSeconds() / copySeconds();
+    }
+
+    /** {@code step}'s return time over the copies' mean return time (printed beside the on-disk ratio). */
+    private double returnedRatio(Step step) {
+      return step.seconds() / ((copyBefore.seconds() + copyAfter.seconds()) / 2);
     }
 
     public double importRatio() {
-      return importShards.onDiskSeconds() / copySeconds();
+      return ratio(importShards);
     }
 
     /** Informational: with ETP 1 every TP rank's file holds all experts of its EP rank. */
     public double importEtp1Ratio() {
-      return importEtp1.onDiskSeconds() / copySeconds();
+      return ratio(importEtp1);
     }
 
     public double exportRatio() {
-      return export.onDiskSeconds() / copySeconds();
+      return ratio(export);
     }
 
     public double torchDistImportRatio() {
-      return torchDistImport.onDiskSeconds() / copySeconds();
+      return ratio(torchDistImport);
     }
 
     public double torchDistExportRatio() {
-      return torchDistExport.onDiskSeconds() / copySeconds();
+      return ratio(torchDistExport);
     }
 
     public long peakRssAnon() {
-      return java.util.stream.Stream.of(importShards, export, importEtp1, torchDistImport, torchDistExport)
+      return Stream.of(importShards, export, importEtp1, torchDistImport, torchDistExport)
           .mapToLong(Step::peakRssAnonBytes).max().orElse(0);
     }
 
@@ -148,15 +156,13 @@ public final class ConvertBench {
           baseline: mean of the first and last cp -r, %.2f s on disk
                                   returned   on disk   ratio on disk (returned)   peak RssAnon
           """, checkpointBytes / gib, megatronBytes / gib, copySeconds()));
-      line(out, "cp -r (first)", copyBefore, Double.NaN, Double.NaN);
-      line(out, "import tp2 ep4 (etp 2)", importShards, importRatio(), importShards.seconds() / copyReturnedSeconds());
-      line(out, "export", export, exportRatio(), export.seconds() / copyReturnedSeconds());
-      line(out, "import ... --etp 1 *", importEtp1, importEtp1Ratio(), importEtp1.seconds() / copyReturnedSeconds());
-      line(out, "import torch_dist", torchDistImport, torchDistImportRatio(),
-          torchDistImport.seconds() / copyReturnedSeconds());
-      line(out, "export torch_dist", torchDistExport, torchDistExportRatio(),
-          torchDistExport.seconds() / copyReturnedSeconds());
-      line(out, "cp -r (last)", copyAfter, Double.NaN, Double.NaN);
+      baselineLine(out, "cp -r (first)", copyBefore);
+      line(out, "import tp2 ep4 (etp 2)", importShards);
+      line(out, "export", export);
+      line(out, "import ... --etp 1 *", importEtp1);
+      line(out, "import torch_dist", torchDistImport);
+      line(out, "export torch_dist", torchDistExport);
+      baselineLine(out, "cp -r (last)", copyAfter);
       out.append(String.format(Locale.ROOT, "I/O reference of the import (read source ‖ dd oflag=direct %.2f GiB): %.2f s"
           + " → import = %.2f × reference%n", megatronBytes / gib, ioReference.onDiskSeconds(),
           importShards.onDiskSeconds() / ioReference.onDiskSeconds()));
@@ -168,14 +174,19 @@ public final class ConvertBench {
       return out.toString();
     }
 
-    private static void line(StringBuilder out, String label, Step step, double ratio, double returnedRatio) {
-      out.append(String.format(Locale.ROOT, "%-24s %7.2f s %7.2f s   ", label, step.seconds(), step.onDiskSeconds()));
-      if (Double.isNaN(ratio)) {
-        out.append(String.format(Locale.ROOT, "%-26s %s%n", "baseline", "-"));
-      } else {
-        out.append(String.format(Locale.ROOT, "%-26s %.0f MiB%n",
-            String.format(Locale.ROOT, "%.2f × (%.2f ×)", ratio, returnedRatio), step.peakRssAnonBytes() / 1048576.0));
-      }
+    private static void baselineLine(StringBuilder out, String label, Step step) {
+      times(out, label, step).append(String.format(Locale.ROOT, "%-26s %s%n", "baseline", "-"));
+    }
+
+    private void line(StringBuilder out, String label, Step step) {
+      times(out, label, step).append(String.format(Locale.ROOT, "%-26s %.0f MiB%n",
+          String.format(Locale.ROOT, "%.2f × (%.2f ×)", ratio(step), returnedRatio(step)),
+          step.peakRssAnonBytes() / 1048576.0));
+    }
+
+    private static StringBuilder times(StringBuilder out, String label, Step step) {
+      return out.append(String.format(Locale.ROOT, "%-24s %7.2f s %7.2f s   ", label, step.seconds(),
+          step.onDiskSeconds()));
     }
   }
 
@@ -225,7 +236,7 @@ public final class ConvertBench {
         prepare(options.cache(), megatron);
         Step exportRun = timed(cli(options, "export", megatron.toString(), exported.toString(), "--quiet"),
             work.resolve("export.log"));
-        boolean shardsIdentical = dev.megabridge.core.convert.CheckpointComparison.compare(source, exported).identical();
+        boolean shardsIdentical = CheckpointComparison.compare(source, exported).identical();
         OutputDirectory.deleteRecursively(megatron);
         prepare(options.cache(), source);
         Step importEtp1 = timed(cli(options, "import", source.toString(), megatron.toString(), "--tp", "2", "--ep",
@@ -240,7 +251,7 @@ public final class ConvertBench {
         prepare(options.cache(), torchDist);
         Step torchDistExport = timed(cli(options, "export", torchDist.toString(), exported.toString(), "--quiet"),
             work.resolve("export-torch-dist.log"));
-        boolean torchDistIdentical = dev.megabridge.core.convert.CheckpointComparison.compare(source, exported)
+        boolean torchDistIdentical = CheckpointComparison.compare(source, exported)
             .identical();
         OutputDirectory.deleteRecursively(torchDist);
         OutputDirectory.deleteRecursively(exported);
