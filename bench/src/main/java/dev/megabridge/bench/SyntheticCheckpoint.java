@@ -38,7 +38,10 @@ public final class SyntheticCheckpoint {
 
   private SyntheticCheckpoint() {}
 
-  /** The real config with {@code layers} decoder layers (a prefix of its layer pattern). */
+  /**
+   * The real config with {@code layers} decoder layers: linear attention except the last, full attention, so both
+   * mixer kinds are present for any cut and 4 layers are exactly the real model's first period (3 : 1).
+   */
   public static ObjectNode truncatedConfig(Path configDirectory, int layers) {
     HfConfig config = HfConfig.load(configDirectory);
     ObjectNode root = config.raw().deepCopy();
@@ -47,7 +50,6 @@ public final class SyntheticCheckpoint {
     if (text.has("layer_types")) {
       ArrayNode types = text.putArray("layer_types");
       for (int layer = 0; layer < layers; layer++) {
-        // Keep both mixer kinds even for 2 layers: the last layer of the cut is full attention.
         types.add(layer == layers - 1 ? "full_attention" : "linear_attention");
       }
     }

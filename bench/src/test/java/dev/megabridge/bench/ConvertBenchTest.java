@@ -1,0 +1,69 @@
+package dev.megabridge.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.megabridge.bench.ConvertBench.Result;
+import dev.megabridge.bench.ConvertBench.Step;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The bench's arithmetic: which times a ratio divides, the two baselines, the targets and the summary's medians. */
+class ConvertBenchTest {
+  private static final long MIB = 1L << 20;
+
+  /** A round whose copies took 8 + 2 s and 18 + 2 s on disk (mean 15 s, faster 10 s). */
+  private static Result round(Step importShards, Step export) {
+    Step copyBefore = new Step(8, 2, 0);
+    Step copyAfter = new Step(18, 2, 0);
+    Step other = new Step(9, 0, 100 * MIB);
+    return new Result(7L << 30, 16L << 30, copyBefore, importShards, export, new Step(20, 0, 0), 20L << 30, other,
+        other, other, copyAfter, true);
+  }
+
+  @Test
+  void ratiosDivideOnDiskTimesByTheMeanAndByTheFasterCopy() {
+    Result result = round(new Step(15, 3, 600 * MIB), new Step(12, 0, 500 * MIB));
+
+    assertThat(result.copySeconds()).isEqualTo(15.0);
+    assertThat(result.fasterCopySeconds()).isEqualTo(10.0);
+    assertThat(result.importRatio()).isCloseTo(18.0 / 15, within(1e-12));
+    assertThat(result.importRatioToFasterCopy()).isCloseTo(1.8, within(1e-12));
+    assertThat(result.exportRatio()).isCloseTo(0.8, within(1e-12));
+    assertThat(result.exportRatioToFasterCopy()).isCloseTo(1.2, within(1e-12));
+    assertThat(result.peakRssAnon()).isEqualTo(600 * MIB);
+    assertThat(result.targetsMet()).isTrue();
+    assertThat(result.describe())
+        .contains("baseline: mean of the first and last cp -r, 15.00 s on disk")
+        .contains("against the faster cp -r alone (10.00 s): import 1.80 ×, export 1.20 ×")
+        .endsWith("targets (on disk ≤ 1.5 × cp -r, ≤ 1536 MiB): met");
+  }
+
+  @Test
+  void aSlowImportOrTooMuchMemoryMissesTheTargets() {
+    Result slow = round(new Step(20, 2.6, 600 * MIB), new Step(12, 0, 500 * MIB));
+    Result heavy = round(new Step(15, 0, 1537 * MIB), new Step(12, 0, 500 * MIB));
+
+    assertThat(slow.importRatio()).isGreaterThan(1.5);
+    assertThat(slow.targetsMet()).isFalse();
+    assertThat(slow.describe()).endsWith("NOT met");
+    assertThat(heavy.targetsMet()).isFalse();
+  }
+
+  @Test
+  void summaryTakesMediansOverRounds() {
+    List<Result> results = List.of(round(new Step(15, 0, 0), new Step(30, 0, 0)),
+        round(new Step(12, 0, 0), new Step(6, 0, 0)), round(new Step(21, 0, 0), new Step(9, 0, 0)));
+
+    Map<String, Object> summary = ConvertBench.summary(results);
+
+    assertThat(summary.get("rounds")).isEqualTo(3);
+    assertThat((double) summary.get("median_import_over_copy")).isCloseTo(1.0, within(1e-12));
+    assertThat((double) summary.get("median_export_over_copy")).isCloseTo(0.6, within(1e-12));
+    assertThat((double) summary.get("median_import_over_faster_copy")).isCloseTo(1.5, within(1e-12));
+    assertThat(summary.get("rounds_meeting_targets")).isEqualTo(2L);
+    assertThat((double) ConvertBench.summary(results.subList(0, 2)).get("median_import_over_copy"))
+        .isCloseTo(0.9, within(1e-12));
+  }
+}
