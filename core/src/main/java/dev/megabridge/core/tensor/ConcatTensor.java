@@ -110,9 +110,62 @@ public record ConcatTensor(int axis, List<Tensor> parts, DType dtype, Shape shap
       }
       return;
     }
+    if (parts.stream().allMatch(StridedTensor.class::isInstance)) {
+      forEachRunOfStridedParts(consumer);
+      return;
+    }
     long outer = shape.dim(0);
     for (long index = 0; index < outer; index++) {
       select(index).forEachRun(consumer);
+    }
+  }
+
+  /**
+   * Row-major order visits every index of the axes before {@code axis} and, at each, every part's block of the
+   * remaining axes in turn. With strided parts that block is the part's trailing-axes view shifted by the index's
+   * byte offset, so one odometer over the outer axes replaces building a concatenation per outer index (which an
+   * export of TP-split row-parallel weights would otherwise do once per matrix row).
+   */
+  private void forEachRunOfStridedParts(RunConsumer consumer) {
+    for (int outerAxis = 0; outerAxis < axis; outerAxis++) {
+      if (shape.dim(outerAxis) == 0) {
+        return;
+      }
+    }
+    int partCount = parts.size();
+    StridedTensor[] blocks = new StridedTensor[partCount];
+    long[][] outerByteStrides = new long[partCount][axis];
+    for (int part = 0; part < partCount; part++) {
+      StridedTensor strided = (StridedTensor) parts.get(part);
+      blocks[part] = strided.trailingAxes(axis);
+      for (int outerAxis = 0; outerAxis < axis; outerAxis++) {
+        outerByteStrides[part][outerAxis] = strided.byteStride(outerAxis);
+      }
+    }
+    long[] index = new long[axis];
+    long[] shift = new long[partCount];
+    while (true) {
+      for (int part = 0; part < partCount; part++) {
+        blocks[part].forEachRun(shift[part], consumer);
+      }
+      int outerAxis = axis - 1;
+      while (outerAxis >= 0) {
+        index[outerAxis]++;
+        if (index[outerAxis] < shape.dim(outerAxis)) {
+          for (int part = 0; part < partCount; part++) {
+            shift[part] += outerByteStrides[part][outerAxis];
+          }
+          break;
+        }
+        for (int part = 0; part < partCount; part++) {
+          shift[part] -= outerByteStrides[part][outerAxis] * (index[outerAxis] - 1);
+        }
+        index[outerAxis] = 0;
+        outerAxis--;
+      }
+      if (outerAxis < 0) {
+        return;
+      }
     }
   }
 }

@@ -3,6 +3,7 @@ package dev.megabridge.core.tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * A view of elements of a segment at arbitrary (non-negative) element strides: zero copy. Element
@@ -29,7 +30,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
     strides = strides.clone();
     for (long stride : strides) {
       if (stride < 0) {
-        throw new IllegalArgumentException("negative stride in " + java.util.Arrays.toString(strides));
+        throw new IllegalArgumentException("negative stride in " + Arrays.toString(strides));
       }
     }
   }
@@ -50,7 +51,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
   }
 
   public boolean isContiguous() {
-    return java.util.Arrays.equals(strides, shape.contiguousStrides());
+    return Arrays.equals(strides, shape.contiguousStrides());
   }
 
   /** The bytes of a contiguous tensor as a segment slice (zero copy). */
@@ -68,10 +69,21 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
         shape.withDim(axis, length), strides);
   }
 
+  /** The sub-tensor at index 0 of the axes before {@code firstAxis}: this view's trailing axes. */
+  StridedTensor trailingAxes(int firstAxis) {
+    return new StridedTensor(base, byteOffset, dtype, Shape.of(Arrays.copyOfRange(shape.toArray(), firstAxis,
+        shape.rank())), Arrays.copyOfRange(strides, firstAxis, strides.length));
+  }
+
+  /** Bytes between consecutive indices of {@code axis}. */
+  long byteStride(int axis) {
+    return strides[axis] * dtype.byteSize();
+  }
+
   @Override
   public StridedTensor select(long index) {
     checkRange(0, index, 1);
-    long[] rest = java.util.Arrays.copyOfRange(strides, 1, strides.length);
+    long[] rest = Arrays.copyOfRange(strides, 1, strides.length);
     return new StridedTensor(base, byteOffset + index * strides[0] * dtype.byteSize(), dtype,
         shape.dropFirst(), rest);
   }
@@ -86,6 +98,14 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
 
   @Override
   public void forEachRun(RunConsumer consumer) {
+    forEachRun(0, consumer);
+  }
+
+  /**
+   * The runs of the same-shaped view {@code extraByteOffset} bytes further into {@code base}, without building it;
+   * the caller guarantees that view lies inside {@code base}.
+   */
+  void forEachRun(long extraByteOffset, RunConsumer consumer) {
     int rank = shape.rank();
     long elementSize = dtype.byteSize();
     if (shape.numel() == 0) {
@@ -104,12 +124,12 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
     }
     long runBytes = runElements * elementSize;
     if (firstContiguousAxis == 0) {
-      consumer.accept(base, byteOffset, runBytes);
+      consumer.accept(base, byteOffset + extraByteOffset, runBytes);
       return;
     }
     long[] index = new long[firstContiguousAxis];
     while (true) {
-      long offset = byteOffset;
+      long offset = byteOffset + extraByteOffset;
       for (int axis = 0; axis < firstContiguousAxis; axis++) {
         offset += index[axis] * strides[axis] * elementSize;
       }
