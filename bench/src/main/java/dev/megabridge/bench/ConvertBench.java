@@ -73,7 +73,7 @@ public final class ConvertBench {
   /**
    * One round. {@code ioReference} reads the source (cold like the others) with {@code cat} while {@code dd
    * oflag=direct} writes as many bytes as the import wrote: what plain tools need for the import's I/O (the import,
-   * which overlaps its reads and writes, measured 0.57–0.79 × of it here).
+   * which overlaps its reads and writes, took 0.57–0.82 × its time in all but one round of stops 9–10).
    */
   public record Result(long checkpointBytes, long megatronBytes, Step copyBefore, Step importShards, Step export,
       Step ioReference, long megatronEtp1Bytes, Step importEtp1, Step torchDistImport, Step torchDistExport,
