@@ -123,7 +123,7 @@ public record ConcatTensor(int axis, List<Tensor> parts, DType dtype, Shape shap
   /**
    * Row-major order visits every index of the axes before {@code axis} and, at each, every part's block of the
    * remaining axes in turn. With strided parts that block is the part's trailing-axes view shifted by the index's
-   * byte offset, so one odometer over the outer axes replaces building a concatenation per outer index (which an
+   * byte offset, so one walk over the outer axes replaces building a concatenation per outer index (which an
    * export of TP-split row-parallel weights would otherwise do once per matrix row).
    */
   private void forEachRunOfStridedParts(RunConsumer consumer) {
@@ -132,40 +132,17 @@ public record ConcatTensor(int axis, List<Tensor> parts, DType dtype, Shape shap
         return;
       }
     }
-    int partCount = parts.size();
-    StridedTensor[] blocks = new StridedTensor[partCount];
-    long[][] outerByteStrides = new long[partCount][axis];
-    for (int part = 0; part < partCount; part++) {
-      StridedTensor strided = (StridedTensor) parts.get(part);
-      blocks[part] = strided.trailingAxes(axis);
-      for (int outerAxis = 0; outerAxis < axis; outerAxis++) {
-        outerByteStrides[part][outerAxis] = strided.byteStride(outerAxis);
-      }
-    }
+    List<StridedTensor> strided = parts.stream().map(StridedTensor.class::cast).toList();
+    List<StridedTensor> blocks = strided.stream().map(part -> part.trailingAxes(axis)).toList();
     long[] index = new long[axis];
-    long[] shift = new long[partCount];
-    while (true) {
-      for (int part = 0; part < partCount; part++) {
-        blocks[part].forEachRun(shift[part], consumer);
-      }
-      int outerAxis = axis - 1;
-      while (outerAxis >= 0) {
-        index[outerAxis]++;
-        if (index[outerAxis] < shape.dim(outerAxis)) {
-          for (int part = 0; part < partCount; part++) {
-            shift[part] += outerByteStrides[part][outerAxis];
-          }
-          break;
+    do {
+      for (int part = 0; part < blocks.size(); part++) {
+        long shift = 0;
+        for (int outerAxis = 0; outerAxis < axis; outerAxis++) {
+          shift += index[outerAxis] * strided.get(part).byteStride(outerAxis);
         }
-        for (int part = 0; part < partCount; part++) {
-          shift[part] -= outerByteStrides[part][outerAxis] * (index[outerAxis] - 1);
-        }
-        index[outerAxis] = 0;
-        outerAxis--;
+        blocks.get(part).forEachRun(shift, consumer);
       }
-      if (outerAxis < 0) {
-        return;
-      }
-    }
+    } while (shape.advance(index));
   }
 }

@@ -60,6 +60,20 @@ public final class Shape {
     return strides;
   }
 
+  /**
+   * Advances {@code index}, a position over this shape's first {@code index.length} axes, to the next one in
+   * row-major order; returns false (with {@code index} back at all zeros) after the last.
+   */
+  public boolean advance(long[] index) {
+    for (int axis = index.length - 1; axis >= 0; axis--) {
+      if (++index[axis] < dims[axis]) {
+        return true;
+      }
+      index[axis] = 0;
+    }
+    return false;
+  }
+
   public Shape withDim(int axis, long value) {
     long[] copy = dims.clone();
     copy[axis] = value;

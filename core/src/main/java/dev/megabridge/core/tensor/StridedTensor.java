@@ -128,24 +128,13 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
       return;
     }
     long[] index = new long[firstContiguousAxis];
-    while (true) {
+    do {
       long offset = byteOffset + extraByteOffset;
       for (int axis = 0; axis < firstContiguousAxis; axis++) {
         offset += index[axis] * strides[axis] * elementSize;
       }
       consumer.accept(base, offset, runBytes);
-      int axis = firstContiguousAxis - 1;
-      while (axis >= 0) {
-        if (++index[axis] < shape.dim(axis)) {
-          break;
-        }
-        index[axis] = 0;
-        axis--;
-      }
-      if (axis < 0) {
-        return;
-      }
-    }
+    } while (shape.advance(index));
   }
 
   /** Element {@code flatIndex} (row-major) as fp32. */
