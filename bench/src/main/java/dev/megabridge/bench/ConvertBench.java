@@ -93,8 +93,8 @@ public final class ConvertBench {
     }
 
     /**
-     * The strictest baseline, reported beside the mean: the faster of the two copies alone. On this VM's disk one copy
-     * of a round took up to 2.3 × the other (stop 10), and the mean then hides how steps compare to the faster one.
+     * The strictest baseline, reported beside the mean: the faster of the two copies alone. When one copy of a round
+     * is much slower than the other (a drifting shared disk), the mean hides how steps compare to the faster one.
      */
     public double fasterCopySeconds() {
       return Math.min(copyBefore.onDiskSeconds(), copyAfter.onDiskSeconds());
@@ -259,7 +259,7 @@ public final class ConvertBench {
         long megatronBytes = sizeOf(megatron);
         // Each megabridge step that reads another's output runs right after it (as the torch_dist export below):
         // the VM's disk has a host-side cache the guest cannot drop, so a step reading data that tens of GB of
-        // other I/O have pushed out of it reads slower than one that follows its producer (measured in stop 10).
+        // other I/O have pushed out of it reads slower than one that follows its producer.
         prepare(options.cache(), megatron);
         Step exportRun = timed(cli(options, "export", megatron.toString(), exported.toString(), "--quiet"),
             work.resolve("export.log"));

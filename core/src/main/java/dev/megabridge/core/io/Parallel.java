@@ -15,9 +15,7 @@ public final class Parallel {
 
   /**
    * Rank files an import writes at once unless the user says otherwise: at least eight, so that enough direct
-   * writes are in flight to keep a (virtual) disk busy — on the VM measured here the TP 2 EP 4 import took
-   * 14.1 / 16.9 / 15.1 s with eight and 16.6 / 19.2 / 18.0 s with two, alternating cold runs — and at least one
-   * per CPU. (Exports showed no such effect: 1, 2 or 4 files at once all took 9.6–11.0 s.)
+   * writes are in flight to keep a (virtual) disk busy, and at least one per CPU (README, "Measured").
    */
   public static int defaultFileThreads() {
     return Math.max(8, Runtime.getRuntime().availableProcessors());
