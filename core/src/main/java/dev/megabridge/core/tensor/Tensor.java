@@ -7,11 +7,13 @@ import java.util.List;
 
 /**
  * A lazy, immutable tensor: a strided view over memory (usually a memory-mapped file), a concatenation of
- * tensors, or an element-wise conversion of another tensor. Nothing is copied until the bytes are streamed
+ * tensors, an element-wise conversion of another tensor, or the blockwise FP8 codes, scales or dequantized values
+ * of one. Nothing is copied until the bytes are streamed
  * with {@link #forEachRun} or materialised with {@link #toSegment}; slicing, selecting and concatenating
  * only build views. This is what lets a conversion move a checkpoint at copy speed in bounded memory.
  */
-public sealed interface Tensor permits StridedTensor, ConcatTensor, ConvertedTensor {
+public sealed interface Tensor
+    permits StridedTensor, ConcatTensor, ConvertedTensor, Fp8CodesTensor, Fp8ScalesTensor, Fp8DequantizedTensor {
 
   DType dtype();
 
