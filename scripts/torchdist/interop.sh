@@ -6,6 +6,7 @@
 #   interop.sh save-torch  CKPT EXPECTED   torch.distributed.checkpoint.save writes a checkpoint for Java to read
 #   interop.sh verify-qwen WORK (CKPT HF)... torch reads Qwen3.5 torch_dist checkpoints Java wrote from HF folders
 #   interop.sh save-qwen   CKPT HF         torch writes a Megatron-like Qwen3.5 checkpoint from an HF folder
+#   interop.sh fp8 quantize|dequantize IN OUT   the blockwise FP8 reference algorithm (scripts/fp8/reference.py)
 #
 # The venv lives in $MEGABRIDGE_TORCH_VENV (default: <repo>/core/target/torch-venv) and is reused when present.
 # Exit status 3 means "no python3 on this machine" (the only reason a caller may skip).
@@ -42,8 +43,13 @@ case "$command" in
     shift
     exec "$venv/bin/python" "$here/interop.py" "$command" "$@"
     ;;
+  fp8)
+    ensure_venv
+    shift
+    exec "$venv/bin/python" "$repo/scripts/fp8/reference.py" "$@"
+    ;;
   *)
-    echo "usage: interop.sh setup | verify-java CKPT EXPECTED | save-torch CKPT EXPECTED | verify-qwen WORK (CKPT HF)... | save-qwen CKPT HF" >&2
+    echo "usage: interop.sh setup | verify-java CKPT EXPECTED | save-torch CKPT EXPECTED | verify-qwen WORK (CKPT HF)... | save-qwen CKPT HF | fp8 quantize|dequantize IN OUT" >&2
     exit 2
     ;;
 esac
