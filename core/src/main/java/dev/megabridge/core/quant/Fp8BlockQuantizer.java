@@ -16,13 +16,19 @@ public final class Fp8BlockQuantizer {
 
   private final int blockRows;
   private final int blockColumns;
+  private final Fp8Kernel kernel;
 
   public Fp8BlockQuantizer(int blockRows, int blockColumns) {
+    this(blockRows, blockColumns, Fp8Kernel.preferred());
+  }
+
+  public Fp8BlockQuantizer(int blockRows, int blockColumns, Fp8Kernel kernel) {
     if (blockRows < 1 || blockColumns < 1) {
       throw new IllegalArgumentException("block size " + blockRows + "x" + blockColumns + " must be positive");
     }
     this.blockRows = blockRows;
     this.blockColumns = blockColumns;
+    this.kernel = kernel;
   }
 
   public int blockRows() {
@@ -43,16 +49,15 @@ public final class Fp8BlockQuantizer {
     return Math.max(amax, MIN_AMAX) / Fp8E4m3.MAX_FINITE;
   }
 
+  /** The scale of the block {@code [from, to)} of a band (see {@link #quantizeBand}). */
+  public float blockScale(float[] band, int rows, int columns, int from, int to) {
+    return scale(kernel.amax(band, rows, columns, from, to));
+  }
+
   /** One element quantized with its block's scale. */
   public static byte quantize(float value, float scale) {
-    float scaled = value / scale;
-    // Math.min/max would turn NaN into a bound; a NaN weight must stay visible as NaN.
-    if (scaled > Fp8E4m3.MAX_FINITE) {
-      scaled = Fp8E4m3.MAX_FINITE;
-    } else if (scaled < -Fp8E4m3.MAX_FINITE) {
-      scaled = -Fp8E4m3.MAX_FINITE;
-    }
-    return Fp8E4m3.fromFloat(scaled);
+    // Math.max / min keep a NaN weight NaN rather than clamping it.
+    return Fp8E4m3.fromFloat(Math.min(Math.max(value / scale, -Fp8E4m3.MAX_FINITE), Fp8E4m3.MAX_FINITE));
   }
 
   /** The dequantized value in float32: {@code float(q) * scale}. */
@@ -73,21 +78,9 @@ public final class Fp8BlockQuantizer {
     for (int block = 0; block < blocks; block++) {
       int from = block * blockColumns;
       int to = Math.min(columns, from + blockColumns);
-      float amax = 0f;
-      for (int row = 0; row < rows; row++) {
-        int base = row * columns;
-        for (int column = from; column < to; column++) {
-          amax = Math.max(amax, Math.abs(band[base + column]));
-        }
-      }
-      float scale = scale(amax);
+      float scale = scale(kernel.amax(band, rows, columns, from, to));
       scales[block] = scale;
-      for (int row = 0; row < rows; row++) {
-        int base = row * columns;
-        for (int column = from; column < to; column++) {
-          codes[base + column] = quantize(band[base + column], scale);
-        }
-      }
+      kernel.quantize(band, rows, columns, from, to, scale, codes);
     }
   }
 }

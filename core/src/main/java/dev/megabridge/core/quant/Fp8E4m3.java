@@ -19,8 +19,15 @@ public final class Fp8E4m3 {
   private static final int MANTISSA_BITS = 3;
   /** Smallest normal exponent (unbiased). */
   private static final int MIN_NORMAL_EXPONENT = 1 - EXPONENT_BIAS;
-  /** Subnormal step: {@code 2^(MIN_NORMAL_EXPONENT - MANTISSA_BITS)} = 2^-9. */
-  private static final float SUBNORMAL_SCALE = 0x1p9f;
+  /** Bits of 480, the first magnitude past the largest code (448 + half a step above it is 464, the last tie). */
+  private static final int NAN_THRESHOLD_BITS = Float.floatToRawIntBits(480f);
+  /** Bits of 2^-6, the smallest normal magnitude. */
+  private static final int MIN_NORMAL_BITS = Float.floatToRawIntBits(0x1p-6f);
+  /** A float whose ulp is the subnormal step 2^-9. */
+  private static final float SUBNORMAL_ROUNDER = 0x1p14f;
+  private static final int SUBNORMAL_ROUNDER_BITS = Float.floatToRawIntBits(SUBNORMAL_ROUNDER);
+  /** Moves a float32 exponent field to the e4m3 one, in the bit position of a float32 exponent. */
+  private static final int REBIAS = (EXPONENT_BIAS - 127) << 23;
   private static final float[] DECODED = new float[256];
 
   static {
@@ -38,26 +45,25 @@ public final class Fp8E4m3 {
 
   /** The FP8 code nearest to {@code value}, ties to even; NaN for NaN and for magnitudes rounding above 448. */
   public static byte fromFloat(float value) {
-    int sign = (Float.floatToRawIntBits(value) >>> 24) & 0x80;
-    float magnitude = Math.abs(value);
-    if (Float.isNaN(magnitude)) {
-      return (byte) (sign | NAN);
-    }
-    int exponent = Math.getExponent(magnitude);
+    int bits = Float.floatToRawIntBits(value);
+    int sign = (bits >>> 24) & 0x80;
+    int magnitudeBits = bits & 0x7FFFFFFF;
     int code;
-    if (exponent < MIN_NORMAL_EXPONENT) {
-      // Subnormal range (including zero): the code is the number of 2^-9 steps; 8 steps is the smallest
-      // normal, whose code is 8 as well, so rounding up into the normal range needs no special case.
-      code = (int) Math.rint(magnitude * SUBNORMAL_SCALE);
-    } else if (exponent > 8) {
+    if (magnitudeBits >= NAN_THRESHOLD_BITS) {
+      // 480 and up (infinities and NaN included) are past the largest finite code.
       code = NAN;
+    } else if (magnitudeBits < MIN_NORMAL_BITS) {
+      // Subnormal range: adding 2^14 leaves an ulp of 2^-9, the subnormal step, so the float addition itself
+      // rounds to the nearest step (ties to even); the bits above 2^14's are the number of steps, 0..8, and
+      // 8 steps is the smallest normal, whose code is 8 as well.
+      float shifted = Float.intBitsToFloat(magnitudeBits) + SUBNORMAL_ROUNDER;
+      code = Float.floatToRawIntBits(shifted) - SUBNORMAL_ROUNDER_BITS;
     } else {
-      // magnitude / 2^(exponent - 3) lies in [8, 16); the rounded value 16 carries into the next exponent.
-      int scaled = (int) Math.rint(Math.scalb(magnitude, MANTISSA_BITS - exponent));
-      code = ((exponent + EXPONENT_BIAS) << MANTISSA_BITS) + (scaled - 8);
-      if (code > NAN) {
-        code = NAN;
-      }
+      // Normal range: rebias the exponent (127 → 7) and round the 23-bit mantissa to 3 bits, ties to even,
+      // in integer arithmetic; a carry out of the mantissa moves to the next exponent, and 464 ≤ |x| < 480
+      // carries into the NaN code, as the format requires.
+      int oddMantissa = (magnitudeBits >>> 20) & 1;
+      code = (magnitudeBits + REBIAS + 0x7FFFF + oddMantissa) >>> 20;
     }
     return (byte) (sign | code);
   }

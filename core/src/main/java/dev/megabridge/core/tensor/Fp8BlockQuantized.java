@@ -106,13 +106,7 @@ public final class Fp8BlockQuantized {
       for (int block = 0; block < scaleColumns; block++) {
         int from = block * blockColumns;
         int to = Math.min(columns, from + blockColumns);
-        float amax = 0f;
-        for (int row = 0; row < bandRows; row++) {
-          for (int column = from; column < to; column++) {
-            amax = Math.max(amax, Math.abs(values[row * columns + column]));
-          }
-        }
-        scales[base + block] = Fp8BlockQuantizer.scale(amax);
+        scales[base + block] = quantizer.blockScale(values, bandRows, columns, from, to);
       }
     });
     scaleValues = scales;
@@ -137,10 +131,14 @@ public final class Fp8BlockQuantized {
     void accept(int matrix, int band, int bandRows, float[] values);
   }
 
-  /** Visits every band of every matrix in row-major order, its values widened to float32. */
+  /**
+   * Visits every band of every matrix in row-major order, its values widened to float32 into one reused array
+   * (valid during the callback).
+   */
   private void forEachBand(BandConsumer consumer) {
     int rank = source.shape().rank();
     long[] leading = new long[rank - 2];
+    float[] values = new float[quantizer.blockRows() * columns];
     int matrix = 0;
     do {
       Tensor matrixView = source;
@@ -150,9 +148,41 @@ public final class Fp8BlockQuantized {
       for (int band = 0; band < scaleRows; band++) {
         int firstRow = band * quantizer.blockRows();
         int bandRows = Math.min(quantizer.blockRows(), rows - firstRow);
-        consumer.accept(matrix, band, bandRows, matrixView.slice(0, firstRow, bandRows).toFloatArray());
+        readFloats(matrixView.slice(0, firstRow, bandRows), values);
+        consumer.accept(matrix, band, bandRows, values);
       }
       matrix++;
     } while (source.shape().advance(leading));
+  }
+
+  /** The elements of {@code tensor} widened to float32 (exactly) into {@code into}, in row-major order. */
+  private static void readFloats(Tensor tensor, float[] into) {
+    DType dtype = tensor.dtype();
+    int elementSize = dtype.byteSize();
+    int[] position = {0};
+    tensor.forEachRun((segment, offset, length) -> {
+      int count = Math.toIntExact(length / elementSize);
+      int base = position[0];
+      switch (dtype) {
+        case BF16 -> {
+          for (int index = 0; index < count; index++) {
+            into[base + index] = DType.bf16ToFloat(segment.get(StridedTensor.I16, offset + 2L * index));
+          }
+        }
+        case F16 -> {
+          for (int index = 0; index < count; index++) {
+            into[base + index] = DType.f16ToFloat(segment.get(StridedTensor.I16, offset + 2L * index));
+          }
+        }
+        case F32 -> MemorySegment.copy(segment, StridedTensor.F32, offset, into, base, count);
+        case F64 -> {
+          for (int index = 0; index < count; index++) {
+            into[base + index] = (float) segment.get(StridedTensor.F64, offset + 8L * index);
+          }
+        }
+        default -> throw new IllegalStateException("not a float dtype: " + dtype);
+      }
+      position[0] += count;
+    });
   }
 }

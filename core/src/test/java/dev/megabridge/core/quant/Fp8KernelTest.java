@@ -1,0 +1,53 @@
+package dev.megabridge.core.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Vector API kernel against the scalar one on the same blocks: random bit patterns of every magnitude (NaN
+ * and infinities included), values around every e4m3 code and midpoint, and blocks whose width is not a multiple
+ * of the vector length. Skips only when {@code jdk.incubator.vector} is not readable (surefire always adds it).
+ */
+class Fp8KernelTest {
+
+  @Test
+  void vectorKernelEqualsScalarKernel() {
+    assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(), "no jdk.incubator.vector module");
+    Fp8Kernel vector = new VectorFp8Kernel();
+    Fp8Kernel scalar = new ScalarFp8Kernel();
+    SplittableRandom random = new SplittableRandom(17);
+    int rows = 7;
+    int columns = 301;
+    for (int trial = 0; trial < 400; trial++) {
+      float[] values = new float[rows * columns];
+      for (int index = 0; index < values.length; index++) {
+        values[index] = switch (trial % 4) {
+          case 0 -> Float.intBitsToFloat(random.nextInt());
+          case 1 -> (float) random.nextGaussian();
+          case 2 -> {
+            float code = Fp8E4m3.toFloat((byte) random.nextInt(0x7F));
+            float next = Fp8E4m3.toFloat((byte) Math.min(0x7E, (code < 0 ? 0 : 1) + random.nextInt(0x7E)));
+            yield (random.nextBoolean() ? 1 : -1) * (random.nextBoolean() ? code : (code + next) / 2);
+          }
+          default -> (float) (random.nextGaussian() * Math.pow(2, random.nextInt(-40, 40)));
+        };
+      }
+      int from = random.nextInt(0, 64);
+      int to = random.nextInt(from + 1, columns + 1);
+      float vectorAmax = vector.amax(values, rows, columns, from, to);
+      float scalarAmax = scalar.amax(values, rows, columns, from, to);
+      assertThat(Float.floatToIntBits(vectorAmax)).as("amax, trial %d", trial)
+          .isEqualTo(Float.floatToIntBits(scalarAmax));
+      // trial % 4 == 2 quantizes with scale 1, so the values are their own quotients (ties included).
+      float scale = trial % 4 == 2 ? 1f : Fp8BlockQuantizer.scale(scalarAmax);
+      byte[] vectorCodes = new byte[values.length];
+      byte[] scalarCodes = new byte[values.length];
+      vector.quantize(values, rows, columns, from, to, scale, vectorCodes);
+      scalar.quantize(values, rows, columns, from, to, scale, scalarCodes);
+      assertThat(vectorCodes).as("codes, trial %d", trial).isEqualTo(scalarCodes);
+    }
+  }
+}
