@@ -25,7 +25,7 @@ final class BpeModel {
 
   /**
    * @param vocab token → id; every byte's single-character token is in it (the caller checked)
-   * @param tokens id → token, the inverse of {@code vocab} (null where no token has that id)
+   * @param tokens id → token, the inverse of {@code vocab} (whose ids are 0..N-1)
    * @param merges see the field
    */
   BpeModel(Map<String, Integer> vocab, String[] tokens, Map<Long, Long> merges, int[] byteIds) {

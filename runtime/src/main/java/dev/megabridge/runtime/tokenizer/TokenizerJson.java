@@ -192,8 +192,13 @@ final class TokenizerJson {
       }
     }
     Map<String, Integer> vocab = vocab(required(node, "vocab", "model"));
-    String[] tokens = new String[vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1];
+    // Ids are 0..N-1, each once: the array below is then exactly the inverse map (and cannot be made huge).
+    String[] tokens = new String[vocab.size()];
     vocab.forEach((token, id) -> {
+      if (id >= tokens.length) {
+        throw malformed("model.vocab", "'" + token + "' has id " + id + " but the " + tokens.length
+            + " ids must be 0.." + (tokens.length - 1));
+      }
       if (tokens[id] != null) {
         throw malformed("model.vocab", "id " + id + " is given to both '" + tokens[id] + "' and '" + token + "'");
       }

@@ -170,6 +170,7 @@ class BpeTokenizerTest {
   void malformedVocabularyOrMergesFailNamingThem() throws IOException {
     ObjectNode noByte = handMade().root();
     ((ObjectNode) noByte.get("model").get("vocab")).remove("A");
+    ((ObjectNode) noByte.get("model").get("vocab")).put("AA", 'A'); // ids stay 0..N-1, the byte 'A' has no token
     Path file = TinyTokenizerJson.write(temp.resolve("a"), noByte);
     assertThatThrownBy(() -> BpeTokenizer.read(file)).isInstanceOf(CheckpointFormatException.class)
         .hasMessageContaining(file.toString()).hasMessageContaining("0x41");
@@ -178,6 +179,11 @@ class BpeTokenizerTest {
     Path other = TinyTokenizerJson.write(temp.resolve("b"), badMerge);
     assertThatThrownBy(() -> BpeTokenizer.read(other)).isInstanceOf(CheckpointFormatException.class)
         .hasMessageContaining("model.merges[7]").hasMessageContaining("'yz' is not in the vocabulary");
+    ObjectNode sparse = handMade().root();
+    ((ObjectNode) sparse.get("model").get("vocab")).put("zz", 5000);
+    Path sparseFile = TinyTokenizerJson.write(temp.resolve("c"), sparse);
+    assertThatThrownBy(() -> BpeTokenizer.read(sparseFile)).isInstanceOf(CheckpointFormatException.class)
+        .hasMessageContaining("'zz' has id 5000");
     assertThatThrownBy(() -> BpeTokenizer.load(temp.resolve("none"))).isInstanceOf(CheckpointFormatException.class)
         .hasMessageContaining("tokenizer.json");
   }
