@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  * is every non-empty stretch between matches. {@code tokenizers} runs the pattern in Oniguruma; this class admits
  * only the regex constructs whose meaning is the same in {@link java.util.regex} compiled with
  * {@link Pattern#UNICODE_CHARACTER_CLASS} (so {@code \s} is Unicode White_Space and {@code (?i)} folds Unicode case):
- * literals, escaped punctuation, {@code \s \S \r \n \t \f \v}, {@code \p{..}}/{@code \P{..}} of a general category,
+ * literals, escaped punctuation, {@code \s \S \r \n \t \f}, {@code \p{..}}/{@code \P{..}} of a general category,
  * classes {@code [...]} of those, groups {@code (...) (?:...) (?i:...) (?=...) (?!...)}, alternation and greedy or
  * lazy quantifiers. Anything else ({@code .}, anchors, {@code \w \d \b}, back references, class intersection,
  * possessive quantifiers, ...) is rejected, naming the construct, rather than run with a possibly different meaning.
@@ -23,7 +23,8 @@ final class SplitPattern {
   private static final Set<String> CATEGORIES = Set.of("L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me",
       "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So", "Z", "Zs",
       "Zl", "Zp", "C", "Cc", "Cf", "Co", "Cn");
-  private static final String SIMPLE_ESCAPES = "sSrntfv";
+  /** Escapes that mean the same in both engines ({@code \v} does not: a vertical tab in Oniguruma, a class in Java). */
+  private static final String SIMPLE_ESCAPES = "sSrntf";
   private static final String ESCAPABLE_PUNCTUATION = "\\.^$|?*+()[]{}-/'\"!#%&,:;<=>@_`~";
 
   private final Path file;
