@@ -2,9 +2,16 @@ package dev.megabridge.runtime.qwen35;
 
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.quant.Fp8Config;
+import dev.megabridge.core.quant.Fp8DequantizedSource;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.tensor.DType;
 import dev.megabridge.qwen35.Qwen35Config;
 import dev.megabridge.qwen35.Qwen35Config.TextConfig;
 import dev.megabridge.runtime.ops.Compute;
@@ -70,14 +77,22 @@ public final class Qwen35Model implements AutoCloseable {
   }
 
   /**
-   * Loads an HF folder (config.json + single or sharded safetensors) or a megabridge Megatron shards folder
-   * (with {@code megabridge.json}, computed tensor-parallel from the rank shards) with default options.
+   * Loads an HF folder (config.json + single or sharded safetensors, plain or blockwise FP8), a megabridge Megatron
+   * shards folder (with {@code megabridge.json}, computed tensor-parallel from the rank shards) or a torch_dist
+   * checkpoint (its HF view, as {@code export} gathers it) with default options.
    */
   public static Qwen35Model load(Path directory) {
     return load(directory, RuntimeOptions.defaults());
   }
 
   public static Qwen35Model load(Path directory, RuntimeOptions options) {
+    return load(directory, Optional.empty(), options);
+  }
+
+  /**
+   * @param hfConfig for a torch_dist checkpoint megabridge did not write: the HF folder with its config.json
+   */
+  public static Qwen35Model load(Path directory, Optional<Path> hfConfig, RuntimeOptions options) {
     if (ShardsManifest.isPresent(directory)) {
       MegatronShardWeights shards = MegatronShardWeights.open(directory);
       try {
@@ -87,18 +102,54 @@ public final class Qwen35Model implements AutoCloseable {
         throw e;
       }
     }
-    HfConfig hfConfig = HfConfig.load(directory);
-    if (hfConfig.architectures().isEmpty()) {
-      throw new UnsupportedModelException(directory + ": config.json names no architecture");
+    if (TorchDistCheckpoint.isPresent(directory)) {
+      HfSource source = HfSource.openTorchDist(directory, hfConfig, AutoBridge.discover());
+      try {
+        return new Qwen35Model(parse(directory, source.config()), new CheckpointWeights(source.tensors()), options,
+            source);
+      } catch (RuntimeException e) {
+        source.close();
+        throw e;
+      }
     }
-    Qwen35Config config = Qwen35Config.parse(hfConfig, hfConfig.architectures().getFirst());
+    HfConfig hfConfigFile = HfConfig.load(directory);
+    Qwen35Config config = parse(directory, hfConfigFile);
     SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory);
     try {
-      return new Qwen35Model(config, new CheckpointWeights(checkpoint), options, checkpoint);
+      // Blockwise FP8 weights are computed with in bf16, as dequantized by the reference algorithm.
+      TensorSource weights = Fp8Config.of(hfConfigFile)
+          .<TensorSource>map(fp8 -> Fp8DequantizedSource.of(checkpoint, fp8, DType.BF16)).orElse(checkpoint);
+      return new Qwen35Model(config, new CheckpointWeights(weights), options, checkpoint);
     } catch (RuntimeException e) {
       checkpoint.close();
       throw e;
     }
+  }
+
+  private static Qwen35Config parse(Path directory, HfConfig hfConfig) {
+    if (hfConfig.architectures().isEmpty()) {
+      throw new UnsupportedModelException(directory + ": config.json names no architecture");
+    }
+    return Qwen35Config.parse(hfConfig, hfConfig.architectures().getFirst());
+  }
+
+  /**
+   * The folder holding the model's small files (tokenizer, preprocessor config): the HF folder itself, a shards
+   * folder's {@code hf/}, a torch_dist checkpoint's recorded files, or {@code hfConfig} when given.
+   */
+  public static Path smallFilesDirectory(Path directory, Optional<Path> hfConfig) {
+    if (hfConfig.isPresent()) {
+      return hfConfig.get();
+    }
+    if (ShardsManifest.isPresent(directory)) {
+      return directory.resolve(ShardsManifest.HF_FILES_DIR);
+    }
+    if (TorchDistCheckpoint.isPresent(directory)) {
+      try (HfSource source = HfSource.openTorchDist(directory, hfConfig, AutoBridge.discover())) {
+        return source.smallFilesDirectory();
+      }
+    }
+    return directory;
   }
 
   /** A model over any weight source (e.g. tensor-parallel shards or synthetic weights); {@code resources} closes. */
