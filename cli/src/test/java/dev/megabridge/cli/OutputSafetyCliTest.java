@@ -98,6 +98,24 @@ class OutputSafetyCliTest {
   }
 
   @Test
+  void forwardNeverWritesOverItsInputsOrIntoTheModel() throws IOException {
+    Path model = copyOfFixture("qwen35_dense_vl", temp.resolve("model"));
+    Path inputs = Files.writeString(temp.resolve("inputs.safetensors"), "not read: refused before");
+    List<String> before = listing(temp);
+    Run overInputs = run("forward", model.toString(), "--inputs", inputs.toString(), "--out", inputs.toString(),
+        "--overwrite");
+    assertThat(overInputs.exitCode()).as(overInputs.err()).isEqualTo(2);
+    assertThat(overInputs.err()).contains("output " + inputs + " is the source " + inputs);
+    Path weights = model.resolve("model.safetensors");
+    Run intoModel = run("forward", model.toString(), "--inputs", inputs.toString(), "--out", weights.toString(),
+        "--overwrite");
+    assertThat(intoModel.exitCode()).isEqualTo(2);
+    assertThat(intoModel.err()).contains("output " + weights + " lies inside the source " + model);
+    assertThat(listing(temp)).isEqualTo(before);
+    assertThat(Files.readString(inputs)).isEqualTo("not read: refused before");
+  }
+
+  @Test
   void symlinksAreResolved() throws IOException {
     Path model = copyOfFixture("qwen35_dense_vl", temp.resolve("model"));
     Path link = Files.createSymbolicLink(temp.resolve("link"), model);

@@ -79,7 +79,7 @@ public final class OutputDirectory implements AutoCloseable {
     removeStale(parent, name, absolute);
     try {
       TemporaryFolders.Registration registration = TemporaryFolders.create(parent, "." + name + TEMPORARY,
-          "the temporary output of " + absolute);
+          "the temporary folder of output " + absolute);
       return new OutputDirectory(absolute, registration, registration.folder(), overwrite);
     } catch (IOException e) {
       throw TemporaryFolders.failure("cannot create a temporary folder beside " + absolute, e);

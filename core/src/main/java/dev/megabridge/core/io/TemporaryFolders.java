@@ -155,9 +155,9 @@ public final class TemporaryFolders {
       }
       removed = true;
       boolean gone = deleteBestEffort(folder);
-      System.err.println(gone ? "interrupted: removed " + what + " " + folder
-          : "interrupted: could not remove all of " + what + " " + folder
-              + " (threads were still writing into it); delete it by hand");
+      System.err.println(gone ? "interrupted: removed " + folder + " (" + what + ")"
+          : "interrupted: could not remove all of " + folder + " (" + what
+              + "; threads were still writing into it); delete it by hand");
     }
   }
 
