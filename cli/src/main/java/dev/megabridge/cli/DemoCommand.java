@@ -3,7 +3,6 @@ package dev.megabridge.cli;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.error.UsageException;
-import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.spi.AutoBridge;
@@ -125,8 +124,7 @@ public final class DemoCommand implements Callable<Integer> {
       report.put("seconds", (System.nanoTime() - start) / 1e9);
       return report;
     } finally {
-      registration.release();
-      OutputDirectory.deleteRecursively(scratch);
+      registration.delete();
     }
   }
 

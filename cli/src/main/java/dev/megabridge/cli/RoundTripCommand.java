@@ -4,7 +4,6 @@ import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.error.MappingException;
-import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
@@ -82,8 +81,7 @@ public final class RoundTripCommand implements Callable<Integer> {
       report.put("differences", result.differences());
       return report;
     } finally {
-      registration.release();
-      OutputDirectory.deleteRecursively(scratch);
+      registration.delete();
     }
   }
 }

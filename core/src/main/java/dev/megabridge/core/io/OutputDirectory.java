@@ -218,7 +218,7 @@ public final class OutputDirectory implements AutoCloseable {
     }
     if (replaced[0] != null) {
       // Garbage now: deleted here, on SIGINT / SIGTERM by the hook, after SIGKILL by the next run (owner file).
-      TemporaryFolders.Registration old = TemporaryFolders.register(replaced[0], "the replaced output");
+      TemporaryFolders.Registration old = TemporaryFolders.register(replaced[0], "the replaced output " + target);
       try {
         if (Files.isDirectory(replaced[0], LinkOption.NOFOLLOW_LINKS)) {
           TemporaryFolders.writeOwner(replaced[0]);
@@ -226,19 +226,14 @@ public final class OutputDirectory implements AutoCloseable {
       } catch (IOException e) {
         // Without an owner file a later run keeps it and says so; deleting it below is what matters.
       }
-      boolean deleted = TemporaryFolders.deleteBestEffort(replaced[0]);
-      old.release();
-      if (!deleted) {
-        System.err.println("warning: could not delete all of the replaced output, now at " + replaced[0]);
-      }
+      old.delete();
     }
   }
 
   @Override
   public void close() {
     if (!committed) {
-      registration.release();
-      TemporaryFolders.deleteBestEffort(staging);
+      registration.delete();
     }
   }
 

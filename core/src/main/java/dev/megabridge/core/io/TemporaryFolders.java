@@ -149,6 +149,18 @@ public final class TemporaryFolders {
       REGISTERED.remove(folder, this);
     }
 
+    /**
+     * Deletes the folder ({@link #deleteBestEffort}) and unregisters it; a SIGINT / SIGTERM meanwhile waits for it.
+     * Says on stderr when something could not be deleted.
+     */
+    public synchronized void delete() {
+      boolean gone = deleteBestEffort(folder);
+      REGISTERED.remove(folder, this);
+      if (!gone) {
+        System.err.println("warning: could not remove all of " + folder + " (" + what + "); delete it by hand");
+      }
+    }
+
     private synchronized void removeOnShutdown() {
       if (removed || !REGISTERED.containsKey(folder)) {
         return;
@@ -204,8 +216,8 @@ public final class TemporaryFolders {
 
   /**
    * A scratch folder {@code parent/<prefix><random>} (created with its parents), after removing the ones of gone
-   * processes with the same prefix there ({@link #removeStale}). The caller deletes it when done and then calls
-   * {@link Registration#release()}.
+   * processes with the same prefix there ({@link #removeStale}). The caller deletes it when done with
+   * {@link Registration#delete()}.
    */
   public static Registration scratch(Path parent, String prefix, String what) {
     try {
