@@ -163,6 +163,14 @@ public final class OutputDirectory implements AutoCloseable {
     TemporaryFolders.removeStale(parent, "." + name + TEMPORARY);
     if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
       TemporaryFolders.removeStale(parent, "." + name + OLD);
+      return;
+    }
+    try (Stream<Path> entries = Files.list(parent)) {
+      entries.filter(entry -> entry.getFileName().toString().startsWith("." + name + OLD))
+          .forEach(old -> System.err.println("kept " + old + ": a run replacing " + target + " was killed after moving"
+              + " it aside, so this may be its only copy (rename it back to " + target.getFileName() + ")"));
+    } catch (IOException e) {
+      // Only a report; the run does not depend on it.
     }
   }
 

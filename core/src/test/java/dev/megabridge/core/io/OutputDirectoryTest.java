@@ -210,6 +210,32 @@ class OutputDirectoryTest {
   }
 
   @Test
+  void aReplacedOutputIsRemovedWhenStaleButKeptWhileTheOutputIsMissing() throws Exception {
+    Process finished = new ProcessBuilder("true").start();
+    finished.waitFor();
+    String gone = new TemporaryFolders.Owner(finished.pid(), finished.info().startInstant(),
+        TemporaryFolders.Owner.current().host()).toText();
+    Path old = Files.createDirectory(parent.resolve(".out.old-killed"));
+    Files.writeString(old.resolve(TemporaryFolders.OWNER_FILE), gone);
+    Files.writeString(old.resolve("weights"), "the only copy");
+    String err = stderrOf(() -> {
+      try (OutputDirectory output = OutputDirectory.create(parent.resolve("out"), false)) {
+        output.commit();
+      }
+    });
+    assertThat(old.resolve("weights")).exists();
+    assertThat(err).contains("kept " + old + ": a run replacing " + parent.resolve("out") + " was killed");
+    err = stderrOf(() -> {
+      try (OutputDirectory output = OutputDirectory.create(parent.resolve("out"), true)) {
+        output.commit();
+      }
+    });
+    assertThat(old).as("the output exists now: the old copy is garbage").doesNotExist();
+    assertThat(err).contains("removed stale temporary folder " + old);
+    assertThat(siblings()).isEqualTo(1);
+  }
+
+  @Test
   void anUnwritableParentIsAnEnvironmentError() throws IOException {
     // As root permissions do not apply; sysfs refuses mkdir in its root with EPERM for everyone.
     boolean root = "root".equals(System.getProperty("user.name"));
