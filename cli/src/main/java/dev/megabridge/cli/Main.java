@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.error.BridgeException;
 import dev.megabridge.core.error.EnvironmentException;
+import dev.megabridge.core.io.TemporaryFolders;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
@@ -32,6 +33,7 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (for tests). */
   public static int execute(String... args) {
+    TemporaryFolders.reportTo(message -> System.err.println(message));
     CommandLine commandLine = new CommandLine(new Main());
     commandLine.setExecutionExceptionHandler(Main::handle);
     commandLine.setParameterExceptionHandler((exception, arguments) -> {

@@ -167,7 +167,7 @@ public final class OutputDirectory implements AutoCloseable {
     }
     try (Stream<Path> entries = Files.list(parent)) {
       entries.filter(entry -> entry.getFileName().toString().startsWith("." + name + OLD))
-          .forEach(old -> System.err.println("kept " + old + ": a run replacing " + target + " was killed after moving"
+          .forEach(old -> TemporaryFolders.report("kept " + old + ": a run replacing " + target + " was killed after moving"
               + " it aside, so this may be its only copy (rename it back to " + target.getFileName() + ")"));
     } catch (IOException e) {
       // Only a report; the run does not depend on it.

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -22,6 +23,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
 
 /**
  * The temporary folders megabridge writes into (the staging folder of an {@link OutputDirectory}, a round trip's
@@ -30,7 +32,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * <ul>
  *   <li>each is created with the umask's mode ({@link Files#createDirectory}, not the 0700 of a JDK temp folder) and
  *       holds an {@link #OWNER_FILE} naming the process that owns it (pid, start time, host);
- *   <li>while it is registered, SIGINT / SIGTERM (any JVM shutdown) removes it, and says so on stderr;
+ *   <li>while it is registered, SIGINT / SIGTERM (any JVM shutdown) removes it, and says so ({@link #reportTo});
  *   <li>after a SIGKILL it stays, and the next run that writes beside it removes it ({@link #removeStale}) — but only
  *       when its owner file shows a process of this host that is gone (or whose pid now belongs to a process started
  *       at another time). A folder whose owner is alive, runs on another host, or that has no readable owner file is
@@ -112,7 +114,22 @@ public final class TemporaryFolders {
 
   private static volatile boolean hookInstalled;
 
+  /** Where notices go; core prints nothing itself, the CLI sends them to stderr. */
+  private static volatile Consumer<String> notices = message -> {};
+
   private TemporaryFolders() {}
+
+  /**
+   * Sends the notices about temporary folders (removed on interruption, stale ones removed or kept and why, what
+   * could not be deleted) to {@code sink}; by default they are dropped.
+   */
+  public static void reportTo(Consumer<String> sink) {
+    notices = sink;
+  }
+
+  static void report(String message) {
+    notices.accept(message);
+  }
 
   /** One registered folder; {@link #removed} is set, under its lock, once the shutdown hook took it. */
   public static final class Registration {
@@ -157,7 +174,7 @@ public final class TemporaryFolders {
       boolean gone = deleteBestEffort(folder);
       REGISTERED.remove(folder, this);
       if (!gone) {
-        System.err.println("warning: could not remove all of " + folder + " (" + what + "); delete it by hand");
+        report("warning: could not remove all of " + folder + " (" + what + "); delete it by hand");
       }
     }
 
@@ -167,7 +184,7 @@ public final class TemporaryFolders {
       }
       removed = true;
       boolean gone = deleteBestEffort(folder);
-      System.err.println(gone ? "interrupted: removed " + folder + " (" + what + ")"
+      report(gone ? "interrupted: removed " + folder + " (" + what + ")"
           : "interrupted: could not remove all of " + folder + " (" + what
               + "; threads were still writing into it); delete it by hand");
     }
@@ -264,7 +281,7 @@ public final class TemporaryFolders {
 
   /**
    * Removes the entries of {@code parent} named {@code <prefix>*} whose owner file shows a gone process
-   * ({@link Owner#isGone}), and reports on stderr what it removed and what it kept and why.
+   * ({@link Owner#isGone}), and reports what it removed and what it kept and why.
    */
   public static StaleReport removeStale(Path parent, String prefix) {
     List<Path> removed = new ArrayList<>();
@@ -294,9 +311,9 @@ public final class TemporaryFolders {
         kept.put(candidate, "it could not be deleted completely");
       }
     }
-    removed.forEach(path -> System.err.println("removed stale temporary folder " + path
+    removed.forEach(path -> report("removed stale temporary folder " + path
         + " (left by an interrupted run whose process is gone)"));
-    kept.forEach((path, why) -> System.err.println("kept temporary folder " + path + ": " + why));
+    kept.forEach((path, why) -> report("kept temporary folder " + path + ": " + why));
     return new StaleReport(removed, kept);
   }
 
@@ -378,6 +395,7 @@ public final class TemporaryFolders {
   /** An {@link EnvironmentException} for an environment failure of {@code what}, else an unchecked I/O error. */
   static RuntimeException failure(String what, IOException e) {
     return EnvironmentException.of(what, e).<RuntimeException>map(environment -> environment)
-        .orElseGet(() -> new UncheckedIOException(what + ": " + e.getMessage(), e));
+        .orElseGet(() -> new UncheckedIOException(what + ": " + (e instanceof FileSystemException fileSystem
+            && fileSystem.getReason() == null ? e.getClass().getSimpleName() + " " + e.getMessage() : e.getMessage()), e));
   }
 }

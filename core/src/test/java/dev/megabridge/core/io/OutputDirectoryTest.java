@@ -6,13 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.megabridge.core.error.EnvironmentException;
 import dev.megabridge.core.error.UsageException;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -194,7 +192,7 @@ class OutputDirectoryTest {
     Path unknown = Files.createDirectory(parent.resolve(".out.tmp-unknown"));
     Path otherOutput = Files.createDirectory(parent.resolve(".other.tmp-stale"));
     Files.writeString(otherOutput.resolve(TemporaryFolders.OWNER_FILE), gone.toText());
-    String err = stderrOf(() -> {
+    String err = noticesOf(() -> {
       try (OutputDirectory output = OutputDirectory.create(parent.resolve("out"), false)) {
         output.commit();
       }
@@ -218,14 +216,14 @@ class OutputDirectoryTest {
     Path old = Files.createDirectory(parent.resolve(".out.old-killed"));
     Files.writeString(old.resolve(TemporaryFolders.OWNER_FILE), gone);
     Files.writeString(old.resolve("weights"), "the only copy");
-    String err = stderrOf(() -> {
+    String err = noticesOf(() -> {
       try (OutputDirectory output = OutputDirectory.create(parent.resolve("out"), false)) {
         output.commit();
       }
     });
     assertThat(old.resolve("weights")).exists();
     assertThat(err).contains("kept " + old + ": a run replacing " + parent.resolve("out") + " was killed");
-    err = stderrOf(() -> {
+    err = noticesOf(() -> {
       try (OutputDirectory output = OutputDirectory.create(parent.resolve("out"), true)) {
         output.commit();
       }
@@ -249,15 +247,15 @@ class OutputDirectoryTest {
         .hasMessageContaining(root ? "Operation not permitted (EPERM)" : "Permission denied (EACCES)");
   }
 
-  private static synchronized String stderrOf(Runnable action) {
-    PrintStream original = System.err;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+  /** The notices {@link TemporaryFolders} reported while {@code action} ran, one per line. */
+  private static synchronized String noticesOf(Runnable action) {
+    List<String> notices = new CopyOnWriteArrayList<>();
+    TemporaryFolders.reportTo(notices::add);
     try {
       action.run();
     } finally {
-      System.setErr(original);
+      TemporaryFolders.reportTo(message -> {});
     }
-    return captured.toString(StandardCharsets.UTF_8);
+    return String.join("\n", notices);
   }
 }
