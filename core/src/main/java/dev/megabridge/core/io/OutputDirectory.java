@@ -213,7 +213,7 @@ public final class OutputDirectory implements AutoCloseable {
           try {
             Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
           } catch (DirectoryNotEmptyException e) {
-            throw new UsageException(target + " was empty when the run started and is not any more; not replaced");
+            throw new UsageException(target + " was filled while writing; not replaced");
           }
         }
       });
