@@ -3,7 +3,7 @@ package dev.megabridge.cli;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.error.UsageException;
-import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.StridedTensor;
@@ -11,8 +11,6 @@ import dev.megabridge.runtime.qwen35.ForwardResult;
 import dev.megabridge.runtime.qwen35.GridThw;
 import dev.megabridge.runtime.qwen35.ImageInput;
 import dev.megabridge.runtime.qwen35.Qwen35Model;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -61,7 +59,7 @@ public final class DemoCommand implements Callable<Integer> {
       LayoutOptions layout = LayoutOptions.of(2, 2, String.valueOf(inspected.get("architecture")).contains("Moe") ? 2 : 1);
       CommonOptions quiet = new CommonOptions();
       quiet.quiet = true;
-      Map<String, Object> roundTrip = RoundTripCommand.run(model, layout, quiet);
+      Map<String, Object> roundTrip = RoundTripCommand.run(model, TemporaryFolders.systemTemp(), layout, quiet);
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("model", name);
       row.put("architecture", inspected.get("architecture"));
@@ -96,12 +94,9 @@ public final class DemoCommand implements Callable<Integer> {
     String name = model.getFileName().toString();
     String referenceName = name.replaceFirst("_(packed_)?bf16(_sharded)?$", "");
     String prefix = name.contains("bf16") ? "bf16w." : "";
-    Path scratch;
-    try {
-      scratch = Files.createTempDirectory("megabridge-demo-");
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    TemporaryFolders.Registration registration = TemporaryFolders.scratch(TemporaryFolders.systemTemp(),
+        "megabridge-demo-", "the demo's scratch folder");
+    Path scratch = registration.folder();
     Path referenceDirectory = references.resolve(referenceName);
     try (SafetensorsCheckpoint reference = SafetensorsCheckpoint.openFiles(referenceDirectory,
         List.of(referenceDirectory.resolve("reference.safetensors")))) {
@@ -129,7 +124,7 @@ public final class DemoCommand implements Callable<Integer> {
       report.put("seconds", (System.nanoTime() - start) / 1e9);
       return report;
     } finally {
-      OutputDirectory.deleteRecursively(scratch);
+      registration.delete();
     }
   }
 

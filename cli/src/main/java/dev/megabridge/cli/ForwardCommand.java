@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.runtime.qwen35.ForwardFiles;
 import dev.megabridge.runtime.qwen35.ForwardResult;
 import dev.megabridge.runtime.qwen35.Qwen35Model;
@@ -9,6 +10,7 @@ import dev.megabridge.runtime.qwen35.RuntimeOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -48,6 +50,7 @@ public final class ForwardCommand implements Callable<Integer> {
     if (!Files.isRegularFile(inputs)) {
       throw new UsageException("--inputs " + inputs + " is not a file");
     }
+    OutputDirectory.requireApart(out.toAbsolutePath().normalize(), List.of(model, inputs));
     if (Files.exists(out) && !overwrite) {
       throw new UsageException(out + " already exists (pass --overwrite to replace it)");
     }

@@ -1,12 +1,17 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.error.BridgeException;
+import dev.megabridge.core.error.EnvironmentException;
+import dev.megabridge.core.io.TemporaryFolders;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the {@code megabridge} command. Exit codes: 0 ok, 1 internal error, 2 bad arguments, 3 bad input data. */
+/**
+ * Entry point of the {@code megabridge} command. Exit codes: 0 ok, 1 internal error, 2 bad arguments, 3 bad input
+ * data, 4 environment (disk full, read-only or busy output: the operating system's reason is printed).
+ */
 @Command(name = "megabridge", mixinStandardHelpOptions = true, version = "megabridge 0.1.0",
     description = "CPU-only bridge between Hugging Face Qwen3.5-VL checkpoints and Megatron-LM layouts.",
     subcommands = {DemoCommand.class, InspectCommand.class, ProviderCommand.class, ImportCommand.class,
@@ -28,6 +33,7 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit code (for tests). */
   public static int execute(String... args) {
+    TemporaryFolders.reportTo(message -> System.err.println(message));
     CommandLine commandLine = new CommandLine(new Main());
     commandLine.setExecutionExceptionHandler(Main::handle);
     commandLine.setParameterExceptionHandler((exception, arguments) -> {
@@ -52,6 +58,10 @@ public final class Main implements Runnable {
       case BridgeException bridge -> {
         err.println("error: " + oneLine(bridge.getMessage()));
         yield bridge.exitCode().code();
+      }
+      case UncheckedIOException io when EnvironmentException.describe(io).isPresent() -> {
+        err.println("error: " + EnvironmentException.describe(io).get());
+        yield BridgeException.ExitCode.ENVIRONMENT.code();
       }
       case UncheckedIOException io -> {
         err.println("error: " + oneLine(io.getMessage()));

@@ -4,11 +4,8 @@ import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.error.MappingException;
-import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.spi.AutoBridge;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -16,6 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** Import to a temporary folder, export, compare bit for bit, report. */
@@ -26,6 +24,9 @@ public final class RoundTripCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "HF folder.")
   Path source;
 
+  @Option(names = "--work", description = "Folder for the scratch folder (default: $TMPDIR, else java.io.tmpdir).")
+  Path work;
+
   @Mixin
   CommonOptions common;
 
@@ -35,7 +36,7 @@ public final class RoundTripCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(source, "HF folder");
-    Map<String, Object> report = run(source, layout, common);
+    Map<String, Object> report = run(source, work == null ? TemporaryFolders.systemTemp() : work, layout, common);
     if (common.json) {
       Output.json(report);
     } else {
@@ -47,13 +48,13 @@ public final class RoundTripCommand implements Callable<Integer> {
     return 0;
   }
 
-  static Map<String, Object> run(Path source, LayoutOptions layout, CommonOptions common) {
-    Path scratch;
-    try {
-      scratch = Files.createTempDirectory("megabridge-roundtrip-");
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+  /** The scratch folders' name prefix; those of killed runs are removed by the next run in the same folder. */
+  static final String SCRATCH_PREFIX = "megabridge-roundtrip-";
+
+  static Map<String, Object> run(Path source, Path workParent, LayoutOptions layout, CommonOptions common) {
+    TemporaryFolders.Registration registration = TemporaryFolders.scratch(workParent, SCRATCH_PREFIX,
+        "the round trip's scratch folder");
+    Path scratch = registration.folder();
     try {
       AutoBridge autoBridge = AutoBridge.discover();
       Path shards = scratch.resolve("megatron");
@@ -80,7 +81,7 @@ public final class RoundTripCommand implements Callable<Integer> {
       report.put("differences", result.differences());
       return report;
     } finally {
-      OutputDirectory.deleteRecursively(scratch);
+      registration.delete();
     }
   }
 }

@@ -48,7 +48,7 @@ public final class StreamExportCommand implements Callable<Integer> {
     Output.existingDirectory(source, "Megatron folder");
     long limit = Output.parseSize(bucketSize, "--bucket-size");
     try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(source, AutoBridge.discover());
-        OutputDirectory out = OutputDirectory.create(output, overwrite)) {
+        OutputDirectory out = OutputDirectory.create(output, overwrite, List.of(source))) {
       Map<String, Tensor> tensors = checkpoint.hfTensors();
       var progress = ConsoleProgress.create(common);
       progress.start("stream-export", tensors.values().stream().mapToLong(Tensor::byteSize).sum());

@@ -38,7 +38,7 @@ public final class Exporter {
       long bytes = tensors.values().stream().mapToLong(Tensor::byteSize).sum();
       progress.start("export", bytes);
       Map<String, String> written;
-      try (OutputDirectory out = OutputDirectory.create(output, options.overwrite())) {
+      try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), List.of(megatronDirectory))) {
         written = write(out.path(), checkpoint, tensors, options.maxShardBytes(), progress);
         HfFiles.copy(megatronDirectory.resolve(ShardsManifest.HF_FILES_DIR), out.path(),
             checkpoint.manifest().hfFiles());

@@ -74,7 +74,7 @@ public final class Importer {
       progress.start("import", bytes);
       try {
         if (options.ranks().isEmpty()) {
-          try (OutputDirectory out = OutputDirectory.create(output, options.overwrite())) {
+          try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), List.of(hfDirectory))) {
             writeFolderFiles(out.path(), hfDirectory, smallFiles, manifest);
             writeRanks(checkpoint, selected, out.path(), options.threads(), progress);
             out.commit();
@@ -136,6 +136,7 @@ public final class Importer {
    */
   private static void writeShared(SafetensorsCheckpoint checkpoint, Path hfDirectory, Path output,
       List<String> smallFiles, ShardsManifest manifest, List<RankPlan> selected, Options options, Progress progress) {
+    OutputDirectory.requireApart(output.toAbsolutePath().normalize(), List.of(hfDirectory));
     try {
       Files.createDirectories(output);
       Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
@@ -166,16 +167,17 @@ public final class Importer {
         }
       }
       List<RankPlan> pending = new ArrayList<>(selected);
-      writeRanksInto(checkpoint, pending, output, options, progress);
+      writeRanksInto(checkpoint, hfDirectory, pending, output, options, progress);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private static void writeRanksInto(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path output,
-      Options options, Progress progress) {
+  private static void writeRanksInto(SafetensorsCheckpoint checkpoint, Path hfDirectory, List<RankPlan> ranks,
+      Path output, Options options, Progress progress) {
     Parallel.forEach(ranks, options.threads(), rank -> {
-      try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite())) {
+      try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite(),
+          List.of(hfDirectory))) {
         writeRank(checkpoint, rank, out.path(), progress);
         out.commit();
       }

@@ -7,6 +7,7 @@ import dev.megabridge.core.config.ConfigSection;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.ConfigException;
+import dev.megabridge.core.io.SafeNames;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.DType;
@@ -125,7 +126,8 @@ public record ShardsManifest(
           tensors.add(new LocalTensor(tensor.optString("name").orElseThrow(() -> tensor.missing("name")),
               SourceRecordJson.dtype(file, tensor), SourceRecordJson.shape(tensor)));
         }
-        ranks.add(new RankManifest(entry.optString("directory").orElseThrow(() -> entry.missing("directory")),
+        ranks.add(new RankManifest(SafeNames.requirePlainName(file, "ranks[].directory",
+                entry.optString("directory").orElseThrow(() -> entry.missing("directory"))),
             entry.requireInt("tp"), entry.requireInt("pp"), entry.requireInt("ep"), tensors));
       }
       return new ShardsManifest(version, top.stringOr("architecture", ""), top.stringOr("bridge", ""), layout,

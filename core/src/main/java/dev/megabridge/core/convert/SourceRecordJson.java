@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.ConfigSection;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.SafeNames;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
@@ -98,8 +99,11 @@ public final class SourceRecordJson {
     return top.section("hf_config").orElseThrow(() -> top.missing("hf_config")).node();
   }
 
+  /** The small files' names, each a plain name inside {@code hf/} ({@link SafeNames}). */
   public static List<String> hfFiles(ConfigSection top) {
-    return top.optStringList("hf_files").orElse(List.of());
+    List<String> names = top.optStringList("hf_files").orElse(List.of());
+    names.forEach(name -> SafeNames.requirePlainName(top.file(), "hf_files entry", name));
+    return names;
   }
 
   public static List<HfTensorInfo> hfTensors(Path file, ObjectNode root) {
@@ -107,7 +111,8 @@ public final class SourceRecordJson {
     for (JsonNode node : array(file, root, "hf_tensors")) {
       ConfigSection entry = new ConfigSection(file, "hf_tensors[]", object(file, node));
       tensors.add(new HfTensorInfo(entry.optString("name").orElseThrow(() -> entry.missing("name")),
-          dtype(file, entry), shape(entry), entry.optString("file").orElseThrow(() -> entry.missing("file"))));
+          dtype(file, entry), shape(entry), SafeNames.requirePlainName(file, "hf_tensors[].file",
+              entry.optString("file").orElseThrow(() -> entry.missing("file")))));
     }
     return tensors;
   }

@@ -97,6 +97,11 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
         checkpoint.smallFiles(), checkpoint);
   }
 
+  /** The folders this source reads: its location and, where they live elsewhere, its small files. */
+  public List<Path> inputs() {
+    return List.of(location, smallFilesDirectory);
+  }
+
   /** Name → info, in source order. */
   public Map<String, HfTensorInfo> infoMap() {
     Map<String, HfTensorInfo> out = new LinkedHashMap<>();

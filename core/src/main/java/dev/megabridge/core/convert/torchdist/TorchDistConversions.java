@@ -82,6 +82,7 @@ public final class TorchDistConversions {
         .mapToLong(chunk -> chunk.data().byteSize()).sum();
     progress.start("import torch_dist", bytes);
     TorchDistWriter.Summary written;
+    OutputDirectory.requireApart(output.toAbsolutePath().normalize(), source.inputs());
     try {
       written = TorchDistWriter.writeRelease(output, contents, new TorchDistWriter.Options(options.dataFiles()),
           options.overwrite(), progress::advance, directory -> sidecar.write(directory, source.smallFilesDirectory()));
@@ -122,7 +123,7 @@ public final class TorchDistConversions {
     ShardsManifest manifest = Importer.manifest(plan, source.config(), source.smallFiles());
     long bytes = plan.totalBytes();
     progress.start("convert shards", bytes);
-    try (OutputDirectory out = OutputDirectory.create(output, overwrite)) {
+    try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
       HfFiles.copy(source.smallFilesDirectory(), out.path().resolve(ShardsManifest.HF_FILES_DIR), source.smallFiles());
       Files.writeString(out.path().resolve(ShardsManifest.FILE_NAME), manifest.toJson(), StandardCharsets.UTF_8);
       Parallel.forEach(plan.ranks(), threads, (RankPlan rank) -> {
@@ -161,7 +162,7 @@ public final class TorchDistConversions {
     long bytes = entries.stream().mapToLong(entry -> entry.tensor().byteSize()).sum();
     progress.start("export", bytes);
     Map<String, String> written;
-    try (OutputDirectory out = OutputDirectory.create(output, overwrite)) {
+    try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
       Optional<Long> shardBytes = maxShardBytes.isPresent() || source.recordedFiles() ? maxShardBytes
           : Optional.of(DEFAULT_MAX_SHARD_BYTES);
       written = shardBytes.isPresent()

@@ -3,6 +3,7 @@ package dev.megabridge.core.io.safetensors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.SafeNames;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
@@ -172,8 +173,7 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
 
   /** A name that resolves to a file directly inside the checkpoint folder (no separators, NUL or dots). */
   private static boolean isPlainFileName(String name) {
-    return !name.isEmpty() && !name.equals(".") && !name.equals("..") && name.indexOf('/') < 0
-        && name.indexOf('\\') < 0 && name.indexOf('\0') < 0;
+    return SafeNames.isPlainName(name);
   }
 
   public Path directory() {

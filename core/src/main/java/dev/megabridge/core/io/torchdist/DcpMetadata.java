@@ -1,6 +1,7 @@
 package dev.megabridge.core.io.torchdist;
 
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.SafeNames;
 import dev.megabridge.core.io.pickle.PickleReader;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyBool;
@@ -236,7 +237,7 @@ public record DcpMetadata(Map<String, StorageMetadata> stateDictMetadata, Map<In
         }
       });
       String path = string(attribute(object, "relative_path"), "_StorageInfo.relative_path");
-      if (path.contains("/") || path.contains("\\") || path.equals("..") || path.isEmpty()) {
+      if (!SafeNames.isPlainName(path)) {
         throw fail("'" + index.fqn() + "' is stored in an unsafe relative path '" + path + "'");
       }
       long offset = integer(attribute(object, "offset"), "_StorageInfo.offset");
