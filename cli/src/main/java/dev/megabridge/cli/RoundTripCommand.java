@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.io.OutputDirectory;
@@ -32,10 +33,13 @@ public final class RoundTripCommand implements Callable<Integer> {
   @Mixin
   LayoutOptions layout;
 
+  @Mixin
+  MixedDtypesOption dtypes;
+
   @Override
   public Integer call() {
     Output.existingDirectory(source, "HF folder");
-    Map<String, Object> report = run(source, layout, common);
+    Map<String, Object> report = run(source, layout, common, dtypes.policy());
     if (common.json) {
       Output.json(report);
     } else {
@@ -47,7 +51,12 @@ public final class RoundTripCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** {@link #run(Path, LayoutOptions, CommonOptions, HfDtypes.Policy)} with mixed dtypes an error. */
   static Map<String, Object> run(Path source, LayoutOptions layout, CommonOptions common) {
+    return run(source, layout, common, HfDtypes.Policy.strict());
+  }
+
+  static Map<String, Object> run(Path source, LayoutOptions layout, CommonOptions common, HfDtypes.Policy dtypePolicy) {
     Path scratch;
     try {
       scratch = Files.createTempDirectory("megabridge-roundtrip-");
@@ -60,7 +69,8 @@ public final class RoundTripCommand implements Callable<Integer> {
       Path exported = scratch.resolve("hf");
       long start = System.nanoTime();
       Importer.Summary imported = Importer.run(source, shards, new Importer.Options(layout.layout(),
-          layout.bridgeOptions(), Optional.empty(), false, Runtime.getRuntime().availableProcessors()), autoBridge,
+          layout.bridgeOptions(), Optional.empty(), false, Runtime.getRuntime().availableProcessors(), dtypePolicy),
+          autoBridge,
           ConsoleProgress.create(common));
       long middle = System.nanoTime();
       Exporter.run(shards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), autoBridge,

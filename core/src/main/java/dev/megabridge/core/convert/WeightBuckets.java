@@ -112,8 +112,8 @@ public final class WeightBuckets implements Iterable<WeightBuckets.Bucket> {
       long rowBytes = size / rows;
       if (rowBytes > bucketBytes) {
         throw new UsageException("bucket size " + bucketBytes + " bytes is smaller than one " + unit + " of tensor '"
-            + name + "' (" + tensor.dtype() + shape + ", " + size + " bytes, " + rowBytes + " bytes per " + unit + " of axis 0); use a "
-            + "bucket size of at least " + rowBytes + " bytes");
+            + name + "' (" + tensor.dtype() + shape + ", " + size + " bytes, " + rowBytes + " bytes per " + unit
+            + " of axis 0); use a bucket size of at least " + rowBytes + " bytes");
       }
       long begin = 0;
       while (begin < rows) {
