@@ -61,7 +61,7 @@ public final class InspectCommand implements Callable<Integer> {
 
   /** {@link #inspectHf(Path, LayoutOptions, HfDtypes.Policy)} with mixed dtypes an error. */
   static Map<String, Object> inspectHf(Path directory, LayoutOptions layoutOptions) {
-    return inspectHf(directory, layoutOptions, HfDtypes.Policy.strict());
+    return inspectHf(directory, layoutOptions, MixedDtypesOption.policy(false));
   }
 
   /** The report for an HF folder: facts, tensors per component, mapping and dtype check, optional per-rank plan. */

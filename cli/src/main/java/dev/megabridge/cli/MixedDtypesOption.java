@@ -10,6 +10,11 @@ public final class MixedDtypesOption {
   boolean allowMixedDtypes;
 
   HfDtypes.Policy policy() {
-    return HfDtypes.Policy.of(allowMixedDtypes);
+    return policy(allowMixedDtypes);
+  }
+
+  /** The dtype policy with the warnings on stderr, one line each. */
+  static HfDtypes.Policy policy(boolean allowMixedDtypes) {
+    return new HfDtypes.Policy(allowMixedDtypes, message -> System.err.println("warning: " + message));
   }
 }

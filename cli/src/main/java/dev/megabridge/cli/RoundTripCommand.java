@@ -53,7 +53,7 @@ public final class RoundTripCommand implements Callable<Integer> {
 
   /** {@link #run(Path, LayoutOptions, CommonOptions, HfDtypes.Policy)} with mixed dtypes an error. */
   static Map<String, Object> run(Path source, LayoutOptions layout, CommonOptions common) {
-    return run(source, layout, common, HfDtypes.Policy.strict());
+    return run(source, layout, common, MixedDtypesOption.policy(false));
   }
 
   static Map<String, Object> run(Path source, LayoutOptions layout, CommonOptions common, HfDtypes.Policy dtypePolicy) {

@@ -25,6 +25,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The dtype rule of an HF checkpoint: every floating tensor has the checkpoint's dtype, except the tensors
@@ -38,27 +40,22 @@ public final class HfDtypes {
   private static final List<String> CONFIG_KEYS = List.of("dtype", "torch_dtype");
   private static final List<String> CONFIG_SECTIONS = List.of("", "text_config");
 
+  private static final Logger LOG = LoggerFactory.getLogger(HfDtypes.class);
+
   /**
    * @param allowMixed accept tensors outside the rule (reported as one warning) instead of failing
-   * @param warnings receives one line per finding that is not an error (a config dtype that disagrees)
+   * @param warnings receives one line per finding that is not an error (a config dtype that disagrees); the CLI
+   *     prints them on stderr
    */
   public record Policy(boolean allowMixed, Consumer<String> warnings) {
 
-    /** Mixed dtypes are an error; warnings go to stderr. */
+    /** Mixed dtypes are an error; warnings are logged (library callers that pass no sink of their own). */
     public static Policy strict() {
-      return new Policy(false, HfDtypes::printWarning);
-    }
-
-    public static Policy of(boolean allowMixed) {
-      return new Policy(allowMixed, HfDtypes::printWarning);
+      return new Policy(false, LOG::warn);
     }
   }
 
   private HfDtypes() {}
-
-  private static void printWarning(String message) {
-    System.err.println("warning: " + message);
-  }
 
   /**
    * Checks the tensors {@code infos} of the HF folder {@code directory} against the rule and the dtype its
