@@ -253,7 +253,8 @@ class CliTest {
     assertThat(report.get("largest_bucket_bytes").asLong()).isEqualTo(largest);
     assertThat(manifest.get("largest_bucket_bytes").asLong()).isEqualTo(largest);
     assertThat(manifest.get("buckets").size()).isGreaterThan(5);
-    Run text = run("stream-export", shards.toString(), "--bucket-size", "40KiB", "--out", temp.resolve("b2").toString());
+    Run text = run("stream-export", shards.toString(), "--bucket-size", "40KiB", "--out",
+        temp.resolve("b2").toString());
     assertThat(text.out()).contains("the largest " + Output.bytes(largest) + " (limit 40.0 KiB)");
     Run tooSmall = run("stream-export", shards.toString(), "--bucket-size", "1KiB", "--out",
         temp.resolve("b3").toString());
