@@ -68,11 +68,12 @@ public final class ExportCommand implements Callable<Integer> {
   private Integer exportTorchDist() {
     long start = System.nanoTime();
     TorchDistConversions.HfSummary summary;
+    AutoBridge autoBridge = AutoBridge.discover();
     try (HfSource checkpoint = HfSource.openTorchDist(source, Optional.ofNullable(hfConfig)
-        .map(folder -> Output.existingDirectory(folder, "--hf-config")), AutoBridge.discover())) {
+        .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
       summary = TorchDistConversions.toHf(checkpoint, output, parseDtype(dtype),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
-          ConsoleProgress.create(common));
+          autoBridge, ConsoleProgress.create(common));
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     if (common.json) {

@@ -40,6 +40,9 @@ public final class ImportCommand implements Callable<Integer> {
   WriteThreadsOption threads;
 
   @Mixin
+  MixedDtypesOption dtypes;
+
+  @Mixin
   CommonOptions common;
 
   @Mixin
@@ -56,7 +59,7 @@ public final class ImportCommand implements Callable<Integer> {
     }
     long start = System.nanoTime();
     Importer.Summary summary = Importer.run(source, output, new Importer.Options(layout.layout(), layout.bridgeOptions(),
-        parseRanks(ranks), overwrite, threads.rankFiles()),
+        parseRanks(ranks), overwrite, threads.rankFiles(), dtypes.policy()),
         AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (common.json) {
@@ -76,10 +79,11 @@ public final class ImportCommand implements Callable<Integer> {
     }
     long start = System.nanoTime();
     TorchDistConversions.TorchDistSummary summary;
-    try (HfSource hf = HfSource.openHf(source)) {
+    AutoBridge autoBridge = AutoBridge.discover();
+    try (HfSource hf = HfSource.openHf(source, autoBridge, dtypes.policy())) {
       summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
           layout.bridgeOptions(), overwrite, threads.distcpFiles()),
-          AutoBridge.discover(),
+          autoBridge,
           ConsoleProgress.create(common));
     }
     ConvertCommand.printTorchDist("import", summary, (System.nanoTime() - start) / 1e9, common);

@@ -1,6 +1,7 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.MegatronCheckpoint;
@@ -41,12 +42,15 @@ public final class InspectCommand implements Callable<Integer> {
   @Mixin
   LayoutOptions layout;
 
+  @Mixin
+  MixedDtypesOption dtypes;
+
   @Override
   public Integer call() {
     Output.existingDirectory(directory, "folder");
     Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards()
         : dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory) ? inspectTorchDist()
-        : inspectHf(directory, layout);
+        : inspectHf(directory, layout, dtypes.policy());
     if (common.json) {
       Output.json(report);
     } else {
@@ -55,8 +59,13 @@ public final class InspectCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The report for an HF folder: facts, tensors per component, mapping check, optional per-rank plan. */
+  /** {@link #inspectHf(Path, LayoutOptions, HfDtypes.Policy)} with mixed dtypes an error. */
   static Map<String, Object> inspectHf(Path directory, LayoutOptions layoutOptions) {
+    return inspectHf(directory, layoutOptions, MixedDtypesOption.policy(false));
+  }
+
+  /** The report for an HF folder: facts, tensors per component, mapping and dtype check, optional per-rank plan. */
+  static Map<String, Object> inspectHf(Path directory, LayoutOptions layoutOptions, HfDtypes.Policy dtypePolicy) {
     AutoBridge autoBridge = AutoBridge.discover();
     HfConfig config = HfConfig.load(directory);
     Map<String, Object> report = new LinkedHashMap<>();
@@ -86,7 +95,7 @@ public final class InspectCommand implements Callable<Integer> {
     }
     try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory)) {
       ShardPlan plan = Importer.plan(checkpoint, config, autoBridge, layoutOptions.layout(),
-          layoutOptions.bridgeOptions());
+          layoutOptions.bridgeOptions(), dtypePolicy);
       BridgeModel model = plan.model();
       report.putAll(model.facts());
       report.put("files", checkpoint.files().size());

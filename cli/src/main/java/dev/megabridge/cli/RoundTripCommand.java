@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.io.TemporaryFolders;
@@ -33,10 +34,14 @@ public final class RoundTripCommand implements Callable<Integer> {
   @Mixin
   LayoutOptions layout;
 
+  @Mixin
+  MixedDtypesOption dtypes;
+
   @Override
   public Integer call() {
     Output.existingDirectory(source, "HF folder");
-    Map<String, Object> report = run(source, work == null ? TemporaryFolders.systemTemp() : work, layout, common);
+    Map<String, Object> report = run(source, work == null ? TemporaryFolders.systemTemp() : work, layout, common,
+        dtypes.policy());
     if (common.json) {
       Output.json(report);
     } else {
@@ -51,7 +56,13 @@ public final class RoundTripCommand implements Callable<Integer> {
   /** The scratch folders' name prefix; those of killed runs are removed by the next run in the same folder. */
   static final String SCRATCH_PREFIX = "megabridge-roundtrip-";
 
+  /** {@link #run(Path, Path, LayoutOptions, CommonOptions, HfDtypes.Policy)} with mixed dtypes an error. */
   static Map<String, Object> run(Path source, Path workParent, LayoutOptions layout, CommonOptions common) {
+    return run(source, workParent, layout, common, MixedDtypesOption.policy(false));
+  }
+
+  static Map<String, Object> run(Path source, Path workParent, LayoutOptions layout, CommonOptions common,
+      HfDtypes.Policy dtypePolicy) {
     TemporaryFolders.Registration registration = TemporaryFolders.scratch(workParent, SCRATCH_PREFIX,
         "the round trip's scratch folder");
     Path scratch = registration.folder();
@@ -61,7 +72,8 @@ public final class RoundTripCommand implements Callable<Integer> {
       Path exported = scratch.resolve("hf");
       long start = System.nanoTime();
       Importer.Summary imported = Importer.run(source, shards, new Importer.Options(layout.layout(),
-          layout.bridgeOptions(), Optional.empty(), false, Runtime.getRuntime().availableProcessors()), autoBridge,
+          layout.bridgeOptions(), Optional.empty(), false, Runtime.getRuntime().availableProcessors(), dtypePolicy),
+          autoBridge,
           ConsoleProgress.create(common));
       long middle = System.nanoTime();
       Exporter.run(shards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), autoBridge,

@@ -25,7 +25,9 @@ import picocli.CommandLine.Parameters;
 /** Streams HF-named weights out of a Megatron folder in size-bounded buckets (RL weight sync). */
 @Command(name = "stream-export", mixinStandardHelpOptions = true,
     description = "Yield (HF name, tensor) pairs in buckets of at most --bucket-size, gathering TP/EP shards on the "
-        + "fly; each bucket is written as bucket-NNNNN.safetensors, listed in manifest.json.")
+        + "fly; each bucket is written as bucket-NNNNN.safetensors, listed in manifest.json. A tensor larger than "
+        + "the bucket is split along axis 0 (packed experts: one piece per expert) into pieces NAME[begin:end], "
+        + "recorded under split_tensors in manifest.json.")
 public final class StreamExportCommand implements Callable<Integer> {
 
   @Parameters(index = "0", description = "Megatron shards folder.")
@@ -47,42 +49,83 @@ public final class StreamExportCommand implements Callable<Integer> {
   public Integer call() {
     Output.existingDirectory(source, "Megatron folder");
     long limit = Output.parseSize(bucketSize, "--bucket-size");
-    try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(source, AutoBridge.discover());
-        OutputDirectory out = OutputDirectory.create(output, overwrite, List.of(source))) {
+    try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(source, AutoBridge.discover())) {
       Map<String, Tensor> tensors = checkpoint.hfTensors();
-      var progress = ConsoleProgress.create(common);
-      progress.start("stream-export", tensors.values().stream().mapToLong(Tensor::byteSize).sum());
-      ObjectNode manifest = Output.JSON.createObjectNode();
-      manifest.put("bucket_size", limit);
-      ArrayNode buckets = manifest.putArray("buckets");
+      // Planned before the output exists: a tensor that cannot be split to fit fails with nothing written.
+      WeightBuckets plan = new WeightBuckets(tensors, WeightBuckets.packedExpertNames(checkpoint.plan()), limit);
       List<Map<String, Object>> summary = new ArrayList<>();
-      for (WeightBuckets.Bucket bucket : new WeightBuckets(tensors, limit)) {
-        String file = String.format("bucket-%05d.safetensors", bucket.index());
-        List<SafetensorsWriter.Entry> entries = bucket.tensors().stream()
-            .map(named -> new SafetensorsWriter.Entry(named.name(), named.tensor())).toList();
-        SafetensorsWriter.writeFile(out.path().resolve(file), entries, progress::advance);
-        ObjectNode node = buckets.addObject();
-        node.put("file", file).put("bytes", bucket.bytes());
-        ArrayNode names = node.putArray("tensors");
-        bucket.tensors().forEach(named -> names.add(named.name()));
-        Map<String, Object> line = new LinkedHashMap<>();
-        line.put("file", file);
-        line.put("tensors", bucket.tensors().size());
-        line.put("bytes", bucket.bytes());
-        summary.add(line);
+      int splitTensors;
+      try (OutputDirectory out = OutputDirectory.create(output, overwrite, List.of(source))) {
+        var progress = ConsoleProgress.create(common);
+        progress.start("stream-export", tensors.values().stream().mapToLong(Tensor::byteSize).sum());
+        ObjectNode manifest = Output.JSON.createObjectNode();
+        manifest.put("bucket_size", limit);
+        manifest.put("largest_bucket_bytes", plan.largestBucketBytes());
+        ArrayNode buckets = manifest.putArray("buckets");
+        ObjectNode split = Output.JSON.createObjectNode();
+        for (WeightBuckets.Bucket bucket : plan) {
+          String file = String.format("bucket-%05d.safetensors", bucket.index());
+          List<SafetensorsWriter.Entry> entries = bucket.tensors().stream()
+              .map(named -> new SafetensorsWriter.Entry(named.name(), named.tensor())).toList();
+          SafetensorsWriter.writeFile(out.path().resolve(file), entries, progress::advance);
+          ObjectNode node = buckets.addObject();
+          node.put("file", file).put("bytes", bucket.bytes());
+          ArrayNode names = node.putArray("tensors");
+          for (WeightBuckets.NamedTensor named : bucket.tensors()) {
+            names.add(named.name());
+            named.piece().ifPresent(piece -> addPiece(split, piece, named, file));
+          }
+          Map<String, Object> line = new LinkedHashMap<>();
+          line.put("file", file);
+          line.put("tensors", bucket.tensors().size());
+          line.put("bytes", bucket.bytes());
+          summary.add(line);
+        }
+        manifest.set("split_tensors", split);
+        progress.finish();
+        Files.writeString(out.path().resolve("manifest.json"), manifest.toPrettyString() + "\n");
+        out.commit();
+        splitTensors = split.size();
       }
-      progress.finish();
-      Files.writeString(out.path().resolve("manifest.json"), manifest.toPrettyString() + "\n");
-      out.commit();
       if (common.json) {
-        Output.json(Map.of("command", "stream-export", "buckets", summary));
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("command", "stream-export");
+        report.put("bucket_size", limit);
+        report.put("largest_bucket_bytes", plan.largestBucketBytes());
+        report.put("split_tensors", splitTensors);
+        report.put("buckets", summary);
+        Output.json(report);
       } else {
-        System.out.printf("stream-export → %s: %d bucket(s) of at most %s%n", output, summary.size(),
-            Output.bytes(limit));
+        System.out.printf("stream-export → %s: %d bucket(s), the largest %s (limit %s)%s%n", output, summary.size(),
+            Output.bytes(plan.largestBucketBytes()), Output.bytes(limit),
+            splitTensors == 0 ? "" : "; " + splitTensors + " tensor(s) larger than the limit split along axis 0");
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     return 0;
+  }
+
+  /**
+   * Records a piece under its HF tensor in {@code split_tensors}: the tensor's dtype and full shape, and per
+   * piece its key, bucket file and row range of axis 0; the pieces in listed order concatenate to the tensor.
+   */
+  private static void addPiece(ObjectNode split, WeightBuckets.Piece piece, WeightBuckets.NamedTensor named,
+      String file) {
+    ObjectNode entry = (ObjectNode) split.get(piece.tensorName());
+    if (entry == null) {
+      entry = split.putObject(piece.tensorName());
+      entry.put("dtype", named.tensor().dtype().safetensorsName());
+      ArrayNode shape = entry.putArray("shape");
+      for (long dim : piece.shape().toArray()) {
+        shape.add(dim);
+      }
+      entry.put("axis", 0);
+      entry.put("split", piece.perExpert() ? "per_expert" : "rows");
+      entry.putArray("pieces");
+    }
+    ObjectNode node = ((ArrayNode) entry.get("pieces")).addObject();
+    node.put("key", named.name()).put("file", file);
+    node.putArray("rows").add(piece.begin()).add(piece.end());
   }
 }

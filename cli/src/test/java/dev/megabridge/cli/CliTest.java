@@ -193,27 +193,74 @@ class CliTest {
     Path shards = temp.resolve("shards");
     assertThat(run("import", fixture("qwen35_moe_vl_packed_bf16").toString(), shards.toString(), "--tp", "2", "--ep",
         "4", "--quiet").exitCode()).isZero();
+    // 40 KiB is below the largest tensors (embedding and lm_head 128 KiB, patch embedding 96 KiB, packed
+    // gate_up_proj 64 KiB = 8 experts of 8 KiB): they must be split, the experts one piece per expert.
+    long limit = 40 * 1024;
     Path buckets = temp.resolve("buckets");
-    Run streamed = run("stream-export", shards.toString(), "--bucket-size", "100KiB", "--out", buckets.toString(),
+    Run streamed = run("stream-export", shards.toString(), "--bucket-size", "40KiB", "--out", buckets.toString(),
         "--json");
     assertThat(streamed.exitCode()).as(streamed.err()).isZero();
     JsonNode manifest = Output.JSON.readTree(buckets.resolve("manifest.json").toFile());
+    JsonNode split = manifest.get("split_tensors");
     List<String> order = new ArrayList<>();
+    long largest = 0;
     try (SafetensorsCheckpoint source = SafetensorsCheckpoint.open(fixture("qwen35_moe_vl_packed_bf16"))) {
+      java.util.Map<String, java.io.ByteArrayOutputStream> pieces = new java.util.LinkedHashMap<>();
       for (JsonNode bucket : manifest.get("buckets")) {
         Path file = buckets.resolve(bucket.get("file").asText());
         try (SafetensorsCheckpoint part = SafetensorsCheckpoint.openFiles(buckets, List.of(file))) {
-          long bytes = part.names().stream().mapToLong(name -> part.tensor(name).byteSize()).sum();
-          assertThat(bytes <= 100 * 1024 || part.names().size() == 1).as(file.toString()).isTrue();
-          for (String name : part.names()) {
-            order.add(name);
-            assertThat(Tensor.contentEquals(part.tensor(name), source.tensor(name))).as(name).isTrue();
+          long bytes = part.names().stream().mapToLong(name -> part.info(name).byteSize()).sum();
+          assertThat(bytes).as(file.toString()).isLessThanOrEqualTo(limit).isEqualTo(bucket.get("bytes").asLong());
+          largest = Math.max(largest, bytes);
+          for (String key : part.names()) {
+            if (source.contains(key)) {
+              order.add(key);
+              assertThat(Tensor.contentEquals(part.tensor(key), source.tensor(key))).as(key).isTrue();
+              continue;
+            }
+            String name = key.substring(0, key.lastIndexOf('['));
+            if (!order.contains(name)) {
+              order.add(name);
+            }
+            pieces.computeIfAbsent(name, n -> new java.io.ByteArrayOutputStream())
+                .writeBytes(part.tensor(key).toByteArray());
           }
         }
       }
       assertThat(order).containsExactlyElementsOf(source.names());
+      assertThat(pieces.keySet()).containsExactlyInAnyOrderElementsOf(() -> split.fieldNames());
+      for (var entry : pieces.entrySet()) {
+        JsonNode described = split.get(entry.getKey());
+        assertThat(described.get("dtype").asText()).isEqualTo(source.dtype(entry.getKey()).name());
+        long rows = 0;
+        for (JsonNode piece : described.get("pieces")) {
+          assertThat(piece.get("rows").get(0).asLong()).isEqualTo(rows);
+          rows = piece.get("rows").get(1).asLong();
+          assertThat(piece.get("key").asText()).isEqualTo(entry.getKey() + "[" + piece.get("rows").get(0).asLong()
+              + ":" + rows + "]");
+        }
+        assertThat(rows).isEqualTo(source.shape(entry.getKey()).dim(0));
+        assertThat(entry.getValue().toByteArray()).as("%s reassembled", entry.getKey())
+            .isEqualTo(source.tensor(entry.getKey()).toByteArray());
+      }
+      JsonNode experts = split.get("model.language_model.layers.0.mlp.experts.gate_up_proj");
+      assertThat(experts.get("split").asText()).isEqualTo("per_expert");
+      assertThat(experts.get("pieces").size()).isEqualTo(8);
+      assertThat(split.has("model.language_model.embed_tokens.weight")).isTrue();
+      assertThat(split.has("model.language_model.layers.0.mlp.experts.down_proj")).as("32 KiB fits").isFalse();
     }
+    JsonNode report = Output.JSON.readTree(streamed.out());
+    assertThat(report.get("largest_bucket_bytes").asLong()).isEqualTo(largest);
+    assertThat(manifest.get("largest_bucket_bytes").asLong()).isEqualTo(largest);
     assertThat(manifest.get("buckets").size()).isGreaterThan(5);
+    Run text = run("stream-export", shards.toString(), "--bucket-size", "40KiB", "--out",
+        temp.resolve("b2").toString());
+    assertThat(text.out()).contains("the largest " + Output.bytes(largest) + " (limit 40.0 KiB)");
+    Run tooSmall = run("stream-export", shards.toString(), "--bucket-size", "1KiB", "--out",
+        temp.resolve("b3").toString());
+    assertThat(tooSmall.exitCode()).isEqualTo(2);
+    assertThat(tooSmall.err()).contains("bucket size 1024 bytes", "bytes per ");
+    assertThat(temp.resolve("b3")).doesNotExist();
   }
 
   @Test

@@ -31,6 +31,8 @@ import java.util.regex.Pattern;
  */
 public final class Qwen35Model implements BridgeModel {
 
+  private static final String GDN_FLOAT32_A_LOG = ".linear_attn.A_log";
+  private static final String GDN_FLOAT32_NORM = ".linear_attn.norm.weight";
   private static final Pattern MTP_LAYER = Pattern.compile("^mtp\\.layers\\.(\\d+)\\..*");
 
   private final ModelBridge bridge;
@@ -168,6 +170,15 @@ public final class Qwen35Model implements BridgeModel {
   @Override
   public int numExperts() {
     return config.moe() ? config.text().numExperts() : 0;
+  }
+
+  /**
+   * Gated DeltaNet keeps {@code A_log} and the gated RMSNorm weight ({@code linear_attn.norm.weight}) in float32
+   * ({@code mamba_ssm_dtype}); the official bf16 checkpoints store them F32.
+   */
+  @Override
+  public boolean keepsFloat32(String hfName) {
+    return hfName.endsWith(GDN_FLOAT32_A_LOG) || hfName.endsWith(GDN_FLOAT32_NORM);
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.megabridge.core.convert;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
 import java.nio.file.Path;
@@ -34,7 +35,8 @@ public final class Exporter {
   public static Summary run(Path megatronDirectory, Path output, Options options, AutoBridge autoBridge,
       Progress progress) {
     try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(megatronDirectory, autoBridge)) {
-      LinkedHashMap<String, Tensor> tensors = convertDtypes(checkpoint.hfTensors(), options.dtype());
+      LinkedHashMap<String, Tensor> tensors = convertDtypes(checkpoint.model(), checkpoint.hfTensors(),
+          options.dtype());
       long bytes = tensors.values().stream().mapToLong(Tensor::byteSize).sum();
       progress.start("export", bytes);
       Map<String, String> written;
@@ -42,6 +44,7 @@ public final class Exporter {
         written = write(out.path(), checkpoint, tensors, options.maxShardBytes(), progress);
         HfFiles.copy(megatronDirectory.resolve(ShardsManifest.HF_FILES_DIR), out.path(),
             checkpoint.manifest().hfFiles());
+        HfDtypes.matchConfig(out.path(), options.dtype());
         out.commit();
       } finally {
         progress.finish();
@@ -51,12 +54,14 @@ public final class Exporter {
     }
   }
 
-  static LinkedHashMap<String, Tensor> convertDtypes(LinkedHashMap<String, Tensor> tensors, Optional<DType> dtype) {
+  /** Floating tensors converted to {@code dtype} when given, the bridge's float32-by-design ones kept F32. */
+  static LinkedHashMap<String, Tensor> convertDtypes(BridgeModel model, LinkedHashMap<String, Tensor> tensors,
+      Optional<DType> dtype) {
     if (dtype.isEmpty()) {
       return tensors;
     }
     LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
-    tensors.forEach((name, tensor) -> out.put(name, tensor.dtype().isFloating() ? tensor.convert(dtype.get()) : tensor));
+    tensors.forEach((name, tensor) -> out.put(name, HfDtypes.forExport(model, name, tensor, dtype)));
     return out;
   }
 

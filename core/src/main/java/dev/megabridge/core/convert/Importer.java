@@ -38,7 +38,14 @@ public final class Importer {
    * @param ranks indices into {@link ParallelLayout#ranks()} to write (all when empty)
    */
   public record Options(ParallelLayout layout, BridgeOptions bridgeOptions, Optional<Set<Integer>> ranks,
-      boolean overwrite, int threads) {}
+      boolean overwrite, int threads, HfDtypes.Policy dtypes) {
+
+    /** Mixed dtypes in the source are an error ({@link HfDtypes.Policy#strict()}). */
+    public Options(ParallelLayout layout, BridgeOptions bridgeOptions, Optional<Set<Integer>> ranks, boolean overwrite,
+        int threads) {
+      this(layout, bridgeOptions, ranks, overwrite, threads, HfDtypes.Policy.strict());
+    }
+  }
 
   /** What an import did. */
   public record Summary(String architecture, String bridge, String layout, int ranksWritten, int ranksTotal,
@@ -46,11 +53,18 @@ public final class Importer {
 
   private Importer() {}
 
-  /** Opens, plans and checks an import without writing anything. */
+  /** Opens, plans and checks an import without writing anything; mixed dtypes are an error. */
   public static ShardPlan plan(SafetensorsCheckpoint checkpoint, HfConfig config, AutoBridge autoBridge,
       ParallelLayout layout, BridgeOptions options) {
+    return plan(checkpoint, config, autoBridge, layout, options, HfDtypes.Policy.strict());
+  }
+
+  /** Opens, plans and checks an import without writing anything, the source's dtypes under {@code dtypes}. */
+  public static ShardPlan plan(SafetensorsCheckpoint checkpoint, HfConfig config, AutoBridge autoBridge,
+      ParallelLayout layout, BridgeOptions options, HfDtypes.Policy dtypes) {
     Map<String, HfTensorInfo> infos = hfTensorInfos(checkpoint);
     BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())), options);
+    HfDtypes.check(model, infos.values(), checkpoint.directory(), dtypes);
     return ShardPlan.build(model, layout, infos);
   }
 
@@ -66,7 +80,8 @@ public final class Importer {
   public static Summary run(Path hfDirectory, Path output, Options options, AutoBridge autoBridge, Progress progress) {
     HfConfig config = HfConfig.load(hfDirectory);
     try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(hfDirectory)) {
-      ShardPlan plan = plan(checkpoint, config, autoBridge, options.layout(), options.bridgeOptions());
+      ShardPlan plan = plan(checkpoint, config, autoBridge, options.layout(), options.bridgeOptions(),
+          options.dtypes());
       List<RankPlan> selected = select(plan, options.ranks());
       List<String> smallFiles = HfFiles.smallFiles(hfDirectory);
       ShardsManifest manifest = manifest(plan, config, smallFiles);

@@ -33,6 +33,15 @@ public interface BridgeModel {
    */
   List<MegatronParam> megatronParams(ParallelLayout layout);
 
+  /**
+   * Whether the HF tensor {@code hfName} is kept in float32 by design whatever the checkpoint's dtype (for
+   * Qwen3.5 the Gated DeltaNet {@code A_log} and gated-norm weight). Such a tensor may be F32 in a checkpoint of
+   * another dtype without making it mixed, and export under a requested dtype keeps it F32.
+   */
+  default boolean keepsFloat32(String hfName) {
+    return false;
+  }
+
   /** Whether word embeddings and output layer are tied. */
   boolean tiedEmbeddings();
 

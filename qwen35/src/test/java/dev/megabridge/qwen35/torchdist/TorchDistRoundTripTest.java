@@ -42,7 +42,8 @@ class TorchDistRoundTripTest {
 
   static void exportHf(Path torchDist, Optional<Path> hfConfig, Path output) {
     try (HfSource source = HfSource.openTorchDist(torchDist, hfConfig, AUTO_BRIDGE)) {
-      TorchDistConversions.toHf(source, output, Optional.empty(), Optional.empty(), false, Progress.NONE);
+      TorchDistConversions.toHf(source, output, Optional.empty(), Optional.empty(), false, AUTO_BRIDGE,
+          Progress.NONE);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.megabridge.core.convert.torchdist;
 
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.Importer;
@@ -11,11 +12,14 @@ import dev.megabridge.core.error.InternalException;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -44,12 +48,22 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
     TORCH_DIST
   }
 
-  /** An HF folder: config, safetensors and small files. */
+  /** An HF folder: config, safetensors and small files; mixed dtypes are an error. */
   public static HfSource openHf(Path directory) {
+    return openHf(directory, AutoBridge.discover(), HfDtypes.Policy.strict());
+  }
+
+  /** An HF folder: config, safetensors and small files, their dtypes checked under {@code dtypes}. */
+  public static HfSource openHf(Path directory, AutoBridge autoBridge, HfDtypes.Policy dtypes) {
     HfConfig config = HfConfig.load(directory);
     SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory);
     try {
-      return new HfSource(directory, checkpoint, config, List.copyOf(Importer.hfTensorInfos(checkpoint).values()), true,
+      Map<String, HfTensorInfo> infos = Importer.hfTensorInfos(checkpoint);
+      // The bridge's naming options do not change which tensors are float32 by design.
+      BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())),
+          BridgeOptions.defaults());
+      HfDtypes.check(model, infos.values(), directory, dtypes);
+      return new HfSource(directory, checkpoint, config, List.copyOf(infos.values()), true,
           directory, HfFiles.smallFiles(directory), checkpoint);
     } catch (RuntimeException e) {
       checkpoint.close();

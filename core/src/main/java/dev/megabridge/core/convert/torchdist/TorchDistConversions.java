@@ -1,6 +1,7 @@
 package dev.megabridge.core.convert.torchdist;
 
 import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.Importer;
@@ -152,12 +153,13 @@ public final class TorchDistConversions {
    * {@code dtype} when given, and the small files.
    */
   public static HfSummary toHf(HfSource source, Path output, Optional<DType> dtype, Optional<Long> maxShardBytes,
-      boolean overwrite, Progress progress) {
+      boolean overwrite, AutoBridge autoBridge, Progress progress) {
+    // The bridge says which tensors stay F32 under a requested dtype.
+    BridgeModel model = bind(source, autoBridge, BridgeOptions.defaults());
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     for (HfTensorInfo info : source.infos()) {
       Tensor tensor = source.tensors().tensor(info.name());
-      entries.add(new SafetensorsWriter.Entry(info.name(),
-          dtype.isPresent() && tensor.dtype().isFloating() ? tensor.convert(dtype.get()) : tensor));
+      entries.add(new SafetensorsWriter.Entry(info.name(), HfDtypes.forExport(model, info.name(), tensor, dtype)));
     }
     long bytes = entries.stream().mapToLong(entry -> entry.tensor().byteSize()).sum();
     progress.start("export", bytes);
@@ -170,6 +172,7 @@ public final class TorchDistConversions {
               progress::advance)
           : writeMirrored(out.path(), source, entries, progress);
       HfFiles.copy(source.smallFilesDirectory(), out.path(), source.smallFiles());
+      HfDtypes.matchConfig(out.path(), dtype);
       out.commit();
     } finally {
       progress.finish();

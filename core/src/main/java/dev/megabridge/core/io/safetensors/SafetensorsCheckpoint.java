@@ -57,10 +57,16 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
     Arena arena = Arena.ofShared();
     try {
       Path index = directory.resolve(INDEX_FILE);
+      Path single = directory.resolve(SINGLE_FILE);
+      if (Files.isRegularFile(index) && Files.isRegularFile(single)) {
+        // transformers loads model.safetensors and ignores the index; other readers take the index: which
+        // weights are meant is a guess, so neither is taken.
+        throw new CheckpointFormatException(directory + ": holds both " + single + " and " + index
+            + "; it is ambiguous which one holds the weights (remove one of them)");
+      }
       if (Files.isRegularFile(index)) {
         return openIndexed(directory, index, arena);
       }
-      Path single = directory.resolve(SINGLE_FILE);
       if (Files.isRegularFile(single)) {
         SafetensorsFile file = SafetensorsFile.open(single, arena);
         Map<String, SafetensorsFile> fileOf = new LinkedHashMap<>();

@@ -126,7 +126,7 @@ public final class SafetensorsFile {
       }
       entries.put(name, parseEntry(file, name, field.getValue(), dataLength));
     }
-    checkOverlaps(file, entries);
+    checkCoverage(file, entries, dataStart, fileSize);
     return new SafetensorsFile(file, mapping, dataStart, Collections.unmodifiableMap(entries), metadata);
   }
 
@@ -208,10 +208,17 @@ public final class SafetensorsFile {
     return new TensorInfo(name, dtype, shape, begin, end);
   }
 
-  private static void checkOverlaps(Path file, Map<String, TensorInfo> entries) {
+  /**
+   * The non-empty tensors must tile the data area exactly, as the reference implementation requires (it
+   * rejects a gap as an invalid offset and bytes after the last tensor as "incomplete metadata, file not
+   * fully covered"): no overlaps, no gaps, and the last tensor ends where the file ends. Empty tensors hold
+   * no bytes and may sit at any in-range offset.
+   */
+  private static void checkCoverage(Path file, Map<String, TensorInfo> entries, long dataStart, long fileSize) {
     List<TensorInfo> sorted = new ArrayList<>(entries.values());
     sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
     TensorInfo previous = null;
+    long covered = 0;
     for (TensorInfo info : sorted) {
       if (info.byteSize() == 0) {
         continue;
@@ -220,7 +227,20 @@ public final class SafetensorsFile {
         throw fail(file, "tensors '" + previous.name() + "' [" + previous.begin() + ", " + previous.end()
             + ") and '" + info.name() + "' [" + info.begin() + ", " + info.end() + ") overlap");
       }
+      if (info.begin() > covered) {
+        throw fail(file, "tensor '" + info.name() + "' starts at data offset " + info.begin() + " but "
+            + (previous == null ? "no tensor precedes it" : "tensor '" + previous.name() + "' ends at " + covered)
+            + ": " + (info.begin() - covered) + " bytes belong to no tensor (safetensors requires the tensors to "
+            + "cover the data area exactly)");
+      }
       previous = info;
+      covered = info.end();
+    }
+    long dataEnd = dataStart + covered;
+    if (dataEnd != fileSize) {
+      throw fail(file, "the tensor data ends at byte " + dataEnd + " but the file has " + fileSize + " bytes: "
+          + (fileSize - dataEnd) + " trailing bytes after the last tensor (safetensors' reader rejects such a "
+          + "file: \"file not fully covered\")");
     }
   }
 

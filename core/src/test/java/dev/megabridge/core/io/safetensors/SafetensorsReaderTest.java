@@ -89,12 +89,30 @@ class SafetensorsReaderTest {
   }
 
   @Test
-  void toleratesGapsAndTrailingBytesInTheDataArea() {
-    // Not written by the reference implementation, but harmless: every tensor is still in bounds.
-    single("{\"x\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[4,6]}}", counting(10));
+  void trailingBytesAfterTheLastTensorAreRejectedAsTheReferenceReaderDoes() {
+    // safetensors 0.8.0 (Rust reader): "incomplete metadata, file not fully covered" for the same bytes.
+    byte[] exact = file(oneTensor("\"dtype\":\"I8\",\"shape\":[4],\"data_offsets\":[0,4]"), counting(4));
+    byte[] trailing = Arrays.copyOf(exact, exact.length + 8);
+    Path file = write(dir.resolve("model.safetensors"), trailing);
+    assertFileRejected(file, "the tensor data ends at byte " + exact.length, "the file has " + trailing.length
+        + " bytes", "8 trailing bytes");
+    write(file, file("{}", counting(3)));
+    assertFileRejected(file, "3 trailing bytes");
+    write(file, exact);
     try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir)) {
-      assertThat(checkpoint.tensor("x").toByteArray()).containsExactly(4, 5);
+      assertThat(checkpoint.tensor("w").toByteArray()).containsExactly(0, 1, 2, 3);
     }
+  }
+
+  @Test
+  void bytesThatBelongToNoTensorAreRejected() {
+    // The reference reader rejects these as "invalid offset for tensor `x`" / "`b`".
+    assertFileRejected(single("{\"x\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[4,6]}}", counting(6)),
+        "tensor 'x' starts at data offset 4", "no tensor precedes it", "4 bytes belong to no tensor");
+    String header = "{\"a\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+        + "\"b\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[5,7]}}";
+    assertFileRejected(single(header, counting(7)), "tensor 'b' starts at data offset 5",
+        "tensor 'a' ends at 2", "3 bytes belong to no tensor");
   }
 
   // ---- the length prefix and the header text ---------------------------------------------------------
@@ -218,8 +236,14 @@ class SafetensorsReaderTest {
         + begin + "," + end + "]}";
   }
 
+  /** A shard whose data area is exactly as long as its last entry's end (the entries tile it). */
   private void shard(String fileName, String... entries) {
-    write(dir.resolve(fileName), file("{" + String.join(",", entries) + "}", counting(16)));
+    int end = 0;
+    for (String entry : entries) {
+      String offsets = entry.substring(entry.indexOf("\"data_offsets\":[") + "\"data_offsets\":[".length());
+      end = Math.max(end, Integer.parseInt(offsets.substring(offsets.indexOf(',') + 1, offsets.indexOf(']'))));
+    }
+    write(dir.resolve(fileName), file("{" + String.join(",", entries) + "}", counting(end)));
   }
 
   private Path index(String weightMap) {
@@ -291,6 +315,14 @@ class SafetensorsReaderTest {
       assertRejected(() -> SafetensorsCheckpoint.open(dir), indexFile.toString(), "tensor 'a'",
           "not a plain file name");
     }
+  }
+
+  @Test
+  void folderWithBothASingleFileAndAnIndexIsAmbiguous() {
+    shard("s1.safetensors", entry("a", "I8", 0, 4));
+    Path indexFile = index("\"a\":\"s1.safetensors\"");
+    Path singleFile = single("{\"a\":{\"dtype\":\"I8\",\"shape\":[4],\"data_offsets\":[0,4]}}", counting(4));
+    assertRejected(() -> SafetensorsCheckpoint.open(dir), singleFile.toString(), indexFile.toString(), "ambiguous");
   }
 
   @Test
