@@ -5,6 +5,7 @@ import dev.megabridge.core.error.ConfigException;
 import dev.megabridge.core.error.LayoutException;
 import dev.megabridge.core.mapping.MappingRegistry;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.quant.Fp8Policy;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
@@ -179,6 +180,11 @@ public final class Qwen35Model implements BridgeModel {
   @Override
   public boolean keepsFloat32(String hfName) {
     return hfName.endsWith(GDN_FLOAT32_A_LOG) || hfName.endsWith(GDN_FLOAT32_NORM);
+  }
+
+  @Override
+  public Optional<Fp8Policy> fp8Policy() {
+    return Optional.of(new Qwen35Fp8Policy(config));
   }
 
   @Override

@@ -3,9 +3,11 @@ package dev.megabridge.core.spi;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.mapping.MappingRegistry;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.quant.Fp8Policy;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A bridge bound to one checkpoint: everything the conversion engine needs, computed from the config and
@@ -40,6 +42,11 @@ public interface BridgeModel {
    */
   default boolean keepsFloat32(String hfName) {
     return false;
+  }
+
+  /** The family's blockwise FP8 rule set (docs/formats.md §5), if it supports FP8 checkpoints. */
+  default Optional<Fp8Policy> fp8Policy() {
+    return Optional.empty();
   }
 
   /** Whether word embeddings and output layer are tied. */
