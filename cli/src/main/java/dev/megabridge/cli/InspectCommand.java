@@ -35,8 +35,21 @@ public final class InspectCommand implements Callable<Integer> {
       description = "torch_dist only: HF folder with config.json, for checkpoints megabridge did not write.")
   Path hfConfig;
 
+  @picocli.CommandLine.Option(names = "--verify",
+      description = "Megatron folders: read every byte once and check every checksum (torch_dist: each zip record's "
+          + "CRC-32; shards: each rank file's header and tensor CRC-32s). Exit 3 on a mismatch, or when the folder "
+          + "records no checksums.")
+  boolean verify;
+
+  @picocli.CommandLine.Option(names = "--allow-incomplete",
+      description = "Exit 0 for a shards folder whose ranks are not all written yet (a multi-node import in progress).")
+  boolean allowIncomplete;
+
   @Mixin
   CommonOptions common;
+
+  /** Set by the shards report: some rank files are missing. */
+  private boolean incomplete;
 
   @Mixin
   LayoutOptions layout;
@@ -44,6 +57,11 @@ public final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(directory, "folder");
+    if (verify && !ShardsManifest.isPresent(directory)
+        && !dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory)) {
+      throw new dev.megabridge.core.error.UsageException("--verify checks the checksums of a Megatron folder; "
+          + directory + " is an HF folder, whose safetensors files carry none");
+    }
     Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards()
         : dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory) ? inspectTorchDist()
         : inspectHf(directory, layout);
@@ -52,7 +70,50 @@ public final class InspectCommand implements Callable<Integer> {
     } else {
       print(report, "");
     }
-    return 0;
+    return incompleteExitCode();
+  }
+
+  /** An incomplete shards folder is bad input (exit 3) unless {@code --allow-incomplete} says it is expected. */
+  private int incompleteExitCode() {
+    if (!incomplete || allowIncomplete) {
+      return 0;
+    }
+    System.err.println("megabridge: " + directory + ": incomplete shards folder (rank files missing); pass "
+        + "--allow-incomplete to accept it");
+    return dev.megabridge.core.error.BridgeException.ExitCode.BAD_INPUT.code();
+  }
+
+  /** The shards folder's checksum record, verified whole with {@code --verify}. */
+  private void checksumReport(MegatronCheckpoint checkpoint, Map<String, Object> report) {
+    if (!checkpoint.checksumsRecorded()) {
+      report.put("checksums", "no checksums recorded (written by an earlier megabridge)");
+      if (verify) {
+        throw new dev.megabridge.core.error.CheckpointFormatException(directory + ": --verify: no checksums "
+            + "recorded, nothing can be verified");
+      }
+      return;
+    }
+    report.put("source_identity", checkpoint.manifest().sourceIdentity().orElseThrow());
+    if (verify) {
+      long bytes = checkpoint.verifyAll();
+      report.put("checksums", "verified: every rank file's header and tensor CRC-32 match (" + bytes
+          + " tensor bytes read)");
+    } else {
+      report.put("checksums", "recorded (rank, source, CRC-32 of header and tensors); checked as data is read, all "
+          + "at once with --verify");
+    }
+  }
+
+  /** With {@code --verify}: every record of every torch_dist archive read once and its CRC-32 checked. */
+  private void torchDistVerification(dev.megabridge.core.io.torchdist.TorchDistReader reader,
+      Map<String, Object> report) {
+    if (!verify) {
+      return;
+    }
+    var verification = reader.verifyAll();
+    report.put("checksums", "verified: every record's CRC-32 matches (" + verification.archives() + " archives, "
+        + verification.bytes() + " bytes read)" + (verification.notArchives().isEmpty() ? ""
+            : "; bytes items without checksums (not torch archives): " + verification.notArchives()));
   }
 
   /** The report for an HF folder: facts, tensors per component, mapping check, optional per-rank plan. */
@@ -149,9 +210,11 @@ public final class InspectCommand implements Callable<Integer> {
         report.putAll(checkpoint.model().facts());
         report.put("ranks", rankReport(checkpoint.plan().ranks()));
         checkpoint.hfTensors();
+        checksumReport(checkpoint, report);
         report.put("status", "complete: every rank file matches the plan and every HF tensor can be rebuilt");
       }
     } else {
+      incomplete = true;
       report.put("status", "incomplete: " + missing.size() + " rank(s) not written yet");
     }
     return report;
@@ -172,6 +235,7 @@ public final class InspectCommand implements Callable<Integer> {
       report.put("bytes", bytes);
       boolean sidecar = dev.megabridge.core.convert.torchdist.TorchDistSidecar.read(reader.directory()).isPresent();
       report.put("megabridge_sidecar", sidecar);
+      torchDistVerification(reader, report);
       if (!sidecar && hfConfig == null) {
         report.put("status", "format read; pass --hf-config HF_DIR to check it against a model");
         return report;

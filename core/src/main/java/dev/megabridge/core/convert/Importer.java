@@ -69,14 +69,16 @@ public final class Importer {
       ShardPlan plan = plan(checkpoint, config, autoBridge, options.layout(), options.bridgeOptions());
       List<RankPlan> selected = select(plan, options.ranks());
       List<String> smallFiles = HfFiles.smallFiles(hfDirectory);
-      ShardsManifest manifest = manifest(plan, config, smallFiles);
+      ShardsManifest manifest = manifest(plan, config, smallFiles,
+          SourceIdentity.of(checkpoint, plan.hfTensors().values()));
       long bytes = selected.stream().mapToLong(RankPlan::byteSize).sum();
       progress.start("import", bytes);
       try {
         if (options.ranks().isEmpty()) {
           try (OutputDirectory out = OutputDirectory.create(output, options.overwrite())) {
             writeFolderFiles(out.path(), hfDirectory, smallFiles, manifest);
-            writeRanks(checkpoint, selected, out.path(), options.threads(), progress);
+            writeRanks(checkpoint, selected, out.path(), manifest.sourceIdentity().orElseThrow(), options.threads(),
+                progress);
             out.commit();
           }
         } else {
@@ -106,8 +108,9 @@ public final class Importer {
     return out;
   }
 
-  /** The {@code megabridge.json} of a shards folder written from {@code plan}. */
-  public static ShardsManifest manifest(ShardPlan plan, HfConfig config, List<String> smallFiles) {
+  /** The {@code megabridge.json} of a shards folder written from {@code plan} of the source {@code sourceIdentity}. */
+  public static ShardsManifest manifest(ShardPlan plan, HfConfig config, List<String> smallFiles,
+      String sourceIdentity) {
     List<ShardsManifest.RankManifest> ranks = new ArrayList<>();
     for (RankPlan rank : plan.ranks()) {
       List<ShardsManifest.LocalTensor> tensors = rank.entries().stream()
@@ -118,7 +121,7 @@ public final class Importer {
     ObjectNode provider = HfConfig.JSON.valueToTree(plan.model().provider());
     return new ShardsManifest(ShardsManifest.FORMAT_VERSION, plan.model().architecture(), plan.model().bridge().name(),
         plan.layout(), plan.model().options(), config.raw(), smallFiles, List.copyOf(plan.hfTensors().values()),
-        provider, ranks);
+        provider, ranks, Optional.of(sourceIdentity));
   }
 
   private static void writeFolderFiles(Path folder, Path hfDirectory, List<String> smallFiles, ShardsManifest manifest) {
@@ -141,6 +144,12 @@ public final class Importer {
       Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
       String json = manifest.toJson();
       if (Files.exists(manifestFile)) {
+        Optional<String> existing = ShardsManifest.read(output).sourceIdentity();
+        if (!existing.equals(manifest.sourceIdentity())) {
+          throw new UsageException(manifestFile + " holds ranks of the source " + existing.orElse(
+              "(none recorded: written by an earlier megabridge)") + ", but " + hfDirectory + " is the source "
+              + manifest.sourceIdentity().orElseThrow() + ": ranks of two checkpoints cannot be mixed in one folder");
+        }
         if (!Files.readString(manifestFile).equals(json)) {
           throw new UsageException(manifestFile + " describes a different conversion (other source or layout)");
         }
@@ -166,24 +175,24 @@ public final class Importer {
         }
       }
       List<RankPlan> pending = new ArrayList<>(selected);
-      writeRanksInto(checkpoint, pending, output, options, progress);
+      writeRanksInto(checkpoint, pending, output, manifest.sourceIdentity().orElseThrow(), options, progress);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
   private static void writeRanksInto(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path output,
-      Options options, Progress progress) {
+      String sourceIdentity, Options options, Progress progress) {
     Parallel.forEach(ranks, options.threads(), rank -> {
       try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite())) {
-        writeRank(checkpoint, rank, out.path(), progress);
+        writeRank(checkpoint, rank, out.path(), sourceIdentity, progress);
         out.commit();
       }
     });
   }
 
-  private static void writeRanks(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path folder, int threads,
-      Progress progress) {
+  private static void writeRanks(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path folder,
+      String sourceIdentity, int threads, Progress progress) {
     Parallel.forEach(ranks, threads, rank -> {
       Path directory = folder.resolve(rank.directory());
       try {
@@ -191,19 +200,26 @@ public final class Importer {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-      writeRank(checkpoint, rank, directory, progress);
+      writeRank(checkpoint, rank, directory, sourceIdentity, progress);
     });
   }
 
-  /** Streams one rank's tensors, cut from the HF tensors of {@code checkpoint}, into {@code directory/model.safetensors}. */
+  /**
+   * Streams one rank's tensors, cut from the HF tensors of {@code checkpoint}, into {@code directory/model.safetensors}
+   * (its {@code __metadata__} naming the rank and the source), then writes the rank's {@link RankChecksums}, whose
+   * CRCs were taken from the written blocks.
+   */
   public static void writeRank(dev.megabridge.core.io.TensorSource checkpoint, RankPlan rank, Path directory,
-      Progress progress) {
+      String sourceIdentity, Progress progress) {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     for (ShardEntry entry : rank.entries()) {
       Tensor shard = shard(checkpoint, entry);
       entries.add(new SafetensorsWriter.Entry(entry.localName(), shard));
     }
-    SafetensorsWriter.writeFile(directory.resolve(ShardsManifest.RANK_FILE), entries, progress::advance);
+    SafetensorsWriter.FileChecksums written = SafetensorsWriter.writeFileWithChecksums(
+        directory.resolve(ShardsManifest.RANK_FILE), entries, RankChecksums.fileMetadata(rank.directory(),
+            sourceIdentity), progress::advance);
+    RankChecksums.of(rank.directory(), sourceIdentity, written).write(directory);
   }
 
   /** The lazy local shard of one plan entry, checked against the planned dtype and shape. */

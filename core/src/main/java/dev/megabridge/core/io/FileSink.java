@@ -131,6 +131,7 @@ public final class FileSink implements ByteOutput, AutoCloseable {
       if (!readFromFile(segment, offset + done, piece, target)) {
         MemorySegment.copy(segment, offset + done, target, 0, piece);
       }
+      ChecksummedReads.observe(segment, offset + done, piece, target);
       if (crc != null) {
         crc.update(target.asByteBuffer());
       }

@@ -63,6 +63,8 @@ public final class OutputDirectory implements AutoCloseable {
     if (committed) {
       throw new IllegalStateException(target + " is already committed");
     }
+    // No output built from unverified bytes becomes visible: checksummed inputs read only in part are checked whole.
+    ChecksummedReads.verifyAllPartlyRead();
     try {
       if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
         if (!overwrite) {
