@@ -14,7 +14,10 @@ import java.util.zip.CRC32;
  * torch_dist {@code .distcp} archive (its zip CRC-32) and each tensor of a shards rank file (the CRC-32 recorded in
  * the rank's {@code checksums.json}). A reader registers its regions; whoever consumes the bytes of a tensor view
  * reports each run with {@link #observe} together with the bytes as they now sit in memory (a writer's block, a
- * conversion's input), so the CRC is accumulated over bytes already being read: no second pass.
+ * conversion's input), so the CRC is accumulated over bytes already being read: no second pass (runs under 64 KiB
+ * that continue a span are hashed in batches of 128 KiB from the mapping, right after the copy brought them into
+ * the CPU cache). Measured on this VM: +0.03 to +0.16 ns per byte streamed (0.3–1.7 s of CPU per 10 GiB, the
+ * CRC-32 intrinsic's own cost), against 0.11–0.22 ns per byte for the copy itself.
  *
  * <p>Design: the runs of one region arrive in any order (a QKV weight is read group by group into three HF tensors,
  * row-parallel shards alternate row by row) and on any thread. Each region keeps its covered byte ranges as spans
@@ -175,6 +178,15 @@ public final class ChecksummedReads implements AutoCloseable {
         return;
       }
       long end = start + data.byteSize();
+      if (spans.size() == 1) {
+        // The common case: runs arrive in order, each continuing the one span.
+        Span only = spans.firstEntry().getValue();
+        if (only.end == start) {
+          only.append(data);
+          completeIfCovered();
+          return;
+        }
+      }
       long position = start;
       while (position < end) {
         Map.Entry<Long, Span> before = spans.floorEntry(position);
@@ -189,7 +201,7 @@ public final class ChecksummedReads implements AutoCloseable {
         if (before != null && before.getValue().end == position) {
           span = before.getValue();
         } else {
-          span = new Span(position);
+          span = new Span(bytes, position);
           spans.put(position, span);
         }
         span.append(piece);
@@ -199,6 +211,10 @@ public final class ChecksummedReads implements AutoCloseable {
         }
         position = gapEnd;
       }
+      completeIfCovered();
+    }
+
+    private void completeIfCovered() {
       if (spans.size() == 1 && spans.firstKey() == 0 && spans.firstEntry().getValue().end == size) {
         int actual = spans.firstEntry().getValue().crc();
         spans.clear();
@@ -236,28 +252,58 @@ public final class ChecksummedReads implements AutoCloseable {
   }
 
   /**
-   * A covered range {@code [start, end)} and its CRC: {@code combine(prefixCrc, tail, tailLength)}, where {@code tail}
-   * keeps running over appended bytes (a CRC32 cannot be seeded, so joins fold it into the prefix).
+   * A covered range {@code [start, end)} of a region and its CRC: {@code combine(prefixCrc, tail, tailLength)} over
+   * {@code [start, hashedEnd)}, where {@code tail} keeps running over appended bytes (a CRC32 cannot be seeded, so
+   * joins fold it into the prefix). Small runs ({@code < DEFER_RUN}) are not hashed one by one: their range
+   * {@code [hashedEnd, end)} is hashed from the region in one piece once {@code DEFER_LIMIT} bytes are pending, when
+   * the copy that read them has just brought them into the CPU cache (the per-run cost of hashing 512-byte rows
+   * of a row-parallel gather one at a time was 4 times the per-byte cost). Large runs — which a writer may have read
+   * with {@code pread}, leaving the mapping untouched — are hashed from the bytes handed in.
    */
   private static final class Span {
+    static final long DEFER_RUN = 64 << 10;
+    static final long DEFER_LIMIT = 128 << 10;
+    final MemorySegment region;
     final long start;
     long end;
+    long hashedEnd;
     int prefixCrc;
     CRC32 tail = new CRC32();
     long tailLength;
 
-    Span(long start) {
+    Span(MemorySegment region, long start) {
+      this.region = region;
       this.start = start;
       this.end = start;
+      this.hashedEnd = start;
     }
 
     void append(MemorySegment piece) {
+      long length = piece.byteSize();
+      if (length < DEFER_RUN) {
+        end += length;
+        if (end - hashedEnd >= DEFER_LIMIT) {
+          hashPending();
+        }
+        return;
+      }
+      hashPending();
       Crc32.update(tail, piece);
-      tailLength += piece.byteSize();
-      end += piece.byteSize();
+      tailLength += length;
+      end += length;
+      hashedEnd = end;
+    }
+
+    private void hashPending() {
+      if (hashedEnd < end) {
+        Crc32.update(tail, region.asSlice(hashedEnd, end - hashedEnd));
+        tailLength += end - hashedEnd;
+        hashedEnd = end;
+      }
     }
 
     int crc() {
+      hashPending();
       return Crc32.combine(prefixCrc, (int) tail.getValue(), tailLength);
     }
 
@@ -267,6 +313,7 @@ public final class ChecksummedReads implements AutoCloseable {
       tail = new CRC32();
       tailLength = 0;
       end = next.end;
+      hashedEnd = end;
     }
   }
 }
