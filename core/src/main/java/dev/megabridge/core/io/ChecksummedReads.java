@@ -2,8 +2,9 @@ package dev.megabridge.core.io;
 
 import dev.megabridge.core.error.CheckpointFormatException;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -39,7 +40,8 @@ public final class ChecksummedReads implements AutoCloseable {
   /** The regions a thread hit last: runs alternate between a few shards, so most lookups end here. */
   private static final ThreadLocal<Region[]> RECENT = ThreadLocal.withInitial(() -> new Region[4]);
 
-  private final List<Region> regions = new ArrayList<>();
+  /** This scope's regions, each once, in registration order. */
+  private final Set<Region> regions = new LinkedHashSet<>();
 
   /**
    * Registers {@code bytes} (a native, mapped segment) as a region whose CRC-32 must be {@code expectedCrc};
