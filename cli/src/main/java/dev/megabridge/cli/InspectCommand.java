@@ -7,7 +7,11 @@ import dev.megabridge.core.convert.MegatronCheckpoint;
 import dev.megabridge.core.convert.RankPlan;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.error.BridgeException;
+import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.io.torchdist.TorchDistReader;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.HfTensorSpec;
@@ -59,7 +63,7 @@ public final class InspectCommand implements Callable<Integer> {
     Output.existingDirectory(directory, "folder");
     if (verify && !ShardsManifest.isPresent(directory)
         && !dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory)) {
-      throw new dev.megabridge.core.error.UsageException("--verify checks the checksums of a Megatron folder; "
+      throw new UsageException("--verify checks the checksums of a Megatron folder; "
           + directory + " is an HF folder, whose safetensors files carry none");
     }
     Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards()
@@ -80,7 +84,7 @@ public final class InspectCommand implements Callable<Integer> {
     }
     System.err.println("megabridge: " + directory + ": incomplete shards folder (rank files missing); pass "
         + "--allow-incomplete to accept it");
-    return dev.megabridge.core.error.BridgeException.ExitCode.BAD_INPUT.code();
+    return BridgeException.ExitCode.BAD_INPUT.code();
   }
 
   /** The shards folder's checksum record, verified whole with {@code --verify}. */
@@ -88,7 +92,7 @@ public final class InspectCommand implements Callable<Integer> {
     if (!checkpoint.checksumsRecorded()) {
       report.put("checksums", "no checksums recorded (written by an earlier megabridge)");
       if (verify) {
-        throw new dev.megabridge.core.error.CheckpointFormatException(directory + ": --verify: no checksums "
+        throw new CheckpointFormatException(directory + ": --verify: no checksums "
             + "recorded, nothing can be verified");
       }
       return;
@@ -105,7 +109,7 @@ public final class InspectCommand implements Callable<Integer> {
   }
 
   /** With {@code --verify}: every record of every torch_dist archive read once and its CRC-32 checked. */
-  private void torchDistVerification(dev.megabridge.core.io.torchdist.TorchDistReader reader,
+  private void torchDistVerification(TorchDistReader reader,
       Map<String, Object> report) {
     if (!verify) {
       report.put("checksums", "zip CRC-32 of every record; checked as data is read, all at once with --verify");

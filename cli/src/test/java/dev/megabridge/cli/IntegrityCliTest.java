@@ -156,7 +156,9 @@ class IntegrityCliTest {
     assertThat(mixed.exitCode()).as(mixed.err()).isEqualTo(2);
     String identityA = Output.JSON.readTree(shared.resolve("megabridge.json").toFile()).get("source_identity").asText();
     assertThat(identityA).startsWith("sha256:");
-    assertThat(mixed.err()).contains(identityA, sourceB.toString(), "cannot be mixed");
+    assertThat(mixed.err()).contains(identityA, sourceB.toString(), "cannot be mixed")
+        .containsPattern("is the source sha256:[0-9a-f]{64}");
+    assertThat(mixed.err()).doesNotContain("is the source " + identityA);
     assertThat(shared.resolve("mp_rank_00_001")).doesNotExist();
 
     // Rank folders written from B elsewhere and copied in are refused when read.

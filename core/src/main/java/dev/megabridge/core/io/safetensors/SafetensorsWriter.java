@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -76,7 +77,7 @@ public final class SafetensorsWriter {
    */
   public record FileChecksums(long bytes, int headerCrc32, Map<String, Integer> tensorCrc32, int fileCrc32) {
     public FileChecksums {
-      tensorCrc32 = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tensorCrc32));
+      tensorCrc32 = Collections.unmodifiableMap(new LinkedHashMap<>(tensorCrc32));
     }
   }
 
