@@ -35,6 +35,10 @@ public final class ByteArrayOutput implements ByteOutput {
     size = required;
   }
 
+  /** Checksums are updated as bytes are written: nothing is pending. */
+  @Override
+  public void completeChecksum() {}
+
   /** A copy of the bytes written. */
   public byte[] toByteArray() {
     return Arrays.copyOf(bytes, size);

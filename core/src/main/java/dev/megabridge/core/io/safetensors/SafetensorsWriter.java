@@ -117,6 +117,7 @@ public final class SafetensorsWriter {
               + " bytes instead of " + entry.tensor().byteSize());
         }
         if (checksums) {
+          sink.completeChecksum();
           tensorCrcs.put(entry.name(), (int) crc.getValue());
           fileCrc = Crc32.combine(fileCrc, (int) crc.getValue(), written[0]);
         }
