@@ -16,6 +16,7 @@ import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -142,18 +143,7 @@ public final class Importer {
     try {
       Files.createDirectories(output);
       Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
-      String json = manifest.toJson();
-      if (Files.exists(manifestFile)) {
-        Optional<String> existing = ShardsManifest.read(output).sourceIdentity();
-        if (!existing.equals(manifest.sourceIdentity())) {
-          throw new UsageException(manifestFile + " holds ranks of the source " + existing.orElse(
-              "(none recorded: written by an earlier megabridge)") + ", but " + hfDirectory + " is the source "
-              + manifest.sourceIdentity().orElseThrow() + ": ranks of two checkpoints cannot be mixed in one folder");
-        }
-        if (!Files.readString(manifestFile).equals(json)) {
-          throw new UsageException(manifestFile + " describes a different conversion (other source or layout)");
-        }
-      } else {
+      if (!Files.exists(manifestFile)) {
         Path staging = Files.createTempDirectory(output, ".megabridge-");
         try {
           writeFolderFiles(staging, hfDirectory, smallFiles, manifest);
@@ -161,13 +151,14 @@ public final class Importer {
           if (!Files.exists(hf)) {
             Files.move(staging.resolve(ShardsManifest.HF_FILES_DIR), hf, StandardCopyOption.ATOMIC_MOVE);
           }
-          Files.move(staging.resolve(ShardsManifest.FILE_NAME), manifestFile, StandardCopyOption.ATOMIC_MOVE);
-        } catch (java.nio.file.FileAlreadyExistsException raced) {
-          // Another node won the race; its content is checked on the next run or by inspect.
+          publishManifest(staging.resolve(ShardsManifest.FILE_NAME), manifestFile);
+        } catch (FileAlreadyExistsException raced) {
+          // Another node won the race: its manifest is checked below like any existing one.
         } finally {
           OutputDirectory.deleteRecursively(staging);
         }
       }
+      checkSameConversion(output, hfDirectory, manifest);
       for (RankPlan rank : selected) {
         Path target = output.resolve(rank.directory());
         if (Files.exists(target) && !options.overwrite()) {
@@ -178,6 +169,38 @@ public final class Importer {
       writeRanksInto(checkpoint, pending, output, manifest.sourceIdentity().orElseThrow(), options, progress);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Puts {@code staged} in place as {@code manifestFile} unless one exists ({@link FileAlreadyExistsException}): a
+   * hard link, unlike a rename, never replaces a manifest another node published meanwhile; where links are not
+   * supported, a move that refuses an existing target.
+   */
+  private static void publishManifest(Path staged, Path manifestFile) throws IOException {
+    try {
+      Files.createLink(manifestFile, staged);
+    } catch (FileAlreadyExistsException exists) {
+      throw exists;
+    } catch (IOException | UnsupportedOperationException noLinks) {
+      Files.move(staged, manifestFile);
+    }
+  }
+
+  /**
+   * The manifest in {@code output} is the one {@code manifest} would write: the same source (else a
+   * {@link UsageException} naming both source identities) and the same layout and options.
+   */
+  private static void checkSameConversion(Path output, Path hfDirectory, ShardsManifest manifest) throws IOException {
+    Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
+    Optional<String> existing = ShardsManifest.read(output).sourceIdentity();
+    if (!existing.equals(manifest.sourceIdentity())) {
+      throw new UsageException(manifestFile + " holds ranks of the source " + existing.orElse(
+          "(none recorded: written by an earlier megabridge)") + ", but " + hfDirectory + " is the source "
+          + manifest.sourceIdentity().orElseThrow() + ": ranks of two checkpoints cannot be mixed in one folder");
+    }
+    if (!Files.readString(manifestFile).equals(manifest.toJson())) {
+      throw new UsageException(manifestFile + " describes a different conversion (other source or layout)");
     }
   }
 
