@@ -24,6 +24,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** Describes an HF folder or a Megatron shards folder; with a layout, the per-rank plan. */
@@ -39,24 +40,24 @@ public final class InspectCommand implements Callable<Integer> {
       description = "torch_dist only: HF folder with config.json, for checkpoints megabridge did not write.")
   Path hfConfig;
 
-  @picocli.CommandLine.Option(names = "--verify",
+  @Option(names = "--verify",
       description = "Megatron folders: read every byte once and check every checksum (torch_dist: each zip record's "
           + "CRC-32; shards: each rank file's header and tensor CRC-32s). Exit 3 on a mismatch, or when the folder "
           + "records no checksums.")
   boolean verify;
 
-  @picocli.CommandLine.Option(names = "--allow-incomplete",
+  @Option(names = "--allow-incomplete",
       description = "Exit 0 for a shards folder whose ranks are not all written yet (a multi-node import in progress).")
   boolean allowIncomplete;
 
   @Mixin
   CommonOptions common;
 
-  /** Set by the shards report: some rank files are missing. */
-  private boolean incomplete;
-
   @Mixin
   LayoutOptions layout;
+
+  /** Set by the shards report: some rank files are missing. */
+  private boolean incomplete;
 
   @Override
   public Integer call() {
@@ -82,7 +83,7 @@ public final class InspectCommand implements Callable<Integer> {
     if (!incomplete || allowIncomplete) {
       return 0;
     }
-    System.err.println("megabridge: " + directory + ": incomplete shards folder (rank files missing); pass "
+    System.err.println("error: " + directory + ": incomplete shards folder (rank files missing); pass "
         + "--allow-incomplete to accept it");
     return BridgeException.ExitCode.BAD_INPUT.code();
   }
@@ -92,8 +93,7 @@ public final class InspectCommand implements Callable<Integer> {
     if (!checkpoint.checksumsRecorded()) {
       report.put("checksums", "no checksums recorded (written by an earlier megabridge)");
       if (verify) {
-        throw new CheckpointFormatException(directory + ": --verify: no checksums "
-            + "recorded, nothing can be verified");
+        throw new CheckpointFormatException(directory + ": --verify: no checksums recorded, nothing can be verified");
       }
       return;
     }
@@ -109,8 +109,7 @@ public final class InspectCommand implements Callable<Integer> {
   }
 
   /** With {@code --verify}: every record of every torch_dist archive read once and its CRC-32 checked. */
-  private void torchDistVerification(TorchDistReader reader,
-      Map<String, Object> report) {
+  private void torchDistVerification(TorchDistReader reader, Map<String, Object> report) {
     if (!verify) {
       report.put("checksums", "zip CRC-32 of every record; checked as data is read, all at once with --verify");
       return;
