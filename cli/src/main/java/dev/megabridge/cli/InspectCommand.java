@@ -8,7 +8,11 @@ import dev.megabridge.core.convert.MegatronCheckpoint;
 import dev.megabridge.core.convert.RankPlan;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.error.BridgeException;
+import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.io.torchdist.TorchDistReader;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.HfTensorSpec;
@@ -21,6 +25,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** Describes an HF folder or a Megatron shards folder; with a layout, the per-rank plan. */
@@ -36,6 +41,16 @@ public final class InspectCommand implements Callable<Integer> {
       description = "torch_dist only: HF folder with config.json, for checkpoints megabridge did not write.")
   Path hfConfig;
 
+  @Option(names = "--verify",
+      description = "Megatron folders: read every byte once and check every checksum (torch_dist: each zip record's "
+          + "CRC-32; shards: each rank file's header and tensor CRC-32s). Exit 3 on a mismatch, or when the folder "
+          + "records no checksums.")
+  boolean verify;
+
+  @Option(names = "--allow-incomplete",
+      description = "Exit 0 for a shards folder whose ranks are not all written yet (a multi-node import in progress).")
+  boolean allowIncomplete;
+
   @Mixin
   CommonOptions common;
 
@@ -45,9 +60,17 @@ public final class InspectCommand implements Callable<Integer> {
   @Mixin
   MixedDtypesOption dtypes;
 
+  /** Set by the shards report: some rank files are missing. */
+  private boolean incomplete;
+
   @Override
   public Integer call() {
     Output.existingDirectory(directory, "folder");
+    if (verify && !ShardsManifest.isPresent(directory)
+        && !dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory)) {
+      throw new UsageException("--verify checks the checksums of a Megatron folder; "
+          + directory + " is an HF folder, whose safetensors files carry none");
+    }
     Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards()
         : dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory) ? inspectTorchDist()
         : inspectHf(directory, layout, dtypes.policy());
@@ -56,7 +79,49 @@ public final class InspectCommand implements Callable<Integer> {
     } else {
       print(report, "");
     }
-    return 0;
+    return incompleteExitCode();
+  }
+
+  /** An incomplete shards folder is bad input (exit 3) unless {@code --allow-incomplete} says it is expected. */
+  private int incompleteExitCode() {
+    if (!incomplete || allowIncomplete) {
+      return 0;
+    }
+    System.err.println("error: " + directory + ": incomplete shards folder (rank files missing); pass "
+        + "--allow-incomplete to accept it");
+    return BridgeException.ExitCode.BAD_INPUT.code();
+  }
+
+  /** The shards folder's checksum record, verified whole with {@code --verify}. */
+  private void checksumReport(MegatronCheckpoint checkpoint, Map<String, Object> report) {
+    if (!checkpoint.checksumsRecorded()) {
+      report.put("checksums", "no checksums recorded (written by an earlier megabridge)");
+      if (verify) {
+        throw new CheckpointFormatException(directory + ": --verify: no checksums recorded, nothing can be verified");
+      }
+      return;
+    }
+    report.put("source_identity", checkpoint.manifest().sourceIdentity().orElseThrow());
+    if (verify) {
+      long bytes = checkpoint.verifyAll();
+      report.put("checksums", "verified: every rank file's header and tensor CRC-32 match (" + bytes
+          + " tensor bytes read)");
+    } else {
+      report.put("checksums", "recorded (rank, source, CRC-32 of header and tensors); checked as data is read, all "
+          + "at once with --verify");
+    }
+  }
+
+  /** With {@code --verify}: every record of every torch_dist archive read once and its CRC-32 checked. */
+  private void torchDistVerification(TorchDistReader reader, Map<String, Object> report) {
+    if (!verify) {
+      report.put("checksums", "zip CRC-32 of every record; checked as data is read, all at once with --verify");
+      return;
+    }
+    var verification = reader.verifyAll();
+    report.put("checksums", "verified: every record's CRC-32 matches (" + verification.archives() + " archives, "
+        + verification.bytes() + " bytes read)" + (verification.notArchives().isEmpty() ? ""
+            : "; bytes items without checksums (not torch archives): " + verification.notArchives()));
   }
 
   /** {@link #inspectHf(Path, LayoutOptions, HfDtypes.Policy)} with mixed dtypes an error. */
@@ -158,9 +223,11 @@ public final class InspectCommand implements Callable<Integer> {
         report.putAll(checkpoint.model().facts());
         report.put("ranks", rankReport(checkpoint.plan().ranks()));
         checkpoint.hfTensors();
+        checksumReport(checkpoint, report);
         report.put("status", "complete: every rank file matches the plan and every HF tensor can be rebuilt");
       }
     } else {
+      incomplete = true;
       report.put("status", "incomplete: " + missing.size() + " rank(s) not written yet");
     }
     return report;
@@ -181,6 +248,7 @@ public final class InspectCommand implements Callable<Integer> {
       report.put("bytes", bytes);
       boolean sidecar = dev.megabridge.core.convert.torchdist.TorchDistSidecar.read(reader.directory()).isPresent();
       report.put("megabridge_sidecar", sidecar);
+      torchDistVerification(reader, report);
       if (!sidecar && hfConfig == null) {
         report.put("status", "format read; pass --hf-config HF_DIR to check it against a model");
         return report;

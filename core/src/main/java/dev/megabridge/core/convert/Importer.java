@@ -6,6 +6,7 @@ import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.Parallel;
+import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
@@ -16,6 +17,7 @@ import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -84,14 +86,16 @@ public final class Importer {
           options.dtypes());
       List<RankPlan> selected = select(plan, options.ranks());
       List<String> smallFiles = HfFiles.smallFiles(hfDirectory);
-      ShardsManifest manifest = manifest(plan, config, smallFiles);
+      ShardsManifest manifest = manifest(plan, config, smallFiles,
+          SourceIdentity.of(checkpoint, plan.hfTensors().values()));
       long bytes = selected.stream().mapToLong(RankPlan::byteSize).sum();
       progress.start("import", bytes);
       try {
         if (options.ranks().isEmpty()) {
           try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), List.of(hfDirectory))) {
             writeFolderFiles(out.path(), hfDirectory, smallFiles, manifest);
-            writeRanks(checkpoint, selected, out.path(), options.threads(), progress);
+            writeRanks(checkpoint, selected, out.path(), manifest.sourceIdentity().orElseThrow(), options.threads(),
+                progress);
             out.commit();
           }
         } else {
@@ -121,8 +125,9 @@ public final class Importer {
     return out;
   }
 
-  /** The {@code megabridge.json} of a shards folder written from {@code plan}. */
-  public static ShardsManifest manifest(ShardPlan plan, HfConfig config, List<String> smallFiles) {
+  /** The {@code megabridge.json} of a shards folder written from {@code plan} of the source {@code sourceIdentity}. */
+  public static ShardsManifest manifest(ShardPlan plan, HfConfig config, List<String> smallFiles,
+      String sourceIdentity) {
     List<ShardsManifest.RankManifest> ranks = new ArrayList<>();
     for (RankPlan rank : plan.ranks()) {
       List<ShardsManifest.LocalTensor> tensors = rank.entries().stream()
@@ -133,7 +138,7 @@ public final class Importer {
     ObjectNode provider = HfConfig.JSON.valueToTree(plan.model().provider());
     return new ShardsManifest(ShardsManifest.FORMAT_VERSION, plan.model().architecture(), plan.model().bridge().name(),
         plan.layout(), plan.model().options(), config.raw(), smallFiles, List.copyOf(plan.hfTensors().values()),
-        provider, ranks);
+        provider, ranks, Optional.of(sourceIdentity));
   }
 
   private static void writeFolderFiles(Path folder, Path hfDirectory, List<String> smallFiles, ShardsManifest manifest) {
@@ -149,32 +154,33 @@ public final class Importer {
    * Multi-node mode: the output folder is shared; each rank folder is written beside its final place and
    * renamed when complete, and {@code megabridge.json} is written once (identical content required).
    */
+  /** Prefix of the staging folder of a shared folder's manifest; those of killed runs are removed by the next. */
+  static final String SHARED_STAGING_PREFIX = ".megabridge-";
+
   private static void writeShared(SafetensorsCheckpoint checkpoint, Path hfDirectory, Path output,
       List<String> smallFiles, ShardsManifest manifest, List<RankPlan> selected, Options options, Progress progress) {
     OutputDirectory.requireApart(output.toAbsolutePath().normalize(), List.of(hfDirectory));
     try {
       Files.createDirectories(output);
       Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
-      String json = manifest.toJson();
-      if (Files.exists(manifestFile)) {
-        if (!Files.readString(manifestFile).equals(json)) {
-          throw new UsageException(manifestFile + " describes a different conversion (other source or layout)");
-        }
-      } else {
-        Path staging = Files.createTempDirectory(output, ".megabridge-");
+      if (!Files.exists(manifestFile)) {
+        TemporaryFolders.Registration stagingFolder = TemporaryFolders.scratch(output, SHARED_STAGING_PREFIX,
+            "the staging folder of " + manifestFile);
+        Path staging = stagingFolder.folder();
         try {
           writeFolderFiles(staging, hfDirectory, smallFiles, manifest);
           Path hf = output.resolve(ShardsManifest.HF_FILES_DIR);
           if (!Files.exists(hf)) {
             Files.move(staging.resolve(ShardsManifest.HF_FILES_DIR), hf, StandardCopyOption.ATOMIC_MOVE);
           }
-          Files.move(staging.resolve(ShardsManifest.FILE_NAME), manifestFile, StandardCopyOption.ATOMIC_MOVE);
-        } catch (java.nio.file.FileAlreadyExistsException raced) {
-          // Another node won the race; its content is checked on the next run or by inspect.
+          publishManifest(staging.resolve(ShardsManifest.FILE_NAME), manifestFile);
+        } catch (FileAlreadyExistsException raced) {
+          // Another node won the race: its manifest is checked below like any existing one.
         } finally {
-          OutputDirectory.deleteRecursively(staging);
+          stagingFolder.delete();
         }
       }
+      checkSameConversion(output, hfDirectory, manifest);
       for (RankPlan rank : selected) {
         Path target = output.resolve(rank.directory());
         if (Files.exists(target) && !options.overwrite()) {
@@ -182,25 +188,58 @@ public final class Importer {
         }
       }
       List<RankPlan> pending = new ArrayList<>(selected);
-      writeRanksInto(checkpoint, hfDirectory, pending, output, options, progress);
+      writeRanksInto(checkpoint, hfDirectory, pending, output, manifest.sourceIdentity().orElseThrow(), options,
+          progress);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
+  /**
+   * Puts {@code staged} in place as {@code manifestFile} unless one exists ({@link FileAlreadyExistsException}): a
+   * hard link, unlike a rename, never replaces a manifest another node published meanwhile; where links are not
+   * supported, a move that refuses an existing target.
+   */
+  private static void publishManifest(Path staged, Path manifestFile) throws IOException {
+    try {
+      Files.createLink(manifestFile, staged);
+    } catch (FileAlreadyExistsException exists) {
+      throw exists;
+    } catch (IOException | UnsupportedOperationException noLinks) {
+      Files.move(staged, manifestFile);
+    }
+  }
+
+  /**
+   * The manifest in {@code output} is the one {@code manifest} would write: the same source (else a
+   * {@link UsageException} naming both source identities) and the same layout and options.
+   */
+  private static void checkSameConversion(Path output, Path hfDirectory, ShardsManifest manifest) throws IOException {
+    Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
+    Optional<String> existing = ShardsManifest.read(output).sourceIdentity();
+    if (!existing.equals(manifest.sourceIdentity())) {
+      throw new UsageException(manifestFile + " holds ranks of the source " + existing.orElse(
+          "(none recorded: written by an earlier megabridge)") + ", but " + hfDirectory + " is the source "
+          + manifest.sourceIdentity().orElseThrow() + ": ranks of two checkpoints cannot be mixed in one folder");
+    }
+    if (!Files.readString(manifestFile).equals(manifest.toJson())) {
+      throw new UsageException(manifestFile + " describes a different conversion (other source or layout)");
+    }
+  }
+
   private static void writeRanksInto(SafetensorsCheckpoint checkpoint, Path hfDirectory, List<RankPlan> ranks,
-      Path output, Options options, Progress progress) {
+      Path output, String sourceIdentity, Options options, Progress progress) {
     Parallel.forEach(ranks, options.threads(), rank -> {
       try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite(),
           List.of(hfDirectory))) {
-        writeRank(checkpoint, rank, out.path(), progress);
+        writeRank(checkpoint, rank, out.path(), sourceIdentity, progress);
         out.commit();
       }
     });
   }
 
-  private static void writeRanks(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path folder, int threads,
-      Progress progress) {
+  private static void writeRanks(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path folder,
+      String sourceIdentity, int threads, Progress progress) {
     Parallel.forEach(ranks, threads, rank -> {
       Path directory = folder.resolve(rank.directory());
       try {
@@ -208,19 +247,26 @@ public final class Importer {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-      writeRank(checkpoint, rank, directory, progress);
+      writeRank(checkpoint, rank, directory, sourceIdentity, progress);
     });
   }
 
-  /** Streams one rank's tensors, cut from the HF tensors of {@code checkpoint}, into {@code directory/model.safetensors}. */
+  /**
+   * Streams one rank's tensors, cut from the HF tensors of {@code checkpoint}, into {@code directory/model.safetensors}
+   * (its {@code __metadata__} naming the rank and the source), then writes the rank's {@link RankChecksums}, whose
+   * CRCs were taken from the written blocks.
+   */
   public static void writeRank(dev.megabridge.core.io.TensorSource checkpoint, RankPlan rank, Path directory,
-      Progress progress) {
+      String sourceIdentity, Progress progress) {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     for (ShardEntry entry : rank.entries()) {
       Tensor shard = shard(checkpoint, entry);
       entries.add(new SafetensorsWriter.Entry(entry.localName(), shard));
     }
-    SafetensorsWriter.writeFile(directory.resolve(ShardsManifest.RANK_FILE), entries, progress::advance);
+    SafetensorsWriter.FileChecksums written = SafetensorsWriter.writeFileWithChecksums(
+        directory.resolve(ShardsManifest.RANK_FILE), entries, RankChecksums.fileMetadata(rank.directory(),
+            sourceIdentity), progress::advance);
+    RankChecksums.of(rank.directory(), sourceIdentity, written).write(directory);
   }
 
   /** The lazy local shard of one plan entry, checked against the planned dtype and shape. */

@@ -4,6 +4,9 @@ import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.error.ShapeMismatchException;
+import dev.megabridge.core.io.ChecksummedReads;
+import dev.megabridge.core.io.Crc32;
+import dev.megabridge.core.io.safetensors.SafetensorsFile;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.parallel.ParallelLayout.Rank;
@@ -11,7 +14,14 @@ import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.tensor.Tensor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.HashSet;
+import java.util.zip.CRC32;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,19 +38,27 @@ import java.util.function.BiFunction;
  * planned tensors (names, dtypes, local shapes); {@link #hfTensors()} then yields the HF tensors as lazy
  * gathers over the memory-mapped rank files, in the source checkpoint's order, without materialising
  * anything.
+ *
+ * <p>When {@code megabridge.json} records a source identity, opening also checks each rank file's
+ * {@code __metadata__} (the rank folder it belongs in and the source it was written from: swapped or foreign rank
+ * files are refused), its size and header CRC-32 against the rank's {@link RankChecksums}, and registers every
+ * tensor's CRC-32 with a {@link ChecksummedReads}: the bytes an export streams are checked as they are copied, and a
+ * tensor read only in part is checked whole before the output is committed. {@link #verifyAll()} reads everything.
  */
 public final class MegatronCheckpoint implements AutoCloseable {
   private final Path directory;
   private final ShardsManifest manifest;
   private final ShardPlan plan;
   private final Map<Rank, SafetensorsCheckpoint> files;
+  private final ChecksummedReads checks;
 
   private MegatronCheckpoint(Path directory, ShardsManifest manifest, ShardPlan plan,
-      Map<Rank, SafetensorsCheckpoint> files) {
+      Map<Rank, SafetensorsCheckpoint> files, ChecksummedReads checks) {
     this.directory = directory;
     this.manifest = manifest;
     this.plan = plan;
     this.files = files;
+    this.checks = checks;
   }
 
   /** Ranks whose folder is missing (a partially written multi-node import). */
@@ -67,6 +85,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
         manifest.options());
     ShardPlan plan = ShardPlan.build(model, manifest.layout(), hfTensors);
     Map<Rank, SafetensorsCheckpoint> files = new TreeMap<>();
+    ChecksummedReads checks = new ChecksummedReads();
     try {
       for (RankPlan rank : plan.ranks()) {
         Path rankDirectory = directory.resolve(rank.directory());
@@ -74,12 +93,90 @@ public final class MegatronCheckpoint implements AutoCloseable {
             List.of(rankDirectory.resolve(ShardsManifest.RANK_FILE)));
         files.put(rank.rank(), file);
         checkRank(file, rank);
+        if (manifest.sourceIdentity().isPresent()) {
+          checkIdentity(directory, rank, file, manifest.sourceIdentity().get(), checks);
+        }
       }
     } catch (RuntimeException e) {
+      checks.close();
       files.values().forEach(SafetensorsCheckpoint::close);
       throw e;
     }
-    return new MegatronCheckpoint(directory, manifest, plan, files);
+    return new MegatronCheckpoint(directory, manifest, plan, files, checks);
+  }
+
+  /**
+   * The rank file in {@code rank}'s folder was written for that rank from the source {@code sourceIdentity}; its
+   * size and header match its checksums; its tensors' CRCs are registered with {@code checks}.
+   */
+  private static void checkIdentity(Path directory, RankPlan rank, SafetensorsCheckpoint checkpoint,
+      String sourceIdentity, ChecksummedReads checks) {
+    Path rankDirectory = directory.resolve(rank.directory());
+    Path rankFile = rankDirectory.resolve(ShardsManifest.RANK_FILE);
+    Path manifestFile = directory.resolve(ShardsManifest.FILE_NAME);
+    SafetensorsFile file = checkpoint.files().getFirst();
+    String recordedRank = file.metadata().get(RankChecksums.RANK_KEY);
+    if (!rank.directory().equals(recordedRank)) {
+      throw new CheckpointFormatException(rankFile + ": is the rank file of " + (recordedRank == null
+          ? "no rank (its __metadata__ has no " + RankChecksums.RANK_KEY + ")" : recordedRank) + ", found in the folder of "
+          + rank.directory() + " (rank files swapped or copied from another folder)");
+    }
+    String recordedSource = file.metadata().get(RankChecksums.SOURCE_KEY);
+    if (!sourceIdentity.equals(recordedSource)) {
+      throw new CheckpointFormatException(rankFile + ": was written from the source " + recordedSource + ", but "
+          + manifestFile + " records the source " + sourceIdentity + " (a rank file of another checkpoint)");
+    }
+    Path checksumFile = rankDirectory.resolve(RankChecksums.FILE_NAME);
+    RankChecksums sums = RankChecksums.read(rankDirectory).orElseThrow(() -> new CheckpointFormatException(
+        checksumFile + " is missing; " + manifestFile + " records a source identity, so every rank has one"));
+    if (!sums.rank().equals(rank.directory()) || !sums.sourceIdentity().equals(sourceIdentity)) {
+      throw new CheckpointFormatException(checksumFile + ": is for rank " + sums.rank() + " of the source "
+          + sums.sourceIdentity() + ", expected rank " + rank.directory() + " of " + sourceIdentity);
+    }
+    int headerCrc = headerCrc(rankFile, sums.bytes());
+    if (headerCrc != sums.headerCrc32()) {
+      throw new CheckpointFormatException(rankFile + ": header CRC-32 mismatch: expected " + Crc32.hex(sums.headerCrc32())
+          + " (" + checksumFile.getFileName() + "), computed " + Crc32.hex(headerCrc) + " (the file is corrupted)");
+    }
+    if (!sums.tensorCrc32().keySet().equals(new HashSet<>(checkpoint.names()))) {
+      throw new CheckpointFormatException(checksumFile + ": lists tensors " + sums.tensorCrc32().keySet()
+          + ", the rank file holds " + checkpoint.names());
+    }
+    sums.tensorCrc32().forEach((name, crc) -> checks.register(checkpoint.tensor(name).contiguousSegment(), crc,
+        rankFile + ": tensor '" + name + "'"));
+  }
+
+  /** The CRC-32 of the 8-byte length and JSON header of {@code rankFile}, which must be {@code bytes} long. */
+  private static int headerCrc(Path rankFile, long bytes) {
+    try (FileChannel channel = FileChannel.open(rankFile, StandardOpenOption.READ)) {
+      if (channel.size() != bytes) {
+        throw new CheckpointFormatException(rankFile + ": " + channel.size() + " bytes, its "
+            + RankChecksums.FILE_NAME + " records " + bytes);
+      }
+      ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      channel.read(length, 0);
+      // The safetensors reader has checked the length when it opened the file.
+      ByteBuffer header = ByteBuffer.allocate(Math.toIntExact(length.getLong(0)));
+      while (header.hasRemaining() && channel.read(header, 8 + header.position()) >= 0) {
+        // read on
+      }
+      CRC32 crc = new CRC32();
+      crc.update(length.flip());
+      crc.update(header.flip());
+      return (int) crc.getValue();
+    } catch (IOException e) {
+      throw new CheckpointFormatException(rankFile + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /** Whether the folder records checksums (and rank and source identities) to check. */
+  public boolean checksumsRecorded() {
+    return manifest.sourceIdentity().isPresent();
+  }
+
+  /** Reads every tensor of every rank file once and checks its CRC-32; returns the bytes read. */
+  public long verifyAll() {
+    return checks.verifyAll();
   }
 
   private static void checkRank(SafetensorsCheckpoint file, RankPlan rank) {
@@ -198,6 +295,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
 
   @Override
   public void close() {
+    checks.close();
     files.values().forEach(SafetensorsCheckpoint::close);
   }
 }

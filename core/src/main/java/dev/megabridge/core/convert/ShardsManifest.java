@@ -18,11 +18,15 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * {@code megabridge.json} of a Megatron shards folder: format version, layout, naming options, the source
  * HF config and small files, the source HF tensor list (names, dtypes, shapes, files, in source order) and
- * the per-rank tensor manifest.
+ * the per-rank tensor manifest, and the source's identity ({@link SourceIdentity}; empty for folders written before
+ * it was recorded). A folder with a source identity has a {@link RankChecksums} file in every rank folder and the
+ * rank and source in every rank file's {@code __metadata__}, which readers check; a folder without one (written by
+ * an earlier megabridge) stays readable, without checksums.
  */
 public record ShardsManifest(
     int formatVersion,
@@ -34,12 +38,20 @@ public record ShardsManifest(
     List<String> hfFiles,
     List<HfTensorInfo> hfTensors,
     ObjectNode provider,
-    List<RankManifest> ranks) {
+    List<RankManifest> ranks,
+    Optional<String> sourceIdentity) {
 
   public static final String FILE_NAME = "megabridge.json";
   public static final String HF_FILES_DIR = "hf";
   public static final String RANK_FILE = "model.safetensors";
   public static final int FORMAT_VERSION = 1;
+
+  public ShardsManifest(int formatVersion, String architecture, String bridge, ParallelLayout layout,
+      BridgeOptions options, ObjectNode hfConfig, List<String> hfFiles, List<HfTensorInfo> hfTensors,
+      ObjectNode provider, List<RankManifest> ranks) {
+    this(formatVersion, architecture, bridge, layout, options, hfConfig, hfFiles, hfTensors, provider, ranks,
+        Optional.empty());
+  }
 
   public ShardsManifest {
     hfFiles = List.copyOf(hfFiles);
@@ -75,6 +87,7 @@ public record ShardsManifest(
     root.put("format_version", formatVersion);
     root.put("architecture", architecture);
     root.put("bridge", bridge);
+    sourceIdentity.ifPresent(identity -> root.put("source_identity", identity));
     SourceRecordJson.putLayout(root.putObject("layout"), layout);
     SourceRecordJson.putOptions(root, options);
     SourceRecordJson.putHfSource(root, hfConfig, hfFiles, hfTensors);
@@ -131,7 +144,7 @@ public record ShardsManifest(
             entry.requireInt("tp"), entry.requireInt("pp"), entry.requireInt("ep"), tensors));
       }
       return new ShardsManifest(version, top.stringOr("architecture", ""), top.stringOr("bridge", ""), layout,
-          options, config, hfFiles, hfTensors, provider, ranks);
+          options, config, hfFiles, hfTensors, provider, ranks, top.optString("source_identity"));
     } catch (ConfigException | IllegalArgumentException e) {
       throw new CheckpointFormatException(file + ": " + e.getMessage(), e);
     }

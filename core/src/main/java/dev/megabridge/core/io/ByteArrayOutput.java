@@ -28,11 +28,16 @@ public final class ByteArrayOutput implements ByteOutput {
       bytes = Arrays.copyOf(bytes, Math.max(required, bytes.length * 2));
     }
     MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset, bytes, size, (int) length);
+    ChecksummedReads.observe(segment, offset, length, MemorySegment.ofArray(bytes).asSlice(size, length));
     if (crc != null) {
       crc.update(bytes, size, (int) length);
     }
     size = required;
   }
+
+  /** Checksums are updated as bytes are written: nothing is pending. */
+  @Override
+  public void completeChecksum() {}
 
   /** A copy of the bytes written. */
   public byte[] toByteArray() {

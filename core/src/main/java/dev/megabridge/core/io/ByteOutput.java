@@ -14,9 +14,13 @@ public sealed interface ByteOutput permits FileSink, ByteArrayOutput {
 
   /**
    * Appends {@code [offset, offset + length)} of {@code segment} (native, mapped or any heap array) and, when
-   * {@code crc} is not null, adds those bytes to it.
+   * {@code crc} is not null, adds those bytes to it — possibly later, batched with the next writes to the same
+   * {@code crc}: call {@link #completeChecksum()} before reading it.
    */
   void write(MemorySegment segment, long offset, long length, Checksum crc);
+
+  /** Adds every byte written but not yet added to the checksum last passed to {@link #write}. */
+  void completeChecksum();
 
   default void write(byte[] bytes) {
     write(MemorySegment.ofArray(bytes), 0, bytes.length, null);

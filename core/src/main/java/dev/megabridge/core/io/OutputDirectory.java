@@ -191,6 +191,8 @@ public final class OutputDirectory implements AutoCloseable {
     if (committed) {
       throw new IllegalStateException(target + " is already committed");
     }
+    // No output built from unverified bytes becomes visible: checksummed inputs read only in part are checked whole.
+    ChecksummedReads.verifyAllPartlyRead();
     Path[] replaced = new Path[1];
     try {
       Files.deleteIfExists(staging.resolve(TemporaryFolders.OWNER_FILE));

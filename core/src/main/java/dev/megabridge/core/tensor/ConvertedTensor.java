@@ -1,5 +1,6 @@
 package dev.megabridge.core.tensor;
 
+import dev.megabridge.core.io.ChecksummedReads;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -47,6 +48,7 @@ public record ConvertedTensor(Tensor source, DType dtype, float addend) implemen
     int outSize = dtype.byteSize();
     MemorySegment scratch = MemorySegment.ofArray(new byte[CHUNK_ELEMENTS * outSize]);
     source.forEachRun((segment, offset, length) -> {
+      ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
       long elements = length / inSize;
       for (long done = 0; done < elements; done += CHUNK_ELEMENTS) {
         int count = (int) Math.min(CHUNK_ELEMENTS, elements - done);

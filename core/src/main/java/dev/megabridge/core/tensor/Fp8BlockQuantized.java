@@ -1,5 +1,6 @@
 package dev.megabridge.core.tensor;
 
+import dev.megabridge.core.io.ChecksummedReads;
 import dev.megabridge.core.quant.Fp8BlockQuantizer;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -161,6 +162,7 @@ public final class Fp8BlockQuantized {
     int elementSize = dtype.byteSize();
     int[] position = {0};
     tensor.forEachRun((segment, offset, length) -> {
+      ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
       int count = Math.toIntExact(length / elementSize);
       int base = position[0];
       switch (dtype) {

@@ -1,5 +1,6 @@
 package dev.megabridge.core.tensor;
 
+import dev.megabridge.core.io.ChecksummedReads;
 import dev.megabridge.core.quant.Fp8BlockQuantizer;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -95,6 +96,7 @@ public record Fp8DequantizedTensor(Tensor codes, Tensor scales, DType dtype, int
     long[] element = {0};
     int[] filled = {0};
     codes.forEachRun((segment, offset, length) -> {
+      ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
       for (long position = 0; position < length; position++) {
         long flat = element[0]++;
         long column = flat % viewColumns;

@@ -1,5 +1,6 @@
 package dev.megabridge.core.tensor;
 
+import dev.megabridge.core.io.ChecksummedReads;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -71,6 +72,7 @@ public sealed interface Tensor
     long[] position = {0};
     forEachRun((segment, offset, length) -> {
       MemorySegment.copy(segment, offset, out, position[0], length);
+      ChecksummedReads.observe(segment, offset, length, out.asSlice(position[0], length));
       position[0] += length;
     });
     return out;
@@ -87,6 +89,7 @@ public sealed interface Tensor
     long[] position = {0};
     forEachRun((segment, offset, length) -> {
       MemorySegment.copy(segment, offset, target, position[0], length);
+      ChecksummedReads.observe(segment, offset, length, target.asSlice(position[0], length));
       position[0] += length;
     });
     return out;

@@ -63,10 +63,12 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
     }
   }
 
-  /** Opens the shards folder {@code directory} (checks every rank file against the plan). */
+  /** Opens the shards folder {@code directory} (checks every rank file against the plan and its checksums). */
   public static MegatronShardWeights open(Path directory) {
     MegatronCheckpoint checkpoint = MegatronCheckpoint.open(directory, AutoBridge.discover());
     try {
+      // The forward pass computes on the mapped bytes in place (no stream to check them in): verify them once here.
+      checkpoint.verifyAll();
       return new MegatronShardWeights(checkpoint);
     } catch (RuntimeException e) {
       checkpoint.close();

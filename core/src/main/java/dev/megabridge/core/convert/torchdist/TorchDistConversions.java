@@ -9,6 +9,7 @@ import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.RankPlan;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.convert.SourceIdentity;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.io.pickle.PickleValue;
@@ -121,7 +122,8 @@ public final class TorchDistConversions {
       boolean overwrite, int threads, AutoBridge autoBridge, Progress progress) {
     BridgeModel model = bind(source, autoBridge, options);
     ShardPlan plan = ShardPlan.build(model, layout, source.infoMap());
-    ShardsManifest manifest = Importer.manifest(plan, source.config(), source.smallFiles());
+    String sourceIdentity = SourceIdentity.of(source.tensors(), plan.hfTensors().values());
+    ShardsManifest manifest = Importer.manifest(plan, source.config(), source.smallFiles(), sourceIdentity);
     long bytes = plan.totalBytes();
     progress.start("convert shards", bytes);
     try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
@@ -134,7 +136,7 @@ public final class TorchDistConversions {
         } catch (IOException e) {
           throw new UncheckedIOException("cannot create " + directory + ": " + e.getMessage(), e);
         }
-        Importer.writeRank(source.tensors(), rank, directory, progress);
+        Importer.writeRank(source.tensors(), rank, directory, sourceIdentity, progress);
       });
       out.commit();
     } catch (IOException e) {

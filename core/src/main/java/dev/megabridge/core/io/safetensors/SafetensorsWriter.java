@@ -3,6 +3,7 @@ package dev.megabridge.core.io.safetensors;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.io.Crc32;
 import dev.megabridge.core.io.FileSink;
 import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.tensor.Tensor;
@@ -14,10 +15,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongConsumer;
+import java.util.zip.CRC32;
 
 /**
  * Streams tensors into safetensors files. Each tensor is written from its (lazy) source run by run through a
@@ -65,15 +68,47 @@ public final class SafetensorsWriter {
 
   public static void writeFile(Path file, List<Entry> entries, Map<String, String> metadata,
       LongConsumer progress) {
+    write(file, entries, metadata, progress, false);
+  }
+
+  /**
+   * What {@link #writeFileWithChecksums} wrote: the file's size, the CRC-32 of its header (the 8-byte length and
+   * the JSON), of each tensor's bytes (in entry order) and of the whole file.
+   */
+  public record FileChecksums(long bytes, int headerCrc32, Map<String, Integer> tensorCrc32, int fileCrc32) {
+    public FileChecksums {
+      tensorCrc32 = Collections.unmodifiableMap(new LinkedHashMap<>(tensorCrc32));
+    }
+  }
+
+  /**
+   * {@link #writeFile(Path, List, Map, LongConsumer)} that also returns the CRC-32s of what it wrote, taken from
+   * the bytes in the sink's blocks as they are filled (no second pass over the data).
+   */
+  public static FileChecksums writeFileWithChecksums(Path file, List<Entry> entries, Map<String, String> metadata,
+      LongConsumer progress) {
+    return write(file, entries, metadata, progress, true);
+  }
+
+  private static FileChecksums write(Path file, List<Entry> entries, Map<String, String> metadata,
+      LongConsumer progress, boolean checksums) {
     checkUnique(entries);
     byte[] header = header(entries, metadata);
+    byte[] length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array();
+    CRC32 headerCrc = new CRC32();
+    headerCrc.update(length);
+    headerCrc.update(header);
+    Map<String, Integer> tensorCrcs = new LinkedHashMap<>();
+    int fileCrc = (int) headerCrc.getValue();
+    long position;
     try (FileSink sink = FileSink.create(file)) {
-      sink.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+      sink.write(length);
       sink.write(header);
       for (Entry entry : entries) {
         long[] written = {0};
+        CRC32 crc = checksums ? new CRC32() : null;
         entry.tensor().forEachRun((segment, offset, size) -> {
-          sink.write(segment, offset, size);
+          sink.write(segment, offset, size, crc);
           written[0] += size;
           progress.accept(size);
         });
@@ -81,8 +116,15 @@ public final class SafetensorsWriter {
           throw new InternalException("tensor '" + entry.name() + "' streamed " + written[0]
               + " bytes instead of " + entry.tensor().byteSize());
         }
+        if (checksums) {
+          sink.completeChecksum();
+          tensorCrcs.put(entry.name(), (int) crc.getValue());
+          fileCrc = Crc32.combine(fileCrc, (int) crc.getValue(), written[0]);
+        }
       }
+      position = sink.position();
     }
+    return new FileChecksums(position, (int) headerCrc.getValue(), tensorCrcs, fileCrc);
   }
 
   /**

@@ -1,6 +1,8 @@
 package dev.megabridge.core.io.torchdist;
 
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.ChecksummedReads;
+import dev.megabridge.core.io.Crc32;
 import dev.megabridge.core.io.pickle.PickleReader;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyGlobal;
@@ -27,8 +29,10 @@ import java.util.Set;
  * memory segment — usually a slice of a memory-mapped {@code .distcp} file — giving zero-copy access to its
  * stored records (spec §3.2–§3.4). Like {@code torch.load}, the archive's folder is the first entry's first
  * path component, offsets are taken relative to the archive start (corrected by the observed position of
- * the central directory if a writer made them absolute), CRCs are not checked, and compressed records are
- * refused.
+ * the central directory if a writer made them absolute), and compressed records are refused. Unlike
+ * {@code torch.load}, CRCs are checked (spec: the central directory's CRC-32 of each record): {@code data.pkl} when it
+ * is unpickled, a tensor's storage record as its bytes are streamed ({@link ChecksummedReads}: registered with the
+ * scope the archive was opened with, or read whole at once without one), every record by {@link #verifyRecords()}.
  */
 public final class TorchArchive {
   private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -39,16 +43,33 @@ public final class TorchArchive {
   private final String source;
   private final String directory;
   private final Map<String, MemorySegment> records;
+  /** Each record's CRC-32 as the central directory states it. */
+  private final Map<String, Integer> crcs;
+  private final Optional<ChecksummedReads> checks;
 
-  private TorchArchive(String source, String directory, Map<String, MemorySegment> records) {
+  private TorchArchive(String source, String directory, Map<String, MemorySegment> records, Map<String, Integer> crcs,
+      Optional<ChecksummedReads> checks) {
     this.source = source;
     this.directory = directory;
     this.records = records;
+    this.crcs = crcs;
+    this.checks = checks;
   }
 
-  /** Parses the archive occupying all of {@code archive}; {@code source} names it in errors. */
+  /**
+   * Parses the archive occupying all of {@code archive}; {@code source} names it in errors. Tensor storage records
+   * are verified whole when a tensor is taken from them.
+   */
   public static TorchArchive open(MemorySegment archive, String source) {
-    return new Parser(archive, source).parse();
+    return new Parser(archive, source).parse(Optional.empty());
+  }
+
+  /**
+   * Parses the archive occupying all of {@code archive}; tensor storage records are registered with {@code checks}
+   * and verified as their bytes are read.
+   */
+  public static TorchArchive open(MemorySegment archive, String source, ChecksummedReads checks) {
+    return new Parser(archive, source).parse(Optional.of(checks));
   }
 
   public String source() {
@@ -77,7 +98,32 @@ public final class TorchArchive {
     }
     MemorySegment pickle = record("data.pkl").orElseThrow(() -> new CheckpointFormatException(
         source + ": torch archive has no '" + directory + "/data.pkl' record"));
+    verifyRecord("data.pkl");
     return PickleReader.read(pickle, source + " [" + directory + "/data.pkl]");
+  }
+
+  /** Verifies the CRC-32 of every record, reading each whole; returns the bytes read. */
+  public long verifyRecords() {
+    long bytes = 0;
+    for (String name : records.keySet()) {
+      verifyRecord(name);
+      bytes += records.get(name).byteSize();
+    }
+    return bytes;
+  }
+
+  private void verifyRecord(String name) {
+    int actual = Crc32.of(records.get(name));
+    int expected = crcs.get(name);
+    if (actual != expected) {
+      throw new CheckpointFormatException(recordDescription(name) + ": CRC-32 mismatch over its "
+          + records.get(name).byteSize() + " bytes: expected " + Crc32.hex(expected) + ", computed "
+          + Crc32.hex(actual) + " (the file is corrupted)");
+    }
+  }
+
+  private String recordDescription(String name) {
+    return source + ": record '" + directory + "/" + name + "'";
   }
 
   /** True when {@code value} is a pickled tensor (or parameter) reference. */
@@ -92,8 +138,14 @@ public final class TorchArchive {
    */
   public StridedTensor tensor(PickleValue reference) {
     StoredTensor stored = StoredTensor.parse(reference, source);
-    MemorySegment storage = record("data/" + stored.storageKey()).orElseThrow(() -> new CheckpointFormatException(
+    String storageName = "data/" + stored.storageKey();
+    MemorySegment storage = record(storageName).orElseThrow(() -> new CheckpointFormatException(
         source + ": tensor storage record '" + directory + "/data/" + stored.storageKey() + "' is missing"));
+    if (checks.isPresent()) {
+      checks.get().register(storage, crcs.get(storageName), recordDescription(storageName));
+    } else {
+      verifyRecord(storageName);
+    }
     long storageBytes = stored.storageBytes();
     if (storage.byteSize() < storageBytes) {
       throw new CheckpointFormatException(source + ": storage '" + stored.storageKey() + "' has "
@@ -212,7 +264,7 @@ public final class TorchArchive {
       this.size = archive.byteSize();
     }
 
-    TorchArchive parse() {
+    TorchArchive parse(Optional<ChecksummedReads> checks) {
       long end = findEndRecord();
       long entryCount = u16(end + 10);
       long centralSize = u32(end + 12);
@@ -243,6 +295,7 @@ public final class TorchArchive {
       long centralStart = centralEnd - centralSize;
       long shift = centralStart - centralOffset;
       Map<String, MemorySegment> records = new LinkedHashMap<>();
+      Map<String, Integer> crcs = new LinkedHashMap<>();
       String directory = null;
       long position = centralStart;
       for (long index = 0; index < entryCount; index++) {
@@ -251,6 +304,7 @@ public final class TorchArchive {
           throw fail("bad central directory signature at byte " + position);
         }
         int method = u16(position + 10);
+        int crc = (int) u32(position + 16);
         long compressedSize = u32(position + 20);
         long uncompressedSize = u32(position + 24);
         int nameLength = u16(position + 28);
@@ -310,11 +364,12 @@ public final class TorchArchive {
           throw fail("record '" + name + "' is outside the archive folder '" + directory + "'");
         }
         records.put(name.substring(directory.length() + 1), archive.asSlice(data, compressedSize));
+        crcs.put(name.substring(directory.length() + 1), crc);
       }
       if (directory == null) {
         throw fail("archive has no records");
       }
-      return new TorchArchive(source, directory, Collections.unmodifiableMap(records));
+      return new TorchArchive(source, directory, Collections.unmodifiableMap(records), Map.copyOf(crcs), checks);
     }
 
     private long findEndRecord() {

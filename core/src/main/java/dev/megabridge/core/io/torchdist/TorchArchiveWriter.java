@@ -166,6 +166,7 @@ public final class TorchArchiveWriter {
       if (written[0] != size) {
         throw new InternalException("tensor " + tensor + " streamed " + written[0] + " bytes instead of " + size);
       }
+      sink.completeChecksum();
       finishRecord(name, crc.getValue(), size, offset);
     }
 

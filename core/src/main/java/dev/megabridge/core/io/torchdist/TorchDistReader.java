@@ -3,6 +3,7 @@ package dev.megabridge.core.io.torchdist;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.ChecksummedReads;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyList;
@@ -37,7 +38,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code torch.distributed.checkpoint.save} folder. Data files are memory-mapped on first use and every
  * tensor is a lazy view: each chunk is a zero-copy strided view of its archive record (storage offset and
  * strides honoured), and the chunks are concatenated into the global tensor. Optimizer and RNG state are
- * not listed as model keys. Mappings live until {@link #close()}.
+ * not listed as model keys. Mappings live until {@link #close()}. Every archive is opened with this reader's
+ * {@link ChecksummedReads}: each storage record's zip CRC-32 is checked as its bytes are streamed (records read
+ * only in part are checked whole before an output is committed), {@link #verifyAll()} checks every record.
  */
 public final class TorchDistReader implements TensorSource, AutoCloseable {
 
@@ -51,6 +54,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
   private final List<String> tensorKeys;
   private final List<String> objectKeys;
   private final Map<String, MemorySegment> mappedFiles = new ConcurrentHashMap<>();
+  private final ChecksummedReads checks = new ChecksummedReads();
 
   private TorchDistReader(Path directory, Arena arena, DcpMetadata metadata, Map<String, Object> formatMarker) {
     this.directory = directory;
@@ -226,7 +230,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
     for (Chunk chunk : storage.chunks()) {
       Location location = location(Index.ofChunk(key, chunk.offsets()));
       String where = directory.resolve(location.relativePath()) + " [" + key + " chunk " + chunk.offsets() + "]";
-      TorchArchive archive = TorchArchive.open(slice(location, key), where);
+      TorchArchive archive = TorchArchive.open(slice(location, key), where, checks);
       Tensor data = archive.tensor(archive.loadObject());
       if (!data.shape().equals(chunk.sizes())) {
         throw new CheckpointFormatException(where + ": stored tensor has shape " + data.shape()
@@ -265,7 +269,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
   /** A bytes item opened as the torch archive it normally is (resolve tensors inside with it). */
   public TorchArchive objectArchive(String key) {
     Location location = location(Index.ofBytes(key));
-    return TorchArchive.open(bytes(key), directory.resolve(location.relativePath()) + " [" + key + "]");
+    return TorchArchive.open(bytes(key), directory.resolve(location.relativePath()) + " [" + key + "]", checks);
   }
 
   /** {@code torch.load} of a bytes item; Megatron ShardedObjects are a list of per-rank values. */
@@ -280,7 +284,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
   public Optional<PickleValue> commonState() {
     Path commonFile = directory.resolve("common.pt");
     if (Files.isRegularFile(commonFile)) {
-      return Optional.of(TorchArchive.open(mappedFile(commonFile), commonFile.toString()).loadObject());
+      return Optional.of(TorchArchive.open(mappedFile(commonFile), commonFile.toString(), checks).loadObject());
     }
     for (Map.Entry<String, StorageMetadata> entry : metadata.stateDictMetadata().entrySet()) {
       if (entry.getKey().startsWith(COMMON_STATE_PREFIX) && entry.getValue() instanceof BytesStorage) {
@@ -293,6 +297,43 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
       }
     }
     return Optional.empty();
+  }
+
+  /** What {@link #verifyAll()} read. */
+  public record Verification(int archives, long bytes, List<String> notArchives) {}
+
+  /**
+   * Reads every item of every data file once and checks the CRC-32 of each of its records, and those of
+   * {@code common.pt}: a mismatch is a {@link CheckpointFormatException} naming file, item and record. A bytes item
+   * that is not a torch archive (nothing this reader loads) has no checksum and is listed instead.
+   */
+  public Verification verifyAll() {
+    int archives = 0;
+    long bytes = 0;
+    List<String> notArchives = new ArrayList<>();
+    for (Map.Entry<Index, Location> item : metadata.storageData().entrySet()) {
+      Location location = item.getValue();
+      String where = directory.resolve(location.relativePath()) + " [" + item.getKey().fqn()
+          + item.getKey().offset().map(offset -> " chunk " + offset).orElse("") + "]";
+      TorchArchive archive;
+      try {
+        archive = TorchArchive.open(slice(location, item.getKey().fqn()), where, checks);
+      } catch (CheckpointFormatException notZip) {
+        if (metadata.stateDictMetadata().get(item.getKey().fqn()) instanceof BytesStorage) {
+          notArchives.add(item.getKey().fqn());
+          continue;
+        }
+        throw notZip;
+      }
+      bytes += archive.verifyRecords();
+      archives++;
+    }
+    Path commonFile = directory.resolve("common.pt");
+    if (Files.isRegularFile(commonFile)) {
+      bytes += TorchArchive.open(mappedFile(commonFile), commonFile.toString(), checks).verifyRecords();
+      archives++;
+    }
+    return new Verification(archives, bytes, List.copyOf(notArchives));
   }
 
   // ------------------------------------------------------------------------------- plumbing
@@ -327,6 +368,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
 
   @Override
   public void close() {
+    checks.close();
     arena.close();
   }
 
