@@ -1,6 +1,7 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.torchdist.HfSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
@@ -71,7 +72,7 @@ public final class ExportCommand implements Callable<Integer> {
     AutoBridge autoBridge = AutoBridge.discover();
     try (HfSource checkpoint = HfSource.openTorchDist(source, Optional.ofNullable(hfConfig)
         .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
-      summary = TorchDistConversions.toHf(checkpoint, output, parseDtype(dtype),
+      summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype), Optional.empty()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
           autoBridge, ConsoleProgress.create(common));
     }

@@ -1,11 +1,8 @@
 package dev.megabridge.core.convert;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.megabridge.core.config.ConfigFiles;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.ConfigException;
@@ -187,41 +184,21 @@ public final class HfDtypes {
    * Written as transformers writes configs (two-space indent); every other key is kept.
    */
   public static void writeConfigDtype(Path configFile, DType dtype) {
-    ObjectNode root;
-    try {
-      JsonNode parsed = HfConfig.JSON.readTree(Files.readString(configFile, StandardCharsets.UTF_8));
-      if (parsed == null || !parsed.isObject()) {
-        throw new ConfigException(configFile + ": top level is not a JSON object");
-      }
-      root = (ObjectNode) parsed;
-    } catch (JsonProcessingException e) {
-      throw new ConfigException(configFile + ": not valid JSON: " + e.getOriginalMessage());
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
-    }
     String name = torchName(dtype);
-    root.put("dtype", name);
-    if (root.has("torch_dtype")) {
-      root.put("torch_dtype", name);
-    }
-    for (String section : List.of("text_config", "vision_config")) {
-      if (root.get(section) instanceof ObjectNode sub) {
-        for (String key : CONFIG_KEYS) {
-          if (sub.has(key)) {
-            sub.put(key, name);
+    ConfigFiles.rewrite(configFile, root -> {
+      root.put("dtype", name);
+      if (root.has("torch_dtype")) {
+        root.put("torch_dtype", name);
+      }
+      for (String section : List.of("text_config", "vision_config")) {
+        if (root.get(section) instanceof ObjectNode sub) {
+          for (String key : CONFIG_KEYS) {
+            if (sub.has(key)) {
+              sub.put(key, name);
+            }
           }
         }
       }
-    }
-    DefaultPrettyPrinter printer = new DefaultPrettyPrinter(Separators.createDefaultInstance()
-        .withObjectFieldValueSpacing(Separators.Spacing.AFTER).withObjectEmptySeparator("")
-        .withArrayEmptySeparator(""))
-        .withObjectIndenter(new DefaultIndenter("  ", "\n")).withArrayIndenter(new DefaultIndenter("  ", "\n"));
-    try {
-      Files.writeString(configFile, HfConfig.JSON.writer(printer).writeValueAsString(root) + "\n",
-          StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + configFile + ": " + e.getMessage(), e);
-    }
+    });
   }
 }

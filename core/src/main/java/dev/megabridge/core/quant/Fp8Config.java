@@ -57,9 +57,8 @@ public record Fp8Config(int blockRows, int blockColumns, List<String> modulesNot
         quantization.optStringList("modules_to_not_convert").orElse(List.of())));
   }
 
-  /** {@code config} with this {@code quantization_config} (replacing any present one). */
+  /** Sets this {@code quantization_config} in {@code config} (replacing any present one); returns {@code config}. */
   public ObjectNode writeInto(ObjectNode config) {
-    ObjectNode copy = config.deepCopy();
     ObjectNode quantization = HfConfig.JSON.createObjectNode();
     quantization.put("quant_method", "fp8");
     quantization.put("fmt", "e4m3");
@@ -67,8 +66,8 @@ public record Fp8Config(int blockRows, int blockColumns, List<String> modulesNot
     quantization.putArray("weight_block_size").add(blockRows).add(blockColumns);
     ArrayNode modules = quantization.putArray("modules_to_not_convert");
     modulesNotConverted.forEach(modules::add);
-    copy.set(KEY, quantization);
-    return copy;
+    config.set(KEY, quantization);
+    return config;
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.megabridge.qwen35.torchdist;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.megabridge.core.convert.CheckpointComparison;
+import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
@@ -42,7 +43,7 @@ class TorchDistRoundTripTest {
 
   static void exportHf(Path torchDist, Optional<Path> hfConfig, Path output) {
     try (HfSource source = HfSource.openTorchDist(torchDist, hfConfig, AUTO_BRIDGE)) {
-      TorchDistConversions.toHf(source, output, Optional.empty(), Optional.empty(), false, AUTO_BRIDGE,
+      TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, AUTO_BRIDGE,
           Progress.NONE);
     }
   }

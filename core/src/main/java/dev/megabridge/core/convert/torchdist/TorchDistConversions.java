@@ -1,8 +1,7 @@
 package dev.megabridge.core.convert.torchdist;
 
-import dev.megabridge.core.convert.Exporter;
-import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.HfFiles;
+import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
@@ -15,22 +14,18 @@ import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
 import dev.megabridge.core.io.pickle.PickleValue.PyInt;
-import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
-import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.io.torchdist.TorchDistWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
-import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -151,51 +146,31 @@ public final class TorchDistConversions {
 
   /**
    * HF tensors → HF folder: the recorded file split (or {@code maxShardBytes}; a torch_dist checkpoint
-   * without a recorded split is sharded by {@link #DEFAULT_MAX_SHARD_BYTES}), floating tensors converted to
-   * {@code dtype} when given, and the small files.
+   * without a recorded split is sharded by {@link #DEFAULT_MAX_SHARD_BYTES}), converted as {@code options} asks
+   * ({@link HfFolderWriter}), and the small files.
    */
-  public static HfSummary toHf(HfSource source, Path output, Optional<DType> dtype, Optional<Long> maxShardBytes,
-      boolean overwrite, AutoBridge autoBridge, Progress progress) {
-    // The bridge says which tensors stay F32 under a requested dtype.
+  public static HfSummary toHf(HfSource source, Path output, HfFolderWriter.Options options,
+      Optional<Long> maxShardBytes, boolean overwrite, AutoBridge autoBridge, Progress progress) {
+    // The bridge says which tensors stay F32 under a requested dtype and which are quantized.
     BridgeModel model = bind(source, autoBridge, BridgeOptions.defaults());
-    List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+    LinkedHashMap<String, Tensor> tensors = new LinkedHashMap<>();
     for (HfTensorInfo info : source.infos()) {
-      Tensor tensor = source.tensors().tensor(info.name());
-      entries.add(new SafetensorsWriter.Entry(info.name(), HfDtypes.forExport(model, info.name(), tensor, dtype)));
+      tensors.put(info.name(), source.tensors().tensor(info.name()));
     }
-    long bytes = entries.stream().mapToLong(entry -> entry.tensor().byteSize()).sum();
+    HfFolderWriter.Prepared prepared = HfFolderWriter.prepare(model, tensors, options);
+    long bytes = prepared.byteSize();
     progress.start("export", bytes);
     Map<String, String> written;
     try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
       Optional<Long> shardBytes = maxShardBytes.isPresent() || source.recordedFiles() ? maxShardBytes
           : Optional.of(DEFAULT_MAX_SHARD_BYTES);
-      written = shardBytes.isPresent()
-          ? SafetensorsWriter.writeSharded(out.path(), entries, shardBytes.get(), Exporter.FILES_AT_ONCE,
-              progress::advance)
-          : writeMirrored(out.path(), source, entries, progress);
-      HfFiles.copy(source.smallFilesDirectory(), out.path(), source.smallFiles());
-      HfDtypes.matchConfig(out.path(), dtype);
+      written = HfFolderWriter.writeTensors(out.path(), prepared, source.infoMap(), shardBytes, progress);
+      HfFolderWriter.writeSmallFiles(out.path(), source.smallFilesDirectory(), source.smallFiles(), options, prepared);
       out.commit();
     } finally {
       progress.finish();
     }
-    return new HfSummary(source.config().architectures().stream().findFirst().orElse("?"), entries.size(),
+    return new HfSummary(source.config().architectures().stream().findFirst().orElse("?"), prepared.tensors().size(),
         (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize());
-  }
-
-  /** The source's key → file map, as the shards exporter keeps it (megatron-bridge-spec §6.3). */
-  private static Map<String, String> writeMirrored(Path folder, HfSource source, List<SafetensorsWriter.Entry> entries,
-      Progress progress) {
-    Map<String, HfTensorInfo> infos = source.infoMap();
-    Map<String, List<SafetensorsWriter.Entry>> byFile = new LinkedHashMap<>();
-    for (SafetensorsWriter.Entry entry : entries) {
-      byFile.computeIfAbsent(infos.get(entry.name()).file(), file -> new ArrayList<>()).add(entry);
-    }
-    List<String> names = new ArrayList<>(byFile.keySet());
-    if (names.size() == 1) {
-      names = List.of(SafetensorsCheckpoint.SINGLE_FILE);
-    }
-    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, Exporter.FILES_AT_ONCE,
-        progress::advance);
   }
 }
