@@ -12,10 +12,12 @@ import dev.megabridge.core.error.BridgeException;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.io.torchdist.TorchDistReader;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.HfTensorSpec;
+import dev.megabridge.core.tensor.DType;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -159,8 +161,9 @@ public final class InspectCommand implements Callable<Integer> {
       return report;
     }
     try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory)) {
-      ShardPlan plan = Importer.plan(checkpoint, config, autoBridge, layoutOptions.layout(),
-          layoutOptions.bridgeOptions(), dtypePolicy);
+      ShardPlan plan = Importer.plan(Fp8DequantizedSource.viewOf(config, checkpoint, DType.BF16),
+          checkpoint.fileNames(), directory, config, autoBridge, layoutOptions.layout(), layoutOptions.bridgeOptions(),
+          dtypePolicy);
       BridgeModel model = plan.model();
       report.putAll(model.facts());
       report.put("files", checkpoint.files().size());

@@ -103,6 +103,9 @@ public final class HfFolderWriter {
     Path config = folder.resolve(HfConfig.FILE_NAME);
     if (prepared.fp8().isPresent() && Files.isRegularFile(config)) {
       ConfigFiles.rewrite(config, root -> prepared.fp8().get().writeInto(root));
+    } else if (Files.isRegularFile(config) && HfConfig.load(folder).raw().has(Fp8Config.KEY)) {
+      // The source was FP8 and was read dequantized: what is written here is not.
+      ConfigFiles.rewrite(config, root -> root.remove(Fp8Config.KEY));
     }
   }
 }

@@ -7,12 +7,15 @@ import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.Parallel;
 import dev.megabridge.core.io.TemporaryFolders;
+import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -40,12 +43,18 @@ public final class Importer {
    * @param ranks indices into {@link ParallelLayout#ranks()} to write (all when empty)
    */
   public record Options(ParallelLayout layout, BridgeOptions bridgeOptions, Optional<Set<Integer>> ranks,
-      boolean overwrite, int threads, HfDtypes.Policy dtypes) {
+      boolean overwrite, int threads, HfDtypes.Policy dtypes, DType fp8Target) {
 
     /** Mixed dtypes in the source are an error ({@link HfDtypes.Policy#strict()}). */
     public Options(ParallelLayout layout, BridgeOptions bridgeOptions, Optional<Set<Integer>> ranks, boolean overwrite,
         int threads) {
       this(layout, bridgeOptions, ranks, overwrite, threads, HfDtypes.Policy.strict());
+    }
+
+    /** A blockwise FP8 source is read as bf16. */
+    public Options(ParallelLayout layout, BridgeOptions bridgeOptions, Optional<Set<Integer>> ranks, boolean overwrite,
+        int threads, HfDtypes.Policy dtypes) {
+      this(layout, bridgeOptions, ranks, overwrite, threads, dtypes, DType.BF16);
     }
   }
 
@@ -58,32 +67,43 @@ public final class Importer {
   /** Opens, plans and checks an import without writing anything; mixed dtypes are an error. */
   public static ShardPlan plan(SafetensorsCheckpoint checkpoint, HfConfig config, AutoBridge autoBridge,
       ParallelLayout layout, BridgeOptions options) {
-    return plan(checkpoint, config, autoBridge, layout, options, HfDtypes.Policy.strict());
+    return plan(checkpoint, checkpoint.fileNames(), checkpoint.directory(), config, autoBridge, layout, options,
+        HfDtypes.Policy.strict());
   }
 
-  /** Opens, plans and checks an import without writing anything, the source's dtypes under {@code dtypes}. */
-  public static ShardPlan plan(SafetensorsCheckpoint checkpoint, HfConfig config, AutoBridge autoBridge,
-      ParallelLayout layout, BridgeOptions options, HfDtypes.Policy dtypes) {
-    Map<String, HfTensorInfo> infos = hfTensorInfos(checkpoint);
+  /**
+   * Opens, plans and checks an import without writing anything, the source's dtypes under {@code dtypes}.
+   *
+   * @param source the HF tensors (a safetensors folder, or its dequantized view when it is FP8)
+   * @param files tensor name → the file it is stored in
+   */
+  public static ShardPlan plan(TensorSource source, Map<String, String> files, Path directory, HfConfig config,
+      AutoBridge autoBridge, ParallelLayout layout, BridgeOptions options, HfDtypes.Policy dtypes) {
+    Map<String, HfTensorInfo> infos = hfTensorInfos(source, files);
     BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())), options);
-    HfDtypes.check(model, infos.values(), checkpoint.directory(), dtypes);
+    HfDtypes.check(model, infos.values(), directory, dtypes);
     return ShardPlan.build(model, layout, infos);
   }
 
   public static Map<String, HfTensorInfo> hfTensorInfos(SafetensorsCheckpoint checkpoint) {
-    Map<String, String> files = checkpoint.fileNames();
+    return hfTensorInfos(checkpoint, checkpoint.fileNames());
+  }
+
+  /** Name, dtype, shape and file of every tensor of {@code source}, in its order. */
+  public static Map<String, HfTensorInfo> hfTensorInfos(TensorSource source, Map<String, String> files) {
     Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
-    for (String name : checkpoint.names()) {
-      infos.put(name, new HfTensorInfo(name, checkpoint.dtype(name), checkpoint.shape(name), files.get(name)));
+    for (String name : source.names()) {
+      infos.put(name, new HfTensorInfo(name, source.dtype(name), source.shape(name), files.get(name)));
     }
     return infos;
   }
 
   public static Summary run(Path hfDirectory, Path output, Options options, AutoBridge autoBridge, Progress progress) {
     HfConfig config = HfConfig.load(hfDirectory);
-    try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(hfDirectory)) {
-      ShardPlan plan = plan(checkpoint, config, autoBridge, options.layout(), options.bridgeOptions(),
-          options.dtypes());
+    try (SafetensorsCheckpoint files = SafetensorsCheckpoint.open(hfDirectory)) {
+      TensorSource checkpoint = Fp8DequantizedSource.viewOf(config, files, options.fp8Target());
+      ShardPlan plan = plan(checkpoint, files.fileNames(), hfDirectory, config, autoBridge, options.layout(),
+          options.bridgeOptions(), options.dtypes());
       List<RankPlan> selected = select(plan, options.ranks());
       List<String> smallFiles = HfFiles.smallFiles(hfDirectory);
       ShardsManifest manifest = manifest(plan, config, smallFiles,
@@ -157,7 +177,7 @@ public final class Importer {
   /** Prefix of the staging folder of a shared folder's manifest; those of killed runs are removed by the next. */
   static final String SHARED_STAGING_PREFIX = ".megabridge-";
 
-  private static void writeShared(SafetensorsCheckpoint checkpoint, Path hfDirectory, Path output,
+  private static void writeShared(TensorSource checkpoint, Path hfDirectory, Path output,
       List<String> smallFiles, ShardsManifest manifest, List<RankPlan> selected, Options options, Progress progress) {
     OutputDirectory.requireApart(output.toAbsolutePath().normalize(), List.of(hfDirectory));
     try {
@@ -227,7 +247,7 @@ public final class Importer {
     }
   }
 
-  private static void writeRanksInto(SafetensorsCheckpoint checkpoint, Path hfDirectory, List<RankPlan> ranks,
+  private static void writeRanksInto(TensorSource checkpoint, Path hfDirectory, List<RankPlan> ranks,
       Path output, String sourceIdentity, Options options, Progress progress) {
     Parallel.forEach(ranks, options.threads(), rank -> {
       try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite(),
@@ -238,7 +258,7 @@ public final class Importer {
     });
   }
 
-  private static void writeRanks(SafetensorsCheckpoint checkpoint, List<RankPlan> ranks, Path folder,
+  private static void writeRanks(TensorSource checkpoint, List<RankPlan> ranks, Path folder,
       String sourceIdentity, int threads, Progress progress) {
     Parallel.forEach(ranks, threads, rank -> {
       Path directory = folder.resolve(rank.directory());
@@ -256,7 +276,7 @@ public final class Importer {
    * (its {@code __metadata__} naming the rank and the source), then writes the rank's {@link RankChecksums}, whose
    * CRCs were taken from the written blocks.
    */
-  public static void writeRank(dev.megabridge.core.io.TensorSource checkpoint, RankPlan rank, Path directory,
+  public static void writeRank(TensorSource checkpoint, RankPlan rank, Path directory,
       String sourceIdentity, Progress progress) {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     for (ShardEntry entry : rank.entries()) {
@@ -270,7 +290,7 @@ public final class Importer {
   }
 
   /** The lazy local shard of one plan entry, checked against the planned dtype and shape. */
-  public static Tensor shard(dev.megabridge.core.io.TensorSource source, ShardEntry entry) {
+  public static Tensor shard(TensorSource source, ShardEntry entry) {
     Map<String, Tensor> roles = new LinkedHashMap<>();
     entry.mapping().hfParams().forEach((role, name) -> roles.put(role, source.tensor(name)));
     Tensor shard = entry.mapping().toMegatron(roles, entry.splitSize(), entry.splitRank());

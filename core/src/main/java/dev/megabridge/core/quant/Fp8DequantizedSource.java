@@ -1,5 +1,6 @@
 package dev.megabridge.core.quant;
 
+import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.tensor.DType;
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A blockwise FP8 checkpoint seen as plain weights (docs/formats.md §5): every {@code F8_E4M3} tensor is read
@@ -55,6 +57,15 @@ public final class Fp8DequantizedSource implements TensorSource {
       }
     }
     return new Fp8DequantizedSource(source, config, target, scales, List.copyOf(names));
+  }
+
+  /**
+   * {@code checkpoint} as plain weights of {@code target}: dequantized when {@code config} declares blockwise FP8,
+   * else unchanged.
+   */
+  public static TensorSource viewOf(HfConfig config, TensorSource checkpoint, DType target) {
+    Optional<Fp8Config> fp8 = Fp8Config.of(config);
+    return fp8.isPresent() ? of(checkpoint, fp8.get(), target) : checkpoint;
   }
 
   private static String checkedScale(TensorSource source, String weight, Fp8Config config) {

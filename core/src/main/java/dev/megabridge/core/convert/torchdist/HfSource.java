@@ -11,6 +11,7 @@ import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.InternalException;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
@@ -56,17 +57,19 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
   /** An HF folder: config, safetensors and small files, their dtypes checked under {@code dtypes}. */
   public static HfSource openHf(Path directory, AutoBridge autoBridge, HfDtypes.Policy dtypes) {
     HfConfig config = HfConfig.load(directory);
-    SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory);
+    SafetensorsCheckpoint files = SafetensorsCheckpoint.open(directory);
     try {
-      Map<String, HfTensorInfo> infos = Importer.hfTensorInfos(checkpoint);
+      // A blockwise FP8 folder is read dequantized to bf16, what Megatron trains in.
+      TensorSource checkpoint = Fp8DequantizedSource.viewOf(config, files, DType.BF16);
+      Map<String, HfTensorInfo> infos = Importer.hfTensorInfos(checkpoint, files.fileNames());
       // The bridge's naming options do not change which tensors are float32 by design.
       BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())),
           BridgeOptions.defaults());
       HfDtypes.check(model, infos.values(), directory, dtypes);
       return new HfSource(directory, checkpoint, config, List.copyOf(infos.values()), true,
-          directory, HfFiles.smallFiles(directory), checkpoint);
+          directory, HfFiles.smallFiles(directory), files);
     } catch (RuntimeException e) {
-      checkpoint.close();
+      files.close();
       throw e;
     }
   }
