@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.ConfigSection;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.LayoutException;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
@@ -14,6 +15,7 @@ import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +41,8 @@ public final class SourceRecordJson {
       root = HfConfig.JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
     } catch (JsonProcessingException e) {
       throw new CheckpointFormatException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+    } catch (CharacterCodingException e) {
+      throw new CheckpointFormatException(file + ": not UTF-8 text (a JSON file is expected)", e);
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
     }
@@ -55,10 +59,20 @@ public final class SourceRecordJson {
     layout.lastStageLayers().ifPresent(layers -> node.put("pp_last_stage_layers", layers));
   }
 
+  /** The recorded layout; one that no conversion could have written is bad data in {@code section}'s file. */
   public static ParallelLayout layout(ConfigSection section) {
-    return new ParallelLayout(section.requireInt("tp"), section.requireInt("pp"), section.requireInt("vpp"),
-        section.requireInt("ep"), section.requireInt("etp"), section.optInt("pp_first_stage_layers"),
-        section.optInt("pp_last_stage_layers"));
+    int tp = section.requireInt("tp");
+    int pp = section.requireInt("pp");
+    int vpp = section.requireInt("vpp");
+    int ep = section.requireInt("ep");
+    int etp = section.requireInt("etp");
+    try {
+      return new ParallelLayout(tp, pp, vpp, ep, etp, section.optInt("pp_first_stage_layers"),
+          section.optInt("pp_last_stage_layers"));
+    } catch (LayoutException e) {
+      throw new CheckpointFormatException(section.file() + ": " + section.path() + ": " + e.getMessage()
+          + " (the recorded layout is inconsistent; the file was edited or damaged)", e);
+    }
   }
 
   public static void putOptions(ObjectNode root, BridgeOptions options) {
