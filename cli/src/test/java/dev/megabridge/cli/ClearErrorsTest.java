@@ -54,6 +54,31 @@ class ClearErrorsTest {
   }
 
   @Test
+  void aMissingOrMistypedManifestKeyIsNamedOnceWithItsFile() throws IOException {
+    Path shards = shardsWithEditedLayout("tp", 2);
+    Path manifest = shards.resolve("megabridge.json");
+    ObjectNode root = (ObjectNode) HfConfig.JSON.readTree(manifest.toFile());
+    ((ObjectNode) root.get("layout")).remove("tp");
+    Files.writeString(manifest, root.toPrettyString());
+    Run missing = run("inspect", shards.toString());
+    assertThat(missing.exitCode()).isEqualTo(3);
+    assertThat(missing.err().strip()).isEqualTo("error: " + manifest + ": missing key 'layout.tp'");
+
+    ((ObjectNode) root.get("layout")).put("tp", 2);
+    root.put("mtp_naming", "newest");
+    Files.writeString(manifest, root.toPrettyString());
+    Run unknown = run("inspect", shards.toString());
+    assertThat(unknown.exitCode()).isEqualTo(3);
+    assertThat(unknown.err().strip())
+        .isEqualTo("error: " + manifest + ": mtp_naming: 'newest' is not one of [current, legacy]");
+
+    Files.write(manifest, new byte[] {(byte) 0xff, '{', '}'});
+    Run binary = run("inspect", shards.toString());
+    assertThat(binary.exitCode()).isEqualTo(3);
+    assertThat(binary.err().strip()).isEqualTo("error: " + manifest + ": not UTF-8 text (a JSON file is expected)");
+  }
+
+  @Test
   void aMissingHiddenSizeIsNamedAsTheMissingKey() throws IOException {
     Path folder = temp.resolve("no-hidden-size");
     Files.createDirectories(folder);

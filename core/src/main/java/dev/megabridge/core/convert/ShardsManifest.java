@@ -130,7 +130,10 @@ public record ShardsManifest(
       }
       return new ShardsManifest(version, top.stringOr("architecture", ""), top.stringOr("bridge", ""), layout,
           options, config, hfFiles, hfTensors, provider, ranks);
-    } catch (ConfigException | IllegalArgumentException e) {
+    } catch (ConfigException e) {
+      // ConfigSection's messages already start with the file.
+      throw new CheckpointFormatException(e.getMessage(), e);
+    } catch (IllegalArgumentException e) {
       throw new CheckpointFormatException(file + ": " + e.getMessage(), e);
     }
   }

@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -81,11 +82,19 @@ public final class SourceRecordJson {
   }
 
   public static BridgeOptions options(ConfigSection top) {
-    return new BridgeOptions(
-        MtpNaming.valueOf(top.optString("mtp_naming").orElseThrow(() -> top.missing("mtp_naming"))
-            .toUpperCase(Locale.ROOT)),
-        ExpertNaming.valueOf(top.optString("experts").orElseThrow(() -> top.missing("experts"))
-            .toUpperCase(Locale.ROOT)));
+    return new BridgeOptions(named(top, "mtp_naming", MtpNaming.class), named(top, "experts", ExpertNaming.class));
+  }
+
+  /** The constant of {@code type} named (in any case) by the string at {@code key}; an error naming the key if none. */
+  private static <E extends Enum<E>> E named(ConfigSection top, String key, Class<E> type) {
+    String name = top.optString(key).orElseThrow(() -> top.missing(key));
+    for (E constant : type.getEnumConstants()) {
+      if (constant.name().equalsIgnoreCase(name)) {
+        return constant;
+      }
+    }
+    throw top.invalid(key, "'" + name + "' is not one of " + Arrays.stream(type.getEnumConstants())
+        .map(constant -> constant.name().toLowerCase(Locale.ROOT)).toList());
   }
 
   /** {@code hf_config}, {@code hf_files} and {@code hf_tensors} (name, dtype, file, shape). */
