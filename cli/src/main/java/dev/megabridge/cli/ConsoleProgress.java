@@ -7,7 +7,10 @@ import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 
-/** A progress bar with bytes/s and ETA on stderr; silent when quiet or when stderr is not a terminal. */
+/**
+ * A progress bar with bytes/s and ETA on stderr; silent when quiet or when stderr is not a terminal. It shows the bytes
+ * reported and no more: a run that fails leaves the bar where it stopped.
+ */
 final class ConsoleProgress implements Progress {
   /** Below this much elapsed time a rate says more about timer granularity than about throughput: none is shown. */
   static final Duration RATE_AFTER = Duration.ofMillis(250);
@@ -46,7 +49,6 @@ final class ConsoleProgress implements Progress {
   @Override
   public synchronized void finish() {
     if (bar != null) {
-      bar.stepTo(bar.getMax());
       bar.close();
       bar = null;
     }

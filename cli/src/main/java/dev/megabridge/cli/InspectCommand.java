@@ -224,7 +224,7 @@ public final class InspectCommand implements Callable<Integer> {
         System.out.println(indent + key + ": " + Output.bytes(bytes.longValue()) + " (" + bytes + ")");
       } else if (key.endsWith("seconds") && value instanceof Double seconds) {
         System.out.println(indent + key + ": " + String.format(Locale.ROOT, "%.2f s", seconds));
-      } else if (value instanceof List<?> list && list.isEmpty()) {
+      } else if (value instanceof List<?> list && list.isEmpty() || "".equals(value)) {
         System.out.println(indent + key + ": none");
       } else {
         System.out.println(indent + key + ": " + value);

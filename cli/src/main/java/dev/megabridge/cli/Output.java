@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import dev.megabridge.core.error.InternalException;
 import dev.megabridge.core.error.UsageException;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -101,12 +102,15 @@ final class Output {
     } catch (NoSuchFileException e) {
       throw new UsageException(what + " " + path + (Files.isSymbolicLink(path)
           ? " is a symbolic link to " + linkTarget(path) + ", which does not exist" : " does not exist"));
+    } catch (AccessDeniedException e) {
+      throw new UsageException(what + " " + path + " cannot be accessed: permission denied");
     } catch (FileSystemException e) {
       if (e.getReason() != null && e.getReason().contains("symbolic links")) {
         throw new UsageException(what + " " + path + " cannot be resolved: a symbolic link loop (" + e.getReason()
             + ")");
       }
-      throw new UsageException(what + " " + path + " cannot be accessed: " + e.getReason());
+      throw new UsageException(what + " " + path + " cannot be accessed: "
+          + (e.getReason() != null ? e.getReason() : e.getClass().getSimpleName()));
     } catch (IOException e) {
       throw new UsageException(what + " " + path + " cannot be accessed: " + e.getMessage());
     }
