@@ -116,7 +116,7 @@ public final class InspectCommand implements Callable<Integer> {
         totalBytes += bytes;
       }
       Map<String, Object> byComponent = new LinkedHashMap<>();
-      components.forEach((name, counts) -> byComponent.put(name, Map.of("tensors", counts[0], "bytes", counts[1])));
+      components.forEach((name, counts) -> byComponent.put(name, Output.object("tensors", counts[0], "bytes", counts[1])));
       report.put("tensors", plan.hfTensors().size());
       report.put("bytes", totalBytes);
       report.put("dtypes", dtypes);

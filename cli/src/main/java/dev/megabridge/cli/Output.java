@@ -18,8 +18,10 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.StringJoiner;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -45,6 +47,18 @@ final class Output {
     } catch (JsonProcessingException e) {
       throw new InternalException("cannot write JSON: " + e.getMessage(), e);
     }
+  }
+
+  /** A JSON object with the given keys in the given order: {@code object("command", "import", "seconds", 1.5)}. */
+  static Map<String, Object> object(Object... keysAndValues) {
+    if (keysAndValues.length % 2 != 0) {
+      throw new InternalException("object() needs key, value pairs, got " + keysAndValues.length + " arguments");
+    }
+    Map<String, Object> object = new LinkedHashMap<>();
+    for (int at = 0; at < keysAndValues.length; at += 2) {
+      object.put((String) keysAndValues[at], keysAndValues[at + 1]);
+    }
+    return object;
   }
 
   /** Parses sizes like {@code 5GB} (10^9), {@code 512MiB} (2^20), {@code 1000}. */

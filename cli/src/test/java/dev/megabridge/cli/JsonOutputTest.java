@@ -66,6 +66,20 @@ class JsonOutputTest {
   }
 
   @Test
+  void summaryKeysComeInAFixedOrder() throws IOException {
+    JsonNode imported = json(run("import", fixture("qwen35_dense_vl").toString(), temp.resolve("s").toString(),
+        "--json"));
+    List<String> names = new ArrayList<>();
+    imported.fieldNames().forEachRemaining(names::add);
+    assertThat(names).containsExactly("command", "summary", "seconds");
+    JsonNode torchDist = json(run("import", fixture("qwen35_dense_vl").toString(), temp.resolve("t").toString(),
+        "--format", "torch_dist", "--json"));
+    names.clear();
+    torchDist.fieldNames().forEachRemaining(names::add);
+    assertThat(names).containsExactly("command", "format", "summary", "seconds");
+  }
+
+  @Test
   void countsAreNumbersAndFlagsBooleans() throws IOException {
     JsonNode report = json(run("inspect", fixture("qwen35_moe_vl").toString(), "--json"));
     assertThat(report.get("layers").isInt()).isTrue();
