@@ -152,7 +152,7 @@ public final class InspectCommand implements Callable<Integer> {
     report.put("bridge", manifest.bridge());
     report.put("layout", manifest.layout().describe());
     report.put("mtp_naming", manifest.options().mtpNaming().innerName());
-    report.put("expert_naming", manifest.options().expertNaming().name().toLowerCase(java.util.Locale.ROOT));
+    report.put("expert_naming", manifest.options().expertNaming().name().toLowerCase(Locale.ROOT));
     report.put("hf_tensors", manifest.hfTensors().size());
     List<String> missing = MegatronCheckpoint.missingRanks(directory, manifest);
     report.put("ranks_total", manifest.ranks().size());
@@ -204,7 +204,7 @@ public final class InspectCommand implements Callable<Integer> {
 
   /**
    * Prints a report as indented {@code key: value} lines: byte counts with a human-readable size, durations in
-   * seconds rounded, and a per-rank list as a table with its {@code --ranks} indices and totals.
+   * seconds and other fractions rounded, and a per-rank list as a table with its {@code --ranks} indices and totals.
    */
   @SuppressWarnings("unchecked")
   static void print(Map<String, Object> report, String indent) {
@@ -224,6 +224,8 @@ public final class InspectCommand implements Callable<Integer> {
         System.out.println(indent + key + ": " + Output.bytes(bytes.longValue()) + " (" + bytes + ")");
       } else if (key.endsWith("seconds") && value instanceof Double seconds) {
         System.out.println(indent + key + ": " + String.format(Locale.ROOT, "%.2f s", seconds));
+      } else if (value instanceof Double number) {
+        System.out.println(indent + key + ": " + String.format(Locale.ROOT, "%.3f", number));
       } else if (value instanceof List<?> list && list.isEmpty() || "".equals(value)) {
         System.out.println(indent + key + ": none");
       } else {

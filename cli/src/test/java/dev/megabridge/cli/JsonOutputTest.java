@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.cli.CliTest.Run;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -102,7 +103,7 @@ class JsonOutputTest {
     assertThat(usage.err()).contains("error: folder " + missing + " does not exist");
 
     Path noConfig = temp.resolve("empty");
-    java.nio.file.Files.createDirectories(noConfig);
+    Files.createDirectories(noConfig);
     Run badData = run("inspect", noConfig.toString(), "--json");
     assertThat(badData.exitCode()).isEqualTo(3);
     assertThat(Output.JSON.readTree(badData.out()).get("exit_code").asInt()).isEqualTo(3);
