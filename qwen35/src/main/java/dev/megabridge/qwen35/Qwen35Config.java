@@ -156,8 +156,11 @@ public record Qwen35Config(
       if (parsed.outHiddenSize() != text.hiddenSize()) {
         // A default on either side is the likelier culprit than the key that is there: name the missing one.
         if (!textSection.hasValue("hidden_size")) {
-          throw textSection.missing("hidden_size", "its default " + text.hiddenSize()
-              + " differs from vision_config.out_hidden_size " + parsed.outHiddenSize());
+          throw textSection.missing("hidden_size", visionSection.hasValue("out_hidden_size")
+              ? "its default " + text.hiddenSize() + " differs from vision_config.out_hidden_size "
+                  + parsed.outHiddenSize()
+              : "vision_config.out_hidden_size is missing too, and their defaults " + text.hiddenSize() + " and "
+                  + parsed.outHiddenSize() + " differ");
         }
         if (!visionSection.hasValue("out_hidden_size")) {
           throw visionSection.missing("out_hidden_size", "its default " + parsed.outHiddenSize()
