@@ -88,7 +88,8 @@ public final class BenchCommand implements Runnable {
           System.out.println("round " + (round + 1) + ":");
           System.out.println(results.get(round).describe());
         }
-        System.out.println("summary: " + summary);
+        System.out.println("summary:");
+        InspectCommand.print(summary, "  ");
       }
       return 0;
     }

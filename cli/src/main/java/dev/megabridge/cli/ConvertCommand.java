@@ -5,8 +5,6 @@ import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -71,8 +69,7 @@ public final class ConvertCommand implements Callable<Integer> {
             autoBridge, ConsoleProgress.create(common));
         double seconds = (System.nanoTime() - start) / 1e9;
         if (common.json) {
-          Output.json(new LinkedHashMap<>(Map.of("command", "convert", "format", "shards", "summary", summary,
-              "seconds", seconds)));
+          Output.json(Output.object("command", "convert", "format", "shards", "summary", summary, "seconds", seconds));
         } else {
           System.out.printf("converted %s → shards (%s) %s: %d ranks, %d tensors, %s in %.2f s%n",
               summary.architecture(), summary.layout(), summary.output(), summary.ranks(), summary.tensors(),
@@ -87,8 +84,7 @@ public final class ConvertCommand implements Callable<Integer> {
   static void printTorchDist(String command, TorchDistConversions.TorchDistSummary summary, double seconds,
       CommonOptions common) {
     if (common.json) {
-      Output.json(new LinkedHashMap<>(Map.of("command", command, "format", "torch_dist", "summary", summary,
-          "seconds", seconds)));
+      Output.json(Output.object("command", command, "format", "torch_dist", "summary", summary, "seconds", seconds));
     } else {
       System.out.printf("wrote %s torch_dist → %s: %d keys (%d chunks, TP=1; requested %s), %d extra-state objects,"
           + " %s in %.2f s%n", summary.architecture(), summary.checkpointDirectory(), summary.tensorKeys(),

@@ -76,7 +76,7 @@ public final class DemoCommand implements Callable<Integer> {
       rows.add(row);
     }
     if (common.json) {
-      Output.json(Map.of("command", "demo", "models", rows));
+      Output.json(Output.object("command", "demo", "models", rows));
     } else {
       printTable(rows);
     }

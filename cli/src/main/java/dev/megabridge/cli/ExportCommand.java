@@ -57,8 +57,7 @@ public final class ExportCommand implements Callable<Integer> {
         AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (common.json) {
-      Output.json(new java.util.LinkedHashMap<>(java.util.Map.of("command", "export", "summary", summary,
-          "seconds", seconds)));
+      Output.json(Output.object("command", "export", "summary", summary, "seconds", seconds));
     } else {
       System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%n", summary.architecture(),
           summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds);
@@ -78,8 +77,7 @@ public final class ExportCommand implements Callable<Integer> {
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     if (common.json) {
-      Output.json(new java.util.LinkedHashMap<>(java.util.Map.of("command", "export", "format", "torch_dist",
-          "summary", summary, "seconds", seconds)));
+      Output.json(Output.object("command", "export", "format", "torch_dist", "summary", summary, "seconds", seconds));
     } else {
       System.out.printf("exported %s (torch_dist) → %s: %d tensors in %d file(s), %s in %.2f s%n",
           summary.architecture(), summary.output(), summary.tensors(), summary.files(),

@@ -32,10 +32,14 @@ public final class ForwardCommand implements Callable<Integer> {
       description = "safetensors with input_ids I64 [L], optional pixel_values F32 [N, C·T·P·P] and image_grid_thw I64 [n, 3].")
   Path inputs;
 
-  @Option(names = "--out", required = true, description = "Output safetensors: logits F32 [L, V], mtp_logits F32 [L−1, V].")
-  Path out;
+  @Parameters(index = "1", arity = "0..1",
+      description = "Output safetensors: logits F32 [L, V], mtp_logits F32 [L−1, V] (or --out FILE).")
+  Path outArgument;
 
-  @Option(names = "--overwrite", description = "Replace an existing --out.")
+  @Option(names = "--out", description = "Output safetensors (the same as the positional OUT).")
+  Path outOption;
+
+  @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
   @Mixin
@@ -47,6 +51,7 @@ public final class ForwardCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(model, "model folder");
+    Path out = Output.oneOutput(outArgument, outOption, "--out");
     if (!Files.isRegularFile(inputs)) {
       throw new UsageException("--inputs " + inputs + " is not a file");
     }

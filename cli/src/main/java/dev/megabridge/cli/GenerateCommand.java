@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -20,9 +21,11 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** Token generation with the KV cache and the Gated DeltaNet recurrent state. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -55,6 +58,9 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--stop-ids", split = ",", description = "Stop after any of these token ids.")
   long[] stopIds;
 
+  @Spec
+  CommandSpec spec;
+
   @Mixin
   ComputeThreadsOption threads;
 
@@ -69,6 +75,13 @@ public final class GenerateCommand implements Callable<Integer> {
     }
     if (temperature < 0 || !(topP > 0 && topP <= 1)) {
       throw new UsageException("--temperature must be >= 0 and --top-p in (0, 1]");
+    }
+    if (temperature == 0) {
+      for (String sampling : List.of("--top-p", "--seed")) {
+        if (spec.commandLine().getParseResult().hasMatchedOption(sampling)) {
+          throw new UsageException(sampling + " applies to sampling only; with --temperature 0 decoding is greedy");
+        }
+      }
     }
     if (image != null && !Files.isRegularFile(image)) {
       throw new UsageException("--image " + image + " is not a file");

@@ -63,8 +63,7 @@ public final class ImportCommand implements Callable<Integer> {
         AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (common.json) {
-      Output.json(new java.util.LinkedHashMap<>(java.util.Map.of("command", "import", "summary", summary,
-          "seconds", seconds)));
+      Output.json(Output.object("command", "import", "summary", summary, "seconds", seconds));
     } else {
       System.out.printf("imported %s (%s) → %s: %d of %d ranks, %d tensors, %s in %.2f s%n", summary.architecture(),
           summary.layout(), summary.output(), summary.ranksWritten(), summary.ranksTotal(), summary.tensorsWritten(),

@@ -12,8 +12,8 @@ import dev.megabridge.core.error.BridgeException;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
-import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.io.torchdist.TorchDistReader;
+import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.HfTensorSpec;
@@ -21,10 +21,12 @@ import dev.megabridge.core.tensor.DType;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -68,13 +70,19 @@ public final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(directory, "folder");
-    if (verify && !ShardsManifest.isPresent(directory)
-        && !dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory)) {
+    boolean shards = ShardsManifest.isPresent(directory);
+    boolean torchDist = !shards && dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory);
+    if (shards || torchDist) {
+      layout.rejectAll("inspect of a Megatron folder (its layout is the one it was written with)");
+    }
+    if (hfConfig != null && !torchDist) {
+      throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + directory + " is not one");
+    }
+    if (verify && !shards && !torchDist) {
       throw new UsageException("--verify checks the checksums of a Megatron folder; "
           + directory + " is an HF folder, whose safetensors files carry none");
     }
-    Map<String, Object> report = ShardsManifest.isPresent(directory) ? inspectShards()
-        : dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory) ? inspectTorchDist()
+    Map<String, Object> report = shards ? inspectShards() : torchDist ? inspectTorchDist()
         : inspectHf(directory, layout, dtypes.policy());
     if (common.json) {
       Output.json(report);
@@ -183,7 +191,7 @@ public final class InspectCommand implements Callable<Integer> {
         totalBytes += bytes;
       }
       Map<String, Object> byComponent = new LinkedHashMap<>();
-      components.forEach((name, counts) -> byComponent.put(name, Map.of("tensors", counts[0], "bytes", counts[1])));
+      components.forEach((name, counts) -> byComponent.put(name, Output.object("tensors", counts[0], "bytes", counts[1])));
       report.put("tensors", plan.hfTensors().size());
       report.put("bytes", totalBytes);
       report.put("dtypes", dtypes);
@@ -197,9 +205,12 @@ public final class InspectCommand implements Callable<Integer> {
     return report;
   }
 
+  /** One entry per rank in plan order; {@code index} is what {@code import --ranks} takes. */
   static List<Map<String, Object>> rankReport(List<RankPlan> ranks) {
-    return ranks.stream().map(rank -> {
+    return IntStream.range(0, ranks.size()).mapToObj(index -> {
+      RankPlan rank = ranks.get(index);
       Map<String, Object> entry = new LinkedHashMap<>();
+      entry.put("index", index);
       entry.put("rank", rank.directory());
       entry.put("tensors", rank.entries().size());
       entry.put("bytes", rank.byteSize());
@@ -216,11 +227,14 @@ public final class InspectCommand implements Callable<Integer> {
     report.put("bridge", manifest.bridge());
     report.put("layout", manifest.layout().describe());
     report.put("mtp_naming", manifest.options().mtpNaming().innerName());
-    report.put("experts", manifest.options().expertNaming().name().toLowerCase(java.util.Locale.ROOT));
+    report.put("expert_naming", manifest.options().expertNaming().name().toLowerCase(Locale.ROOT));
     report.put("hf_tensors", manifest.hfTensors().size());
     List<String> missing = MegatronCheckpoint.missingRanks(directory, manifest);
     report.put("ranks_total", manifest.ranks().size());
     report.put("ranks_missing", missing);
+    List<Integer> missingIndices = IntStream.range(0, manifest.ranks().size())
+        .filter(index -> missing.contains(manifest.ranks().get(index).directory())).boxed().toList();
+    report.put("ranks_missing_indices", Output.rankList(missingIndices));
     if (missing.isEmpty()) {
       try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(directory, AutoBridge.discover())) {
         report.putAll(checkpoint.model().facts());
@@ -266,22 +280,53 @@ public final class InspectCommand implements Callable<Integer> {
     return report;
   }
 
+  /**
+   * Prints a report as indented {@code key: value} lines: byte counts with a human-readable size, durations in
+   * seconds and other fractions rounded, and a per-rank list as a table with its {@code --ranks} indices and totals.
+   */
   @SuppressWarnings("unchecked")
   static void print(Map<String, Object> report, String indent) {
     report.forEach((key, value) -> {
       if (value instanceof Map<?, ?> map) {
         System.out.println(indent + key + ":");
         print((Map<String, Object>) map, indent + "  ");
+      } else if (key.equals("ranks") && value instanceof List<?> list && !list.isEmpty()
+          && list.getFirst() instanceof Map<?, ?>) {
+        printRanks((List<Map<String, Object>>) list, indent);
       } else if (value instanceof List<?> list && !list.isEmpty() && list.getFirst() instanceof Map<?, ?>) {
         System.out.println(indent + key + ":");
         for (Object item : list) {
           System.out.println(indent + "  - " + item);
         }
-      } else if (key.equals("bytes") && value instanceof Long bytes) {
-        System.out.println(indent + key + ": " + bytes + " (" + Output.bytes(bytes) + ")");
+      } else if (key.equals("bytes") && value instanceof Number bytes) {
+        System.out.println(indent + key + ": " + Output.bytes(bytes.longValue()) + " (" + bytes + ")");
+      } else if (key.endsWith("seconds") && value instanceof Double seconds) {
+        System.out.println(indent + key + ": " + String.format(Locale.ROOT, "%.2f s", seconds));
+      } else if (value instanceof Double number) {
+        System.out.println(indent + key + ": " + String.format(Locale.ROOT, "%.3f", number));
+      } else if (value instanceof List<?> list && list.isEmpty() || "".equals(value)) {
+        System.out.println(indent + key + ": none");
       } else {
         System.out.println(indent + key + ": " + value);
       }
     });
+  }
+
+  /** The per-rank plan as a table: index (as --ranks takes it), folder, tensors, size; then the totals. */
+  private static void printRanks(List<Map<String, Object>> ranks, String indent) {
+    System.out.println(indent + "ranks: " + ranks.size() + " (indices " + Output.rankList(
+        ranks.stream().map(rank -> ((Number) rank.get("index")).intValue()).toList()) + ")");
+    String row = indent + "  %5s  %-18s %8s %12s%n";
+    System.out.printf(Locale.ROOT, row, "index", "rank", "tensors", "size");
+    long tensors = 0;
+    long bytes = 0;
+    for (Map<String, Object> rank : ranks) {
+      long rankTensors = ((Number) rank.get("tensors")).longValue();
+      long rankBytes = ((Number) rank.get("bytes")).longValue();
+      System.out.printf(Locale.ROOT, row, rank.get("index"), rank.get("rank"), rankTensors, Output.bytes(rankBytes));
+      tensors += rankTensors;
+      bytes += rankBytes;
+    }
+    System.out.printf(Locale.ROOT, row, "total", "", tensors, Output.bytes(bytes));
   }
 }

@@ -1,5 +1,6 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
@@ -60,16 +61,31 @@ public final class LayoutOptions {
     MtpNaming mtp = switch (mtpNaming) {
       case "current" -> MtpNaming.CURRENT;
       case "legacy" -> MtpNaming.LEGACY;
-      default -> throw new dev.megabridge.core.error.UsageException("--mtp-naming must be current or legacy, got '"
+      default -> throw new UsageException("--mtp-naming must be current or legacy, got '"
           + mtpNaming + "'");
     };
     ExpertNaming naming = switch (experts) {
       case "grouped" -> ExpertNaming.GROUPED;
       case "sequential" -> ExpertNaming.SEQUENTIAL;
-      default -> throw new dev.megabridge.core.error.UsageException("--experts must be grouped or sequential, got '"
+      default -> throw new UsageException("--experts must be grouped or sequential, got '"
           + experts + "'");
     };
     return new BridgeOptions(mtp, naming);
+  }
+
+  /** Refuses --mtp-naming / --experts other than the defaults where nothing reads them: {@code why} says so. */
+  void rejectNaming(String why) {
+    if (!mtpNaming.equals("current") || !experts.equals("grouped")) {
+      throw new UsageException("--mtp-naming and --experts have no effect on " + why);
+    }
+  }
+
+  /** Refuses every layout and naming flag where nothing reads them: {@code why} says so. */
+  void rejectAll(String why) {
+    if (!isDefault()) {
+      throw new UsageException("--tp/--pp/--vpp/--ep/--etp/--pp-*-stage-layers have no effect on " + why);
+    }
+    rejectNaming(why);
   }
 
   boolean isDefault() {

@@ -5,6 +5,9 @@ import dev.megabridge.core.error.EnvironmentException;
 import dev.megabridge.core.io.TemporaryFolders;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -35,16 +38,59 @@ public final class Main implements Runnable {
   public static int execute(String... args) {
     TemporaryFolders.reportTo(message -> System.err.println(message));
     CommandLine commandLine = new CommandLine(new Main());
-    commandLine.setExecutionExceptionHandler(Main::handle);
+    commandLine.setExecutionExceptionHandler((exception, failed, parseResult) -> {
+      int code = handle(exception, failed, parseResult);
+      if (jsonRequested(parseResult)) {
+        printJsonError(errorMessage(exception), code);
+      }
+      return code;
+    });
     commandLine.setParameterExceptionHandler((exception, arguments) -> {
       CommandLine failed = exception.getCommandLine();
       PrintWriter err = failed.getErr();
       err.println("error: " + exception.getMessage());
       CommandLine.UnmatchedArgumentException.printSuggestions(exception, err);
       failed.usage(err);
-      return BridgeException.ExitCode.BAD_ARGUMENTS.code();
+      int code = BridgeException.ExitCode.BAD_ARGUMENTS.code();
+      // The command line did not parse, so --json is looked for among the words before a "--".
+      if (Arrays.asList(arguments).subList(0, endOfOptions(arguments)).contains("--json")) {
+        printJsonError(exception.getMessage(), code);
+      }
+      return code;
     });
     return commandLine.execute(args);
+  }
+
+  /** Whether the command that ran (the innermost subcommand) was given {@code --json}. */
+  private static boolean jsonRequested(CommandLine.ParseResult parseResult) {
+    CommandLine.ParseResult innermost = parseResult;
+    while (innermost.subcommand() != null) {
+      innermost = innermost.subcommand();
+    }
+    return innermost.hasMatchedOption("--json");
+  }
+
+  private static int endOfOptions(String[] arguments) {
+    int end = Arrays.asList(arguments).indexOf("--");
+    return end < 0 ? arguments.length : end;
+  }
+
+  /** The message {@link #handle} prints for {@code exception}, without the "error: " prefix. */
+  private static String errorMessage(Exception exception) {
+    return switch (exception) {
+      case BridgeException bridge -> oneLine(bridge.getMessage());
+      case UncheckedIOException io -> oneLine(io.getMessage());
+      default -> "internal error: " + exception;
+    };
+  }
+
+  /** With {@code --json}, a failure is also a JSON object on stdout: {@code {"error": ..., "exit_code": ...}}. */
+  private static void printJsonError(String message, int exitCode) {
+    Map<String, Object> error = new LinkedHashMap<>();
+    error.put("error", message);
+    error.put("exit_code", exitCode);
+    Output.json(error);
+    System.out.flush();
   }
 
   private static int handle(Exception exception, CommandLine commandLine, CommandLine.ParseResult parseResult) {

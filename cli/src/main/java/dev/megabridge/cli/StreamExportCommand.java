@@ -36,8 +36,11 @@ public final class StreamExportCommand implements Callable<Integer> {
   @Option(names = "--bucket-size", defaultValue = "512MiB", description = "Maximum bucket size (default ${DEFAULT-VALUE}).")
   String bucketSize;
 
-  @Option(names = "--out", required = true, description = "Output folder for the buckets.")
-  Path output;
+  @Parameters(index = "1", arity = "0..1", description = "Output folder for the buckets (or --out DIR).")
+  Path outputArgument;
+
+  @Option(names = "--out", description = "Output folder for the buckets (the same as the positional OUT).")
+  Path outputOption;
 
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
@@ -48,6 +51,7 @@ public final class StreamExportCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(source, "Megatron folder");
+    Path output = Output.oneOutput(outputArgument, outputOption, "--out");
     long limit = Output.parseSize(bucketSize, "--bucket-size");
     try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(source, AutoBridge.discover())) {
       Map<String, Tensor> tensors = checkpoint.hfTensors();

@@ -1,5 +1,6 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.Parallel;
 import picocli.CommandLine.Option;
 
@@ -12,11 +13,18 @@ public final class WriteThreadsOption {
 
   /** Rank files written at once for {@code --format shards}. */
   int rankFiles() {
-    return threads == null ? Parallel.defaultFileThreads() : threads;
+    return threads == null ? Parallel.defaultFileThreads() : positive();
   }
 
   /** {@code .distcp} files of a torch_dist checkpoint (also how many are written at once). */
   int distcpFiles() {
-    return threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+    return threads == null ? Runtime.getRuntime().availableProcessors() : positive();
+  }
+
+  private int positive() {
+    if (threads < 1) {
+      throw new UsageException("--threads must be positive, got " + threads);
+    }
+    return threads;
   }
 }

@@ -154,6 +154,18 @@ public record Qwen35Config(
       ConfigSection visionSection = top.section("vision_config").orElseThrow(() -> top.missing("vision_config"));
       VisionConfig parsed = parseVision(visionSection);
       if (parsed.outHiddenSize() != text.hiddenSize()) {
+        // A default on either side is the likelier culprit than the key that is there: name the missing one.
+        if (!textSection.hasValue("hidden_size")) {
+          throw textSection.missing("hidden_size", visionSection.hasValue("out_hidden_size")
+              ? "its default " + text.hiddenSize() + " differs from vision_config.out_hidden_size "
+                  + parsed.outHiddenSize()
+              : "vision_config.out_hidden_size is missing too, and their defaults " + text.hiddenSize() + " and "
+                  + parsed.outHiddenSize() + " differ");
+        }
+        if (!visionSection.hasValue("out_hidden_size")) {
+          throw visionSection.missing("out_hidden_size", "its default " + parsed.outHiddenSize()
+              + " differs from text_config.hidden_size " + text.hiddenSize());
+        }
         throw visionSection.invalid("out_hidden_size", parsed.outHiddenSize()
             + " differs from text_config.hidden_size " + text.hiddenSize());
       }

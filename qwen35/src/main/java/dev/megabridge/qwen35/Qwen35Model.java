@@ -470,20 +470,22 @@ public final class Qwen35Model implements BridgeModel {
   }
 
   @Override
-  public Map<String, String> facts() {
-    Map<String, String> facts = new LinkedHashMap<>();
+  public Map<String, Object> facts() {
+    Map<String, Object> facts = new LinkedHashMap<>();
     facts.put("architecture", config.architecture());
     facts.put("bridge", bridge.name());
-    facts.put("layers", Integer.toString(numLayers()));
+    facts.put("layers", numLayers());
     facts.put("layer_pattern", layerPattern() + " (L = Gated DeltaNet, A = gated full attention)");
-    facts.put("hidden_size", Integer.toString(config.text().hiddenSize()));
-    facts.put("vocab_size", Long.toString(config.text().vocabSize()));
-    facts.put("tie_word_embeddings", Boolean.toString(config.tieWordEmbeddings()));
+    facts.put("hidden_size", config.text().hiddenSize());
+    facts.put("vocab_size", config.text().vocabSize());
+    facts.put("tie_word_embeddings", config.tieWordEmbeddings());
     if (config.moe()) {
-      facts.put("experts", config.text().numExperts() + " (top-" + config.text().numExpertsPerTok() + ")");
+      facts.put("experts", config.text().numExperts());
+      facts.put("experts_per_token", config.text().numExpertsPerTok());
       facts.put("main_expert_layout", storageName(mainExperts));
     }
-    facts.put("mtp_layers", mtpLayers + (mtpInferred ? " (inferred from mtp.layers.* weights)" : ""));
+    facts.put("mtp_layers", mtpLayers);
+    facts.put("mtp_layers_from", mtpInferred ? "mtp.layers.* weights (inferred)" : "config");
     if (config.moe() && mtpLayers > 0) {
       facts.put("mtp_expert_layout", storageName(mtpExperts));
     }

@@ -149,7 +149,12 @@ public record ConfigSection(Path file, String path, ObjectNode node) {
   }
 
   public ConfigException missing(String name) {
-    return new ConfigException(file + ": " + key(name) + ": required key is missing");
+    return new ConfigException(file + ": missing key '" + key(name) + "'");
+  }
+
+  /** A missing key whose default does not fit, e.g. {@code config.json: missing key 'text_config.hidden_size' (…)}. */
+  public ConfigException missing(String name, String why) {
+    return new ConfigException(file + ": missing key '" + key(name) + "' (" + why + ")");
   }
 
   public ConfigException invalid(String name, String why) {

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.error.ConfigException;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -38,6 +39,8 @@ public record HfConfig(Path file, ObjectNode raw, List<String> architectures) {
       text = Files.readString(file);
     } catch (NoSuchFileException e) {
       throw new ConfigException(dir + ": no " + FILE_NAME);
+    } catch (CharacterCodingException e) {
+      throw new ConfigException(file + ": not UTF-8 text (a JSON file is expected)", e);
     } catch (IOException e) {
       throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
     }

@@ -2,6 +2,7 @@ package dev.megabridge.core.convert;
 
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.LayoutException;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.io.ChecksummedReads;
@@ -83,7 +84,14 @@ public final class MegatronCheckpoint implements AutoCloseable {
     Map<String, HfTensorInfo> hfTensors = manifest.hfTensorMap();
     BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(hfTensors.keySet())),
         manifest.options());
-    ShardPlan plan = ShardPlan.build(model, manifest.layout(), hfTensors);
+    ShardPlan plan;
+    try {
+      plan = ShardPlan.build(model, manifest.layout(), hfTensors);
+    } catch (LayoutException e) {
+      // The layout was read from the file, not asked for: a layout the model cannot take is bad data there.
+      throw new CheckpointFormatException(directory.resolve(ShardsManifest.FILE_NAME) + ": layout: "
+          + e.getMessage(), e);
+    }
     Map<Rank, SafetensorsCheckpoint> files = new TreeMap<>();
     ChecksummedReads checks = new ChecksummedReads();
     try {

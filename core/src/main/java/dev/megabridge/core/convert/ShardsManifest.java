@@ -145,7 +145,10 @@ public record ShardsManifest(
       }
       return new ShardsManifest(version, top.stringOr("architecture", ""), top.stringOr("bridge", ""), layout,
           options, config, hfFiles, hfTensors, provider, ranks, top.optString("source_identity"));
-    } catch (ConfigException | IllegalArgumentException e) {
+    } catch (ConfigException e) {
+      // ConfigSection's messages already start with the file.
+      throw new CheckpointFormatException(e.getMessage(), e);
+    } catch (IllegalArgumentException e) {
       throw new CheckpointFormatException(file + ": " + e.getMessage(), e);
     }
   }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.ConfigSection;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.LayoutException;
 import dev.megabridge.core.io.SafeNames;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
@@ -15,10 +16,12 @@ import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -40,6 +43,8 @@ public final class SourceRecordJson {
       root = HfConfig.JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
     } catch (JsonProcessingException e) {
       throw new CheckpointFormatException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+    } catch (CharacterCodingException e) {
+      throw new CheckpointFormatException(file + ": not UTF-8 text (a JSON file is expected)", e);
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
     }
@@ -56,10 +61,20 @@ public final class SourceRecordJson {
     layout.lastStageLayers().ifPresent(layers -> node.put("pp_last_stage_layers", layers));
   }
 
+  /** The recorded layout; one that no conversion could have written is bad data in {@code section}'s file. */
   public static ParallelLayout layout(ConfigSection section) {
-    return new ParallelLayout(section.requireInt("tp"), section.requireInt("pp"), section.requireInt("vpp"),
-        section.requireInt("ep"), section.requireInt("etp"), section.optInt("pp_first_stage_layers"),
-        section.optInt("pp_last_stage_layers"));
+    int tp = section.requireInt("tp");
+    int pp = section.requireInt("pp");
+    int vpp = section.requireInt("vpp");
+    int ep = section.requireInt("ep");
+    int etp = section.requireInt("etp");
+    try {
+      return new ParallelLayout(tp, pp, vpp, ep, etp, section.optInt("pp_first_stage_layers"),
+          section.optInt("pp_last_stage_layers"));
+    } catch (LayoutException e) {
+      throw new CheckpointFormatException(section.file() + ": " + section.path() + ": " + e.getMessage()
+          + " (the recorded layout is inconsistent; the file was edited or damaged)", e);
+    }
   }
 
   public static void putOptions(ObjectNode root, BridgeOptions options) {
@@ -68,11 +83,19 @@ public final class SourceRecordJson {
   }
 
   public static BridgeOptions options(ConfigSection top) {
-    return new BridgeOptions(
-        MtpNaming.valueOf(top.optString("mtp_naming").orElseThrow(() -> top.missing("mtp_naming"))
-            .toUpperCase(Locale.ROOT)),
-        ExpertNaming.valueOf(top.optString("experts").orElseThrow(() -> top.missing("experts"))
-            .toUpperCase(Locale.ROOT)));
+    return new BridgeOptions(named(top, "mtp_naming", MtpNaming.class), named(top, "experts", ExpertNaming.class));
+  }
+
+  /** The constant of {@code type} named (in any case) by the string at {@code key}; an error naming the key if none. */
+  private static <E extends Enum<E>> E named(ConfigSection top, String key, Class<E> type) {
+    String name = top.optString(key).orElseThrow(() -> top.missing(key));
+    for (E constant : type.getEnumConstants()) {
+      if (constant.name().equalsIgnoreCase(name)) {
+        return constant;
+      }
+    }
+    throw top.invalid(key, "'" + name + "' is not one of " + Arrays.stream(type.getEnumConstants())
+        .map(constant -> constant.name().toLowerCase(Locale.ROOT)).toList());
   }
 
   /** {@code hf_config}, {@code hf_files} and {@code hf_tensors} (name, dtype, file, shape). */

@@ -66,6 +66,6 @@ public interface BridgeModel {
   /** Megatron-LM command-line arguments for this model. */
   List<String> megatronArgs();
 
-  /** Facts for reports: layer pattern, detected layouts, MTP, tie flag, .... */
-  Map<String, String> facts();
+  /** Facts for reports: layer pattern, detected layouts, MTP, tie flag, ...; counts as numbers, flags as booleans. */
+  Map<String, Object> facts();
 }

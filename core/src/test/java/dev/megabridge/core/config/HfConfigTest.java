@@ -80,7 +80,7 @@ class HfConfigTest {
     assertWrong(() -> section.optIntList("wide"), "text_config.wide", "32-bit");
     assertWrong(() -> section.section("sub"), "text_config.sub", "an object");
     assertThat(section.longOr("big", 0)).isEqualTo(4294967296L);
-    assertThat(section.missing("x").getMessage()).isEqualTo(FILE + ": text_config.x: required key is missing");
+    assertThat(section.missing("x").getMessage()).isEqualTo(FILE + ": missing key 'text_config.x'");
     assertThat(section.invalid("x", "why").getMessage()).isEqualTo(FILE + ": text_config.x: why");
   }
 

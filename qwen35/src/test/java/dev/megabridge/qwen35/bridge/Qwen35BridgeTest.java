@@ -281,7 +281,8 @@ class Qwen35BridgeTest {
     Set<String> names = names(Fixtures.tiny("qwen35_dense_vl"));
     Qwen35Model inferred = bindNames(config, names);
     assertThat(inferred.mtpLayers()).isEqualTo(1);
-    assertThat(inferred.facts().get("mtp_layers")).contains("inferred");
+    assertThat(inferred.facts()).containsEntry("mtp_layers", 1);
+    assertThat((String) inferred.facts().get("mtp_layers_from")).contains("inferred");
     assertThat(inferred.provider()).containsEntry("mtp_num_layers", 1);
     Set<String> two = new LinkedHashSet<>(names);
     two.add("mtp.layers.1.input_layernorm.weight");

@@ -229,6 +229,27 @@ class Qwen35ConfigTest {
   }
 
   @Test
+  void aWidthMismatchFromADefaultNamesTheMissingKey() {
+    String json = "{\"architectures\":[\"Qwen3_5MoeForConditionalGeneration\"],"
+        + "\"text_config\":{\"hidden_size\":64,\"rope_parameters\":{\"rope_theta\":1e7}},"
+        + "\"vision_config\":{\"out_hidden_size\":64}}";
+    assertThat(parse(HfConfig.parse(FILE, json)).text().hiddenSize()).isEqualTo(64);
+    assertThatThrownBy(() -> parse(HfConfig.parse(FILE, json.replace("\"hidden_size\":64,", ""))))
+        .isInstanceOf(ConfigException.class).hasMessage(FILE + ": missing key 'text_config.hidden_size' (its default "
+            + "2048 differs from vision_config.out_hidden_size 64)");
+    assertThatThrownBy(() -> parse(HfConfig.parse(FILE, json.replace("{\"out_hidden_size\":64}", "{}"))))
+        .isInstanceOf(ConfigException.class).hasMessage(FILE + ": missing key 'vision_config.out_hidden_size' (its "
+            + "default 3584 differs from text_config.hidden_size 64)");
+    assertThatThrownBy(() -> parse(HfConfig.parse(FILE, json.replace("\"hidden_size\":64,", "")
+        .replace("{\"out_hidden_size\":64}", "{}")))).isInstanceOf(ConfigException.class).hasMessage(FILE
+            + ": missing key 'text_config.hidden_size' (vision_config.out_hidden_size is missing too, and their "
+            + "defaults 2048 and 3584 differ)");
+    assertThatThrownBy(() -> parse(HfConfig.parse(FILE, json.replace("\"out_hidden_size\":64",
+        "\"out_hidden_size\":32")))).isInstanceOf(ConfigException.class).hasMessage(FILE
+            + ": vision_config.out_hidden_size: 32 differs from text_config.hidden_size 64");
+  }
+
+  @Test
   void legacyRopeSpellingAndTextOnlyModels() {
     String legacy = "{\"architectures\":[\"Qwen3_5ForConditionalGeneration\"],\"text_config\":{"
         + "\"rope_theta\":5e6,\"partial_rotary_factor\":0.5,\"rope_scaling\":{\"type\":\"mrope\","

@@ -92,7 +92,10 @@ public record TorchDistSidecar(
       return Optional.of(new TorchDistSidecar(top.stringOr("architecture", ""), top.stringOr("bridge", ""), requested,
           SourceRecordJson.options(top), SourceRecordJson.hfConfig(top), SourceRecordJson.hfFiles(top),
           SourceRecordJson.hfTensors(file, root)));
-    } catch (ConfigException | IllegalArgumentException e) {
+    } catch (ConfigException e) {
+      // ConfigSection's messages already start with the file.
+      throw new CheckpointFormatException(e.getMessage(), e);
+    } catch (IllegalArgumentException e) {
       throw new CheckpointFormatException(file + ": " + e.getMessage(), e);
     }
   }

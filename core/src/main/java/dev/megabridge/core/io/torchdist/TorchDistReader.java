@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -105,6 +106,9 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
       String text;
       try {
         text = Files.readString(tracker, StandardCharsets.UTF_8).strip();
+      } catch (CharacterCodingException e) {
+        throw new CheckpointFormatException(tracker + ": not UTF-8 text (expected an iteration number or 'release')",
+            e);
       } catch (IOException e) {
         throw new CheckpointFormatException(tracker + ": cannot read: " + e.getMessage(), e);
       }
