@@ -39,11 +39,11 @@ public final class Main implements Runnable {
     TemporaryFolders.reportTo(message -> System.err.println(message));
     CommandLine commandLine = new CommandLine(new Main());
     commandLine.setExecutionExceptionHandler((exception, failed, parseResult) -> {
-      int code = handle(exception, failed, parseResult);
+      Failure failure = handle(exception, failed, parseResult);
       if (jsonRequested(parseResult)) {
-        printJsonError(errorMessage(exception), code);
+        printJsonError(failure.message(), failure.exitCode());
       }
-      return code;
+      return failure.exitCode();
     });
     commandLine.setParameterExceptionHandler((exception, arguments) -> {
       CommandLine failed = exception.getCommandLine();
@@ -75,15 +75,6 @@ public final class Main implements Runnable {
     return end < 0 ? arguments.length : end;
   }
 
-  /** The message {@link #handle} prints for {@code exception}, without the "error: " prefix. */
-  private static String errorMessage(Exception exception) {
-    return switch (exception) {
-      case BridgeException bridge -> oneLine(bridge.getMessage());
-      case UncheckedIOException io -> oneLine(io.getMessage());
-      default -> "internal error: " + exception;
-    };
-  }
-
   /** With {@code --json}, a failure is also a JSON object on stdout: {@code {"error": ..., "exit_code": ...}}. */
   private static void printJsonError(String message, int exitCode) {
     Map<String, Object> error = new LinkedHashMap<>();
@@ -93,35 +84,36 @@ public final class Main implements Runnable {
     System.out.flush();
   }
 
-  private static int handle(Exception exception, CommandLine commandLine, CommandLine.ParseResult parseResult) {
+  /** What a failed command reports: its one-line message (stderr, and the JSON error object) and exit code. */
+  record Failure(String message, int exitCode) {}
+
+  private static Failure handle(Exception exception, CommandLine commandLine, CommandLine.ParseResult parseResult) {
     boolean verbose = parseResult.subcommand() != null && parseResult.subcommand().hasMatchedOption("--verbose");
     PrintWriter err = commandLine.getErr();
     if (verbose) {
       exception.printStackTrace(err);
     }
+    Failure failure = classify(exception);
+    boolean internal = failure.exitCode() == BridgeException.ExitCode.INTERNAL.code()
+        && !(exception instanceof UncheckedIOException);
+    err.println(internal ? failure.message() + (verbose ? "" : " (run with --verbose for the stack trace)")
+        : "error: " + failure.message());
     err.flush();
+    return failure;
+  }
+
+  /** The exit code of {@code exception} and the message that names its cause. */
+  private static Failure classify(Exception exception) {
     return switch (exception) {
-      case BridgeException bridge -> {
-        err.println("error: " + oneLine(bridge.getMessage()));
-        yield bridge.exitCode().code();
-      }
-      case UncheckedIOException io when EnvironmentException.describe(io).isPresent() -> {
-        err.println("error: " + EnvironmentException.describe(io).get());
-        yield BridgeException.ExitCode.ENVIRONMENT.code();
-      }
-      case UncheckedIOException io -> {
-        err.println("error: " + oneLine(io.getMessage()));
-        yield BridgeException.ExitCode.INTERNAL.code();
-      }
-      default -> {
-        err.println("internal error: " + exception + (verbose ? "" : " (run with --verbose for the stack trace)"));
-        yield BridgeException.ExitCode.INTERNAL.code();
-      }
+      case BridgeException bridge -> new Failure(messageOf(bridge), bridge.exitCode().code());
+      case UncheckedIOException io when EnvironmentException.describe(io).isPresent() ->
+          new Failure(EnvironmentException.describe(io).get(), BridgeException.ExitCode.ENVIRONMENT.code());
+      case UncheckedIOException io -> new Failure(messageOf(io), BridgeException.ExitCode.INTERNAL.code());
+      default -> new Failure("internal error: " + exception, BridgeException.ExitCode.INTERNAL.code());
     };
   }
 
-  /** The first line plus, for multi-line lists, the rest indented; never a stack trace. */
-  private static String oneLine(String message) {
-    return message == null ? "(no message)" : message;
+  private static String messageOf(Exception exception) {
+    return exception.getMessage() == null ? exception.getClass().getSimpleName() : exception.getMessage();
   }
 }
