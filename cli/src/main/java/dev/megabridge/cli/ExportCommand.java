@@ -8,6 +8,8 @@ import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.DType;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -40,11 +42,20 @@ public final class ExportCommand implements Callable<Integer> {
   Path hfConfig;
 
   @Mixin
+  QuantizeOptions quantize;
+
+  @Mixin
+  TensorParallelCheckOptions tpCheck;
+
+  @Mixin
   CommonOptions common;
 
   @Override
   public Integer call() {
     Output.existingDirectory(source, "Megatron folder");
+    if (tpCheck.requested() && quantize.blocks().isEmpty()) {
+      throw new UsageException("--check-tp checks an FP8 export: add --quantize fp8-block");
+    }
     if (HfSource.detect(source) == HfSource.MegatronForm.TORCH_DIST) {
       return exportTorchDist();
     }
@@ -53,17 +64,23 @@ public final class ExportCommand implements Callable<Integer> {
     }
     long start = System.nanoTime();
     Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(parseDtype(dtype),
-        Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite),
-        AutoBridge.discover(), ConsoleProgress.create(common));
+        Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
+        quantize.blocks()), AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
-    if (common.json) {
-      Output.json(Output.object("command", "export", "summary", summary, "seconds", seconds));
-    } else {
-      System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%n", summary.architecture(),
-          summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds);
+    if (!common.json) {
+      System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%s%n", summary.architecture(),
+          summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds,
+          quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse(""));
     }
+    List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(output, common.json) : null;
+    if (common.json) {
+      Output.json(Output.object("command", "export", "summary", summary, "seconds", seconds,
+          "quantize", quantize.blocks().map(Object::toString).orElse(null), "tp_check", tpReport));
+    }
+    tpCheck.enforce(tpReport);
     return 0;
   }
+
 
   private Integer exportTorchDist() {
     long start = System.nanoTime();
@@ -71,18 +88,24 @@ public final class ExportCommand implements Callable<Integer> {
     AutoBridge autoBridge = AutoBridge.discover();
     try (HfSource checkpoint = HfSource.openTorchDist(source, Optional.ofNullable(hfConfig)
         .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
-      summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype), Optional.empty()),
+      summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype),
+          quantize.blocks()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
           autoBridge, ConsoleProgress.create(common));
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    if (common.json) {
-      Output.json(Output.object("command", "export", "format", "torch_dist", "summary", summary, "seconds", seconds));
-    } else {
-      System.out.printf("exported %s (torch_dist) → %s: %d tensors in %d file(s), %s in %.2f s%n",
+    if (!common.json) {
+      System.out.printf("exported %s (torch_dist) → %s: %d tensors in %d file(s), %s in %.2f s%s%n",
           summary.architecture(), summary.output(), summary.tensors(), summary.files(),
-          Output.bytes(summary.bytesWritten()), seconds);
+          Output.bytes(summary.bytesWritten()), seconds,
+          quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse(""));
     }
+    List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(output, common.json) : null;
+    if (common.json) {
+      Output.json(Output.object("command", "export", "format", "torch_dist", "summary", summary, "seconds", seconds,
+          "quantize", quantize.blocks().map(Object::toString).orElse(null), "tp_check", tpReport));
+    }
+    tpCheck.enforce(tpReport);
     return 0;
   }
 

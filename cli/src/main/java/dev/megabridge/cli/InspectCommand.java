@@ -64,6 +64,9 @@ public final class InspectCommand implements Callable<Integer> {
   @Mixin
   MixedDtypesOption dtypes;
 
+  @Mixin
+  TensorParallelCheckOptions tpCheck;
+
   /** Set by the shards report: some rank files are missing. */
   private boolean incomplete;
 
@@ -82,12 +85,23 @@ public final class InspectCommand implements Callable<Integer> {
       throw new UsageException("--verify checks the checksums of a Megatron folder; "
           + directory + " is an HF folder, whose safetensors files carry none");
     }
+    if (tpCheck.requested() && (shards || torchDist)) {
+      throw new UsageException("--check-tp checks a blockwise FP8 HF folder; " + directory + " is a Megatron folder");
+    }
     Map<String, Object> report = shards ? inspectShards() : torchDist ? inspectTorchDist()
         : inspectHf(directory, layout, dtypes.policy());
     if (common.json) {
+      List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(directory, true) : null;
+      if (tpReport != null) {
+        report.put("tp_check", tpReport);
+      }
       Output.json(report);
+      tpCheck.enforce(tpReport);
     } else {
       print(report, "");
+      if (tpCheck.requested()) {
+        tpCheck.enforce(tpCheck.check(directory, false));
+      }
     }
     return incompleteExitCode();
   }

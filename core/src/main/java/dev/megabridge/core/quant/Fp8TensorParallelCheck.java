@@ -1,8 +1,19 @@
 package dev.megabridge.core.quant;
 
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.error.UnsupportedModelException;
+import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.quant.Fp8Policy.TensorParallelAxis;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -79,5 +90,26 @@ public final class Fp8TensorParallelCheck {
       return Optional.of("slices of " + slice + " cut through blocks of " + block);
     }
     return Optional.empty();
+  }
+
+  /**
+   * The check of an FP8 HF folder: its {@code quantization_config} block size, its quantized weights and their
+   * shapes, and the rule set of the model's bridge. Routed experts are split by {@code expertTensorParallel(tp)}.
+   */
+  public static List<Verdict> checkFolder(Path folder, AutoBridge autoBridge, List<Integer> sizes,
+      IntUnaryOperator expertTensorParallel, int limit) {
+    HfConfig config = HfConfig.load(folder);
+    Fp8Config fp8 = Fp8Config.of(config).orElseThrow(() -> new UsageException(folder + " is not a blockwise FP8 "
+        + "checkpoint (its config.json has no quantization_config)"));
+    try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(folder)) {
+      Fp8DequantizedSource source = Fp8DequantizedSource.of(checkpoint, fp8, DType.BF16);
+      BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(source.names())),
+          BridgeOptions.defaults());
+      Fp8Policy policy = model.fp8Policy().orElseThrow(() -> new UnsupportedModelException(model.architecture()
+          + " has no FP8 rule set"));
+      Map<String, Shape> shapes = new LinkedHashMap<>();
+      source.quantizedNames().forEach(name -> shapes.put(name, source.shape(name)));
+      return check(shapes, policy, fp8, sizes, expertTensorParallel, limit);
+    }
   }
 }
