@@ -19,7 +19,7 @@ import picocli.CommandLine.Command;
     description = "CPU-only bridge between Hugging Face Qwen3.5-VL checkpoints and Megatron-LM layouts.",
     subcommands = {DemoCommand.class, InspectCommand.class, ProviderCommand.class, ImportCommand.class,
         ExportCommand.class, ConvertCommand.class, RoundTripCommand.class, StreamExportCommand.class,
-        ForwardCommand.class, GenerateCommand.class, BenchCommand.class})
+        ForwardCommand.class, GenerateCommand.class, VerifyCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
   @CommandLine.Spec

@@ -74,6 +74,17 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
     }
   }
 
+  /**
+   * A checkpoint of any form megabridge reads: a shards folder, a torch_dist checkpoint ({@code hfConfig} for one
+   * megabridge did not write), else an HF folder (plain or blockwise FP8, read dequantized to bf16).
+   */
+  public static HfSource open(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
+    if (ShardsManifest.isPresent(directory) || TorchDistCheckpoint.isPresent(directory)) {
+      return openMegatron(directory, hfConfig, autoBridge);
+    }
+    return openHf(directory, autoBridge, HfDtypes.Policy.strict());
+  }
+
   /** The form of the Megatron folder {@code directory}: a shards folder has {@code megabridge.json}. */
   public static MegatronForm detect(Path directory) {
     if (ShardsManifest.isPresent(directory)) {
