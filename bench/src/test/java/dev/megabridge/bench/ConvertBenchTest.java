@@ -18,8 +18,8 @@ class ConvertBenchTest {
     Step copyBefore = new Step(8, 2, 0);
     Step copyAfter = new Step(18, 2, 0);
     Step other = new Step(9, 0, 100 * MIB);
-    return new Result(7L << 30, 16L << 30, copyBefore, importShards, export, new Step(20, 0, 0), 20L << 30, other,
-        other, other, copyAfter, true);
+    return new Result(7L << 30, 16L << 30, copyBefore, importShards, export, new Step(export.seconds() * 1.2,
+        export.syncSeconds(), 0), new Step(20, 0, 0), 20L << 30, other, other, other, copyAfter, true);
   }
 
   @Test
@@ -37,7 +37,8 @@ class ConvertBenchTest {
     assertThat(result.describe())
         .contains("baseline: mean of the first and last cp -r, 15.00 s on disk")
         .contains("against the faster cp -r alone (10.00 s): import 1.80 ×, export 1.20 ×")
-        .endsWith("targets (on disk ≤ 1.5 × cp -r, ≤ 1536 MiB): met");
+        .contains("FP8 export = 1.20 × the plain export (target ≤ 1.3 ×)")
+        .endsWith("targets (on disk ≤ 1.5 × cp -r, FP8 export ≤ 1.3 × export, ≤ 1536 MiB): met");
   }
 
   @Test
@@ -49,6 +50,11 @@ class ConvertBenchTest {
     assertThat(slow.targetsMet()).isFalse();
     assertThat(slow.describe()).endsWith("NOT met");
     assertThat(heavy.targetsMet()).isFalse();
+    Result slowFp8 = new Result(7L << 30, 16L << 30, new Step(8, 2, 0), new Step(15, 0, 0), new Step(10, 0, 0),
+        new Step(13.1, 0, 0), new Step(20, 0, 0), 20L << 30, new Step(9, 0, 0), new Step(9, 0, 0), new Step(9, 0, 0),
+        new Step(18, 2, 0), true);
+    assertThat(slowFp8.fp8ExportOverExport()).isCloseTo(1.31, within(1e-12));
+    assertThat(slowFp8.targetsMet()).as("FP8 export over 1.3 × the plain one").isFalse();
   }
 
   @Test
