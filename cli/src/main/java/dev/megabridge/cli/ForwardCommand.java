@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,10 +23,10 @@ import picocli.CommandLine.Parameters;
 /** File-to-file forward pass of the reference runtime, from an HF folder or tensor-parallel from Megatron shards. */
 @Command(name = "forward", mixinStandardHelpOptions = true,
     description = "Forward pass: input_ids (and an image) from a safetensors file → logits and MTP logits of every "
-        + "position. MODEL is an HF folder or a Megatron shards folder (computed tensor-parallel from the rank shards).")
+        + "position. MODEL is an HF folder (plain or blockwise FP8), a Megatron shards folder (computed tensor-parallel from the rank shards) or a torch_dist checkpoint.")
 public final class ForwardCommand implements Callable<Integer> {
 
-  @Parameters(index = "0", description = "HF folder or Megatron shards folder (with megabridge.json).")
+  @Parameters(index = "0", description = "HF folder, Megatron shards folder or torch_dist checkpoint.")
   Path model;
 
   @Option(names = "--inputs", required = true,
@@ -38,6 +39,10 @@ public final class ForwardCommand implements Callable<Integer> {
 
   @Option(names = "--out", description = "Output safetensors (the same as the positional OUT).")
   Path outOption;
+
+  @Option(names = "--hf-config", description = "For a torch_dist checkpoint megabridge did not write: the HF folder "
+      + "with its config.json.")
+  Path hfConfig;
 
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
@@ -63,7 +68,8 @@ public final class ForwardCommand implements Callable<Integer> {
     long start = System.nanoTime();
     ForwardResult result;
     int vocabulary;
-    try (Qwen35Model loaded = Qwen35Model.load(model, options)) {
+    try (Qwen35Model loaded = Qwen35Model.load(model, Optional.ofNullable(hfConfig)
+        .map(folder -> Output.existingDirectory(folder, "--hf-config")), options)) {
       vocabulary = loaded.vocabularySize();
       result = ForwardFiles.run(loaded, inputs, out, overwrite);
     }

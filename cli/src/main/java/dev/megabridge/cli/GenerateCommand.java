@@ -1,12 +1,13 @@
 package dev.megabridge.cli;
 
-import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.qwen35.Qwen35Config;
 import dev.megabridge.runtime.qwen35.GenerationResult;
 import dev.megabridge.runtime.qwen35.GridThw;
 import dev.megabridge.runtime.qwen35.ImageInput;
 import dev.megabridge.runtime.qwen35.ImagePreprocessor;
+import dev.megabridge.runtime.tokenizer.BpeTokenizer;
+import dev.megabridge.runtime.tokenizer.ChatPrompt;
 import dev.megabridge.runtime.qwen35.Qwen35Model;
 import dev.megabridge.runtime.qwen35.Sampling;
 import java.nio.file.Files;
@@ -30,14 +31,25 @@ import picocli.CommandLine.Spec;
 /** Token generation with the KV cache and the Gated DeltaNet recurrent state. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
     description = "Generate tokens after a prompt of token ids (greedy, or sampled with --temperature/--top-p), "
-        + "with KV cache and recurrent state; prints the tokens and tokens/s. MODEL is an HF or Megatron shards folder.")
+        + "with KV cache and recurrent state; prints the tokens and tokens/s. MODEL is an HF folder, a Megatron shards folder or a torch_dist checkpoint.")
 public final class GenerateCommand implements Callable<Integer> {
 
-  @Parameters(index = "0", description = "HF folder or Megatron shards folder (with megabridge.json).")
+  @Parameters(index = "0", description = "HF folder, Megatron shards folder or torch_dist checkpoint.")
   Path model;
 
-  @Option(names = "--prompt-ids", required = true, split = ",", description = "Prompt token ids, e.g. 1,2,3.")
+  @Option(names = "--prompt-ids", split = ",", description = "Prompt token ids, e.g. 1,2,3.")
   long[] promptIds;
+
+  @Option(names = "--prompt", description = "Prompt text, encoded with the model's tokenizer.json (instead of "
+      + "--prompt-ids); the generated tokens are printed as text too.")
+  String promptText;
+
+  @Option(names = "--chat", description = "With --prompt: wrap the text (and --image) in Qwen3.5's ChatML user turn.")
+  boolean chat;
+
+  @Option(names = "--hf-config", description = "For a torch_dist checkpoint megabridge did not write: the HF folder "
+      + "with config.json (and tokenizer).")
+  Path hfConfig;
 
   @Option(names = "--image", description = "Image file (PNG, JPEG, …). A single image placeholder token in the "
       + "prompt is expanded to the image's feature count.")
@@ -86,27 +98,48 @@ public final class GenerateCommand implements Callable<Integer> {
     if (image != null && !Files.isRegularFile(image)) {
       throw new UsageException("--image " + image + " is not a file");
     }
+    if ((promptIds == null) == (promptText == null)) {
+      throw new UsageException("give the prompt as --prompt-ids or as --prompt (one of them)");
+    }
+    if (chat && promptText == null) {
+      throw new UsageException("--chat applies to --prompt");
+    }
+    if (promptText != null && image != null && !chat) {
+      throw new UsageException("--image with --prompt needs --chat (the image goes into the ChatML user turn)");
+    }
+    Optional<Path> config = Optional.ofNullable(hfConfig).map(folder -> Output.existingDirectory(folder, "--hf-config"));
     Set<Long> stops = stopIds == null ? Set.of() : Arrays.stream(stopIds).boxed().collect(Collectors.toSet());
     Sampling sampling = new Sampling(temperature, topP, seed, stops);
     GenerationResult result;
     long[] prompt;
-    try (Qwen35Model loaded = Qwen35Model.load(model, threads.runtimeOptions())) {
+    Optional<BpeTokenizer> tokenizer = Optional.empty();
+    try (Qwen35Model loaded = Qwen35Model.load(model, config, threads.runtimeOptions())) {
+      Path small = Qwen35Model.smallFilesDirectory(model, config);
       Optional<ImageInput> pixels = Optional.empty();
-      prompt = promptIds;
+      int merge = loaded.config().vision().map(Qwen35Config.VisionConfig::spatialMergeSize).orElse(2);
       if (image != null) {
-        Path small = ShardsManifest.isPresent(model) ? model.resolve(ShardsManifest.HF_FILES_DIR) : model;
-        ImageInput input = ImagePreprocessor.load(small).process(image);
-        prompt = expandImagePlaceholder(promptIds, loaded.config().imageTokenId(), features(input,
-            loaded.config().vision().map(Qwen35Config.VisionConfig::spatialMergeSize).orElse(2)));
-        pixels = Optional.of(input);
+        pixels = Optional.of(ImagePreprocessor.load(small).process(image));
+      }
+      if (promptText != null) {
+        tokenizer = Optional.of(BpeTokenizer.load(small));
+        int[] ids = chat ? ChatPrompt.forModel(tokenizer.get(), loaded.config()).user(promptText,
+            pixels.map(input -> new int[] {features(input, merge)}).orElse(new int[0]))
+            : tokenizer.get().encode(promptText);
+        prompt = Arrays.stream(ids).asLongStream().toArray();
+      } else {
+        prompt = pixels.isPresent()
+            ? expandImagePlaceholder(promptIds, loaded.config().imageTokenId(), features(pixels.get(), merge))
+            : promptIds;
       }
       result = loaded.generate(prompt, pixels, maxNewTokens, sampling);
     }
+    Optional<String> text = tokenizer.flatMap(bpe -> decoded(bpe, result.tokens()));
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("command", "generate");
     report.put("source", ForwardCommand.source(model));
     report.put("prompt_tokens", prompt.length);
     report.put("tokens", result.tokens());
+    text.ifPresent(decodedText -> report.put("text", decodedText));
     report.put("prefill_tokens_per_second", result.prefillTokensPerSecond());
     report.put("decode_tokens_per_second", result.decodeTokensPerSecond());
     report.put("seconds", (result.prefillNanos() + result.decodeNanos()) / 1e9);
@@ -114,11 +147,28 @@ public final class GenerateCommand implements Callable<Integer> {
       Output.json(report);
     } else {
       System.out.println(Arrays.stream(result.tokens()).mapToObj(Long::toString).collect(Collectors.joining(",")));
+      text.ifPresent(System.out::println);
       System.out.printf(Locale.ROOT, "%d prompt tokens, %d generated (%s): prefill %.1f tokens/s, decode %.2f tokens/s%n",
           prompt.length, result.tokens().length, report.get("source"), result.prefillTokensPerSecond(),
           result.decodeTokensPerSecond());
     }
     return 0;
+  }
+
+  /**
+   * The generated ids as text, or empty (with a note on stderr) when the model produced an id the tokenizer does
+   * not have (a padded vocabulary row).
+   */
+  private static Optional<String> decoded(BpeTokenizer tokenizer, long[] tokens) {
+    int[] ids = new int[tokens.length];
+    for (int index = 0; index < tokens.length; index++) {
+      if (tokens[index] > Integer.MAX_VALUE || !tokenizer.knows((int) tokens[index])) {
+        System.err.println("note: token " + tokens[index] + " is outside the tokenizer; printing ids only");
+        return Optional.empty();
+      }
+      ids[index] = (int) tokens[index];
+    }
+    return Optional.of(tokenizer.decode(ids));
   }
 
   /** Image feature rows after the spatial merge: Σ t·h·w / merge². */

@@ -96,6 +96,11 @@ public final class BpeTokenizer {
     return ids.toArray();
   }
 
+  /** Whether {@code id} is in the vocabulary or an added token (a model may have padded rows beyond both). */
+  public boolean knows(int id) {
+    return addedById.containsKey(id) || model.token(id) != null;
+  }
+
   /** The text of {@code ids}; every id must be in the vocabulary or an added token. */
   public String decode(int[] ids) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
