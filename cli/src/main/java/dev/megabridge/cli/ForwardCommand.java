@@ -23,7 +23,8 @@ import picocli.CommandLine.Parameters;
 /** File-to-file forward pass of the reference runtime, from an HF folder or tensor-parallel from Megatron shards. */
 @Command(name = "forward", mixinStandardHelpOptions = true,
     description = "Forward pass: input_ids (and an image) from a safetensors file → logits and MTP logits of every "
-        + "position. MODEL is an HF folder (plain or blockwise FP8), a Megatron shards folder (computed tensor-parallel from the rank shards) or a torch_dist checkpoint.")
+        + "position. MODEL is an HF folder (plain or blockwise FP8), a Megatron shards folder (computed "
+        + "tensor-parallel from the rank shards) or a torch_dist checkpoint.")
 public final class ForwardCommand implements Callable<Integer> {
 
   @Parameters(index = "0", description = "HF folder, Megatron shards folder or torch_dist checkpoint.")

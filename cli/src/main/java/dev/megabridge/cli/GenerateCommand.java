@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
 /** Token generation with the KV cache and the Gated DeltaNet recurrent state. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
     description = "Generate tokens after a prompt of token ids (greedy, or sampled with --temperature/--top-p), "
-        + "with KV cache and recurrent state; prints the tokens and tokens/s. MODEL is an HF folder, a Megatron shards folder or a torch_dist checkpoint.")
+        + "with KV cache and recurrent state; prints the tokens and tokens/s. MODEL is an HF folder, a Megatron "
+        + "shards folder or a torch_dist checkpoint.")
 public final class GenerateCommand implements Callable<Integer> {
 
   @Parameters(index = "0", description = "HF folder, Megatron shards folder or torch_dist checkpoint.")
