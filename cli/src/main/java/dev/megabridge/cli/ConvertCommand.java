@@ -1,6 +1,6 @@
 package dev.megabridge.cli;
 
-import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
@@ -49,13 +49,13 @@ public final class ConvertCommand implements Callable<Integer> {
     if (!format.equals("shards") && !format.equals("torch_dist")) {
       throw new UsageException("--format must be shards or torch_dist, got '" + format + "'");
     }
-    HfSource.MegatronForm form = HfSource.detect(source);
-    if (hfConfig != null && form != HfSource.MegatronForm.TORCH_DIST) {
+    CheckpointSource.MegatronForm form = CheckpointSource.detect(source);
+    if (hfConfig != null && form != CheckpointSource.MegatronForm.TORCH_DIST) {
       throw new UsageException("--hf-config applies to torch_dist sources only; " + source + " is a shards folder");
     }
     AutoBridge autoBridge = AutoBridge.discover();
     long start = System.nanoTime();
-    try (HfSource hf = HfSource.openMegatron(source, Optional.ofNullable(hfConfig)
+    try (CheckpointSource hf = CheckpointSource.openMegatron(source, Optional.ofNullable(hfConfig)
         .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
       if (format.equals("torch_dist")) {
         TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,

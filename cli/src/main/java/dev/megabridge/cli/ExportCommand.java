@@ -2,7 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.HfFolderWriter;
-import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
@@ -56,7 +56,7 @@ public final class ExportCommand implements Callable<Integer> {
     if (tpCheck.requested() && quantize.blocks().isEmpty()) {
       throw new UsageException("--check-tp checks an FP8 export: add --quantize fp8-block");
     }
-    if (HfSource.detect(source) == HfSource.MegatronForm.TORCH_DIST) {
+    if (CheckpointSource.detect(source) == CheckpointSource.MegatronForm.TORCH_DIST) {
       return exportTorchDist();
     }
     if (hfConfig != null) {
@@ -86,7 +86,7 @@ public final class ExportCommand implements Callable<Integer> {
     long start = System.nanoTime();
     TorchDistConversions.HfSummary summary;
     AutoBridge autoBridge = AutoBridge.discover();
-    try (HfSource checkpoint = HfSource.openTorchDist(source, Optional.ofNullable(hfConfig)
+    try (CheckpointSource checkpoint = CheckpointSource.openTorchDist(source, Optional.ofNullable(hfConfig)
         .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
       summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype),
           quantize.blocks()),

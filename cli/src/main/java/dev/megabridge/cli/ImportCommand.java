@@ -1,7 +1,7 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Importer;
-import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
@@ -79,7 +79,7 @@ public final class ImportCommand implements Callable<Integer> {
     long start = System.nanoTime();
     TorchDistConversions.TorchDistSummary summary;
     AutoBridge autoBridge = AutoBridge.discover();
-    try (HfSource hf = HfSource.openHf(source, autoBridge, dtypes.policy())) {
+    try (CheckpointSource hf = CheckpointSource.openHf(source, autoBridge, dtypes.policy())) {
       summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
           layout.bridgeOptions(), overwrite, threads.distcpFiles()),
           autoBridge,

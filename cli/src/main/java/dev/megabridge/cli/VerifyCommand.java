@@ -4,7 +4,7 @@ import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.WeightDiff;
 import dev.megabridge.core.convert.WeightDiff.Status;
 import dev.megabridge.core.convert.WeightDiff.TensorDiff;
-import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
@@ -83,7 +83,7 @@ public final class VerifyCommand implements Callable<Integer> {
     long start = System.nanoTime();
     AutoBridge autoBridge = AutoBridge.discover();
     WeightDiff.Report report;
-    try (HfSource a = HfSource.open(left, config, autoBridge); HfSource b = HfSource.open(right, config, autoBridge)) {
+    try (CheckpointSource a = CheckpointSource.open(left, config, autoBridge); CheckpointSource b = CheckpointSource.open(right, config, autoBridge)) {
       long total = a.infos().stream().mapToLong(info -> info.shape().numel() * info.dtype().byteSize()).sum()
           + b.infos().stream().mapToLong(info -> info.shape().numel() * info.dtype().byteSize()).sum();
       Progress progress = ConsoleProgress.create(common);

@@ -1,7 +1,7 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.error.UsageException;
-import dev.megabridge.core.io.Parallel;
+import dev.megabridge.core.io.WorkerPool;
 import picocli.CommandLine.Option;
 
 /** {@code --threads} of the commands that write a Megatron checkpoint: how many files are written at once. */
@@ -13,7 +13,7 @@ public final class WriteThreadsOption {
 
   /** Rank files written at once for {@code --format shards}. */
   int rankFiles() {
-    return threads == null ? Parallel.defaultFileThreads() : positive();
+    return threads == null ? WorkerPool.defaultFileThreads() : positive();
   }
 
   /** {@code .distcp} files of a torch_dist checkpoint (also how many are written at once). */

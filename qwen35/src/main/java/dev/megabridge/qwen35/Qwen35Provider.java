@@ -13,7 +13,7 @@ import java.util.Map;
 final class Qwen35Provider {
   private Qwen35Provider() {}
 
-  static LinkedHashMap<String, Object> fields(Qwen35Model model) {
+  static LinkedHashMap<String, Object> fields(Qwen35BridgeModel model) {
     Qwen35Config config = model.qwenConfig();
     TextConfig text = config.text();
     LinkedHashMap<String, Object> fields = new LinkedHashMap<>();
@@ -156,7 +156,7 @@ final class Qwen35Provider {
     return text.fullAttentionInterval().orElse(4);
   }
 
-  static List<String> megatronArgs(Qwen35Model model) {
+  static List<String> megatronArgs(Qwen35BridgeModel model) {
     Qwen35Config config = model.qwenConfig();
     TextConfig text = config.text();
     Map<String, Object> fields = fields(model);

@@ -23,6 +23,6 @@ public final class Qwen35VLBridge implements ModelBridge {
   @Override
   public BridgeModel bind(HfConfig config, String architecture, Optional<Set<String>> checkpointTensorNames,
       BridgeOptions options) {
-    return new Qwen35Model(this, Qwen35Config.parse(config, architecture), checkpointTensorNames, options);
+    return new Qwen35BridgeModel(this, Qwen35Config.parse(config, architecture), checkpointTensorNames, options);
   }
 }

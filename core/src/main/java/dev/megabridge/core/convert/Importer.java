@@ -5,7 +5,7 @@ import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.core.io.Parallel;
+import dev.megabridge.core.io.WorkerPool;
 import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
@@ -249,7 +249,7 @@ public final class Importer {
 
   private static void writeRanksInto(TensorSource checkpoint, Path hfDirectory, List<RankPlan> ranks,
       Path output, String sourceIdentity, Options options, Progress progress) {
-    Parallel.forEach(ranks, options.threads(), rank -> {
+    WorkerPool.forEach(ranks, options.threads(), rank -> {
       try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite(),
           List.of(hfDirectory))) {
         writeRank(checkpoint, rank, out.path(), sourceIdentity, progress);
@@ -260,7 +260,7 @@ public final class Importer {
 
   private static void writeRanks(TensorSource checkpoint, List<RankPlan> ranks, Path folder,
       String sourceIdentity, int threads, Progress progress) {
-    Parallel.forEach(ranks, threads, rank -> {
+    WorkerPool.forEach(ranks, threads, rank -> {
       Path directory = folder.resolve(rank.directory());
       try {
         Files.createDirectories(directory);

@@ -1,6 +1,6 @@
 package dev.megabridge.core.convert;
 
-import dev.megabridge.core.io.Parallel;
+import dev.megabridge.core.io.WorkerPool;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
@@ -61,7 +61,7 @@ public final class WeightDiff {
     names.addAll(right.names());
     ConcurrentHashMap<String, TensorDiff> results = new ConcurrentHashMap<>();
     long[] bytes = {0};
-    Parallel.forEach(List.copyOf(names), threads, name -> {
+    WorkerPool.forEach(List.copyOf(names), threads, name -> {
       TensorDiff diff = compareOne(name, left, right, progressBytes);
       results.put(name, diff);
       if (diff.status() == Status.IDENTICAL || diff.status() == Status.DIFFERENT) {

@@ -5,7 +5,7 @@ import dev.megabridge.core.convert.torchdist.DistPlacement;
 import dev.megabridge.core.convert.torchdist.TorchDistScheme;
 import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.qwen35.Qwen35Config.TextConfig;
-import dev.megabridge.qwen35.Qwen35Model;
+import dev.megabridge.qwen35.Qwen35BridgeModel;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -37,9 +37,9 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
       "in_proj", "out_norm", "out_proj", "linear_fc1", "linear_fc2", "pre_mlp_layernorm", "final_layernorm", "eh_proj",
       "enorm", "hnorm", "patch_norm");
 
-  private final Qwen35Model model;
+  private final Qwen35BridgeModel model;
 
-  public Qwen35TorchDistScheme(Qwen35Model model) {
+  public Qwen35TorchDistScheme(Qwen35BridgeModel model) {
     this.model = model;
   }
 

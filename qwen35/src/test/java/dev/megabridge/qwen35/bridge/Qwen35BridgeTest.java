@@ -22,7 +22,7 @@ import dev.megabridge.core.tensor.DType;
 import dev.megabridge.qwen35.Fixtures;
 import dev.megabridge.qwen35.Qwen35MappingTables;
 import dev.megabridge.qwen35.Qwen35MappingTables.ExpertStorage;
-import dev.megabridge.qwen35.Qwen35Model;
+import dev.megabridge.qwen35.Qwen35BridgeModel;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -42,12 +42,12 @@ class Qwen35BridgeTest {
   @TempDir
   Path temp;
 
-  private static Qwen35Model bind(Path folder) {
-    return (Qwen35Model) AUTO.fromHfPretrained(folder, BridgeOptions.defaults());
+  private static Qwen35BridgeModel bind(Path folder) {
+    return (Qwen35BridgeModel) AUTO.fromHfPretrained(folder, BridgeOptions.defaults());
   }
 
-  private static Qwen35Model bindNames(Path configFolder, Set<String> names) {
-    return (Qwen35Model) AUTO.fromConfig(dev.megabridge.core.config.HfConfig.load(configFolder), Optional.of(names),
+  private static Qwen35BridgeModel bindNames(Path configFolder, Set<String> names) {
+    return (Qwen35BridgeModel) AUTO.fromConfig(dev.megabridge.core.config.HfConfig.load(configFolder), Optional.of(names),
         BridgeOptions.defaults());
   }
 
@@ -100,7 +100,7 @@ class Qwen35BridgeTest {
   @Test
   void configOnlyFolderWorksForProviderAndPlan() {
     Path folder = TestCheckpoints.writeConfig(Fixtures.tiny("qwen35_moe_vl"), temp.resolve("cfg"), config -> { });
-    Qwen35Model model = bind(folder);
+    Qwen35BridgeModel model = bind(folder);
     assertThat(model.provider()).containsEntry("num_moe_experts", 8);
     assertThat(model.mainExpertStorage()).isEqualTo(ExpertStorage.PER_EXPERT);
     Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
@@ -224,10 +224,10 @@ class Qwen35BridgeTest {
 
   @Test
   void expertStorageIsDetectedFromTensorNames() {
-    Qwen35Model perExpert = bind(Fixtures.tiny("qwen35_moe_vl_bf16"));
+    Qwen35BridgeModel perExpert = bind(Fixtures.tiny("qwen35_moe_vl_bf16"));
     assertThat(perExpert.mainExpertStorage()).isEqualTo(ExpertStorage.PER_EXPERT);
     assertThat(perExpert.mtpExpertStorage()).isEqualTo(ExpertStorage.PER_EXPERT);
-    Qwen35Model packed = bind(Fixtures.tiny("qwen35_moe_vl_packed_bf16"));
+    Qwen35BridgeModel packed = bind(Fixtures.tiny("qwen35_moe_vl_packed_bf16"));
     assertThat(packed.mainExpertStorage()).isEqualTo(ExpertStorage.PACKED);
     assertThat(packed.mtpExpertStorage()).isEqualTo(ExpertStorage.PER_EXPERT);
     ParamMapping fc1 = packed.registry().megatronToHf("language_model.decoder.layers.2.mlp.experts.linear_fc1.weight5")
@@ -257,7 +257,7 @@ class Qwen35BridgeTest {
   @Test
   void packedMtpExpertsAreDetected() {
     Path folder = Fixtures.tiny("qwen35_moe_vl_packed_bf16");
-    Qwen35Model model = bindNames(folder, withPackedMtp(names(folder)));
+    Qwen35BridgeModel model = bindNames(folder, withPackedMtp(names(folder)));
     assertThat(model.mtpExpertStorage()).isEqualTo(ExpertStorage.PACKED);
     List<ParamMapping> rows = model.registry().mappings();
     assertThat(rows).anyMatch(row -> row.hfParams().containsValue("mtp.layers.*.mlp.experts.gate_up_proj")
@@ -279,7 +279,7 @@ class Qwen35BridgeTest {
     Path config = TestCheckpoints.writeConfig(Fixtures.tiny("qwen35_dense_vl"), temp.resolve("nomtp"),
         root -> textConfig(root).remove("mtp_num_hidden_layers"));
     Set<String> names = names(Fixtures.tiny("qwen35_dense_vl"));
-    Qwen35Model inferred = bindNames(config, names);
+    Qwen35BridgeModel inferred = bindNames(config, names);
     assertThat(inferred.mtpLayers()).isEqualTo(1);
     assertThat(inferred.facts()).containsEntry("mtp_layers", 1);
     assertThat((String) inferred.facts().get("mtp_layers_from")).contains("inferred");
@@ -298,7 +298,7 @@ class Qwen35BridgeTest {
   @Test
   void legacyMtpNamesResolveLikeCurrentOnes() {
     for (String fixture : List.of("qwen35_dense_vl", "qwen35_moe_vl", "qwen35_moe_vl_packed_bf16")) {
-      Qwen35Model model = bind(Fixtures.tiny(fixture));
+      Qwen35BridgeModel model = bind(Fixtures.tiny(fixture));
       int checked = 0;
       for (MegatronParam param : model.megatronParams(ParallelLayout.single())) {
         if (!param.name().contains(".mtp_model_layer.")) {
@@ -346,7 +346,7 @@ class Qwen35BridgeTest {
   void tiedModelHasNoLmHeadAndAnOutputCopyOnlyWithPipelining() {
     Path tied = TestCheckpoints.rewrite(Fixtures.tiny("qwen35_dense_vl"), temp.resolve("tied"),
         config -> config.put("tie_word_embeddings", true), tensors -> tensors.remove("lm_head.weight"));
-    Qwen35Model model = bind(tied);
+    Qwen35BridgeModel model = bind(tied);
     assertThat(model.tiedEmbeddings()).isTrue();
     assertThat(model.hfTensors()).noneMatch(spec -> spec.name().equals("lm_head.weight"));
     assertThat(model.megatronParams(ParallelLayout.single())).noneMatch(p -> p.name().contains("output_layer"));

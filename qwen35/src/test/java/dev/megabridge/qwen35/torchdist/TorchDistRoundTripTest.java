@@ -7,7 +7,7 @@ import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
@@ -34,7 +34,7 @@ class TorchDistRoundTripTest {
   Path temp;
 
   static Path importTorchDist(Path hf, Path output, ParallelLayout requested, BridgeOptions options) {
-    try (HfSource source = HfSource.openHf(hf)) {
+    try (CheckpointSource source = CheckpointSource.openHf(hf)) {
       TorchDistConversions.toTorchDist(source, output, new TorchDistOptions(requested, options, false, 2), AUTO_BRIDGE,
           Progress.NONE);
     }
@@ -42,7 +42,7 @@ class TorchDistRoundTripTest {
   }
 
   static void exportHf(Path torchDist, Optional<Path> hfConfig, Path output) {
-    try (HfSource source = HfSource.openTorchDist(torchDist, hfConfig, AUTO_BRIDGE)) {
+    try (CheckpointSource source = CheckpointSource.openTorchDist(torchDist, hfConfig, AUTO_BRIDGE)) {
       TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, AUTO_BRIDGE,
           Progress.NONE);
     }
@@ -83,13 +83,13 @@ class TorchDistRoundTripTest {
     Importer.run(source, shards, new Importer.Options(first, BridgeOptions.defaults(), Optional.empty(), false, 2),
         AUTO_BRIDGE, Progress.NONE);
     Path save = temp.resolve("save");
-    try (HfSource fromShards = HfSource.openMegatron(shards, Optional.empty(), AUTO_BRIDGE)) {
+    try (CheckpointSource fromShards = CheckpointSource.openMegatron(shards, Optional.empty(), AUTO_BRIDGE)) {
       TorchDistConversions.toTorchDist(fromShards, save, new TorchDistOptions(first, BridgeOptions.defaults(), false, 1),
           AUTO_BRIDGE, Progress.NONE);
     }
     Path again = temp.resolve("shards2");
     ParallelLayout second = model.contains("moe") ? ParallelLayout.of(1, 2, 1, 8, 1) : ParallelLayout.of(1, 4, 1, 1, 1);
-    try (HfSource fromTorchDist = HfSource.openMegatron(save, Optional.empty(), AUTO_BRIDGE)) {
+    try (CheckpointSource fromTorchDist = CheckpointSource.openMegatron(save, Optional.empty(), AUTO_BRIDGE)) {
       TorchDistConversions.toShards(fromTorchDist, again, second,
           new BridgeOptions(MtpNaming.LEGACY, ExpertNaming.SEQUENTIAL), false, 2, AUTO_BRIDGE, Progress.NONE);
     }

@@ -2,7 +2,7 @@ package dev.megabridge.runtime.qwen35;
 
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.ShardsManifest;
-import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.error.UsageException;
@@ -103,7 +103,7 @@ public final class Qwen35Model implements AutoCloseable {
       }
     }
     if (TorchDistCheckpoint.isPresent(directory)) {
-      HfSource source = HfSource.openTorchDist(directory, hfConfig, AutoBridge.discover());
+      CheckpointSource source = CheckpointSource.openTorchDist(directory, hfConfig, AutoBridge.discover());
       try {
         return new Qwen35Model(parse(directory, source.config()), new CheckpointWeights(source.tensors()), options,
             source);
@@ -145,7 +145,7 @@ public final class Qwen35Model implements AutoCloseable {
       return directory.resolve(ShardsManifest.HF_FILES_DIR);
     }
     if (TorchDistCheckpoint.isPresent(directory)) {
-      try (HfSource source = HfSource.openTorchDist(directory, hfConfig, AutoBridge.discover())) {
+      try (CheckpointSource source = CheckpointSource.openTorchDist(directory, hfConfig, AutoBridge.discover())) {
         return source.smallFilesDirectory();
       }
     }

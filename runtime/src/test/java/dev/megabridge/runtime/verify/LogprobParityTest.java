@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.data.Offset.offset;
 
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.HfSource;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
@@ -52,7 +52,7 @@ class LogprobParityTest {
   @ValueSource(strings = {"qwen35_dense_vl", "qwen35_moe_vl_packed_bf16"})
   void torchDistForwardEqualsTheHfSourceBitForBit(String name) {
     Path torchDist = temp.resolve("torch_dist");
-    try (HfSource source = HfSource.openHf(fixture(name))) {
+    try (CheckpointSource source = CheckpointSource.openHf(fixture(name))) {
       TorchDistConversions.toTorchDist(source, torchDist, new TorchDistConversions.TorchDistOptions(
           ParallelLayout.of(1, 1, 1, 1, 1), BridgeOptions.defaults(), false, 2), AutoBridge.discover(), Progress.NONE);
     }

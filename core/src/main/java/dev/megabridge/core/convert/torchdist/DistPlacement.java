@@ -1,6 +1,6 @@
 package dev.megabridge.core.convert.torchdist;
 
-import dev.megabridge.core.io.torchdist.MegatronShards;
+import dev.megabridge.core.io.torchdist.TorchDistChunks;
 import java.util.Optional;
 
 /**
@@ -16,9 +16,9 @@ public record DistPlacement(DistForm form, Optional<String> teModule, boolean vo
    */
   public Optional<String> extraStateKey() {
     return teModule.map(module -> switch (form) {
-      case DistForm.Stacked stacked -> MegatronShards.shardedObjectKey(module + "._extra_state",
+      case DistForm.Stacked stacked -> TorchDistChunks.shardedObjectKey(module + "._extra_state",
           new long[] {stacked.index()}, new long[] {stacked.count()});
-      case DistForm.Whole _, DistForm.SwigluHalves _, DistForm.Sections _ -> MegatronShards.extraStateKey(module);
+      case DistForm.Whole _, DistForm.SwigluHalves _, DistForm.Sections _ -> TorchDistChunks.extraStateKey(module);
     });
   }
 }

@@ -1,5 +1,6 @@
 package dev.megabridge.core.convert.torchdist;
 
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.HfTensorInfo;
@@ -10,7 +11,7 @@ import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.convert.SourceIdentity;
 import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.core.io.Parallel;
+import dev.megabridge.core.io.WorkerPool;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
 import dev.megabridge.core.io.pickle.PickleValue.PyInt;
@@ -33,7 +34,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Writes the HF tensors of an {@link HfSource} as a torch_dist checkpoint, a megabridge shards folder or
+ * Writes the HF tensors of an {@link CheckpointSource} as a torch_dist checkpoint, a megabridge shards folder or
  * an HF folder — the engines behind {@code import --format torch_dist}, {@code export} of torch_dist and
  * {@code convert}. Every output is streamed from lazy views and appears atomically.
  */
@@ -59,12 +60,12 @@ public final class TorchDistConversions {
 
   public record HfSummary(String architecture, int tensors, int files, long bytesWritten, Path output) {}
 
-  private static BridgeModel bind(HfSource source, AutoBridge autoBridge, BridgeOptions options) {
+  private static BridgeModel bind(CheckpointSource source, AutoBridge autoBridge, BridgeOptions options) {
     return autoBridge.fromConfig(source.config(), Optional.of(new LinkedHashSet<>(source.infoMap().keySet())), options);
   }
 
   /** HF tensors → torch_dist save folder ({@code release/} + tracker) with the sidecar for config-less export. */
-  public static TorchDistSummary toTorchDist(HfSource source, Path output, TorchDistOptions options,
+  public static TorchDistSummary toTorchDist(CheckpointSource source, Path output, TorchDistOptions options,
       AutoBridge autoBridge, Progress progress) {
     BridgeModel model = bind(source, autoBridge, options.bridgeOptions());
     Map<String, HfTensorInfo> infos = source.infoMap();
@@ -113,7 +114,7 @@ public final class TorchDistConversions {
   }
 
   /** HF tensors → megabridge shards folder of {@code layout} (what {@code import --format shards} writes). */
-  public static ShardsSummary toShards(HfSource source, Path output, ParallelLayout layout, BridgeOptions options,
+  public static ShardsSummary toShards(CheckpointSource source, Path output, ParallelLayout layout, BridgeOptions options,
       boolean overwrite, int threads, AutoBridge autoBridge, Progress progress) {
     BridgeModel model = bind(source, autoBridge, options);
     ShardPlan plan = ShardPlan.build(model, layout, source.infoMap());
@@ -124,7 +125,7 @@ public final class TorchDistConversions {
     try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
       HfFiles.copy(source.smallFilesDirectory(), out.path().resolve(ShardsManifest.HF_FILES_DIR), source.smallFiles());
       Files.writeString(out.path().resolve(ShardsManifest.FILE_NAME), manifest.toJson(), StandardCharsets.UTF_8);
-      Parallel.forEach(plan.ranks(), threads, (RankPlan rank) -> {
+      WorkerPool.forEach(plan.ranks(), threads, (RankPlan rank) -> {
         Path directory = out.path().resolve(rank.directory());
         try {
           Files.createDirectories(directory);
@@ -149,7 +150,7 @@ public final class TorchDistConversions {
    * without a recorded split is sharded by {@link #DEFAULT_MAX_SHARD_BYTES}), converted as {@code options} asks
    * ({@link HfFolderWriter}), and the small files.
    */
-  public static HfSummary toHf(HfSource source, Path output, HfFolderWriter.Options options,
+  public static HfSummary toHf(CheckpointSource source, Path output, HfFolderWriter.Options options,
       Optional<Long> maxShardBytes, boolean overwrite, AutoBridge autoBridge, Progress progress) {
     // The bridge says which tensors stay F32 under a requested dtype and which are quantized.
     BridgeModel model = bind(source, autoBridge, BridgeOptions.defaults());

@@ -7,7 +7,7 @@ import dev.megabridge.core.error.InternalException;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
-import dev.megabridge.core.io.torchdist.MegatronShards;
+import dev.megabridge.core.io.torchdist.TorchDistChunks;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.BytesEntry;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.Contents;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.TensorEntry;
@@ -50,12 +50,12 @@ public final class TorchDistKeys {
       DistPlacement placement = scheme.place(entry.param());
       Tensor full = Importer.shard(source, entry);
       switch (placement.form()) {
-        case DistForm.Whole whole -> put(byKey, whole.key(), MegatronShards.single(whole.key(), full));
-        case DistForm.SwigluHalves halves -> put(byKey, halves.key(), MegatronShards.swigluFc1(halves.key(), full));
+        case DistForm.Whole whole -> put(byKey, whole.key(), TorchDistChunks.single(whole.key(), full));
+        case DistForm.SwigluHalves halves -> put(byKey, halves.key(), TorchDistChunks.swigluFc1(halves.key(), full));
         case DistForm.Sections sections -> {
           Map<String, Long> rows = new LinkedHashMap<>();
           sections.sections().forEach(section -> rows.put(section.name(), section.rows()));
-          for (TensorEntry section : MegatronShards.sections(sections.key(), full, rows)) {
+          for (TensorEntry section : TorchDistChunks.sections(sections.key(), full, rows)) {
             put(byKey, section.key(), section);
           }
         }
@@ -79,7 +79,7 @@ public final class TorchDistKeys {
             throw new MappingException("'" + keyed.getKey() + "': have indices " + stack.parts().keySet() + ", need 0.."
                 + (stack.form().count() - 1));
           }
-          tensors.add(MegatronShards.experts(keyed.getKey(), List.copyOf(stack.parts().values()),
+          tensors.add(TorchDistChunks.experts(keyed.getKey(), List.copyOf(stack.parts().values()),
               stack.form().swigluHalves()));
         }
       }

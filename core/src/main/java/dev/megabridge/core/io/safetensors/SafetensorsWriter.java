@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.error.InternalException;
 import dev.megabridge.core.io.Crc32;
 import dev.megabridge.core.io.FileSink;
-import dev.megabridge.core.io.Parallel;
+import dev.megabridge.core.io.WorkerPool;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -172,7 +172,7 @@ public final class SafetensorsWriter {
     Map<String, String> weightMap = new LinkedHashMap<>();
     long totalSize = 0;
     // Files are independent: write them in parallel (each one's sink holds at most three blocks).
-    Parallel.forEach(java.util.stream.IntStream.range(0, shards.size()).boxed().toList(), threads,
+    WorkerPool.forEach(java.util.stream.IntStream.range(0, shards.size()).boxed().toList(), threads,
         index -> writeFile(directory.resolve(fileNames.get(index)), shards.get(index), progress));
     for (int index = 0; index < shards.size(); index++) {
       for (Entry entry : shards.get(index)) {

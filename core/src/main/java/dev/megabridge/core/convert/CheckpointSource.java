@@ -1,12 +1,7 @@
-package dev.megabridge.core.convert.torchdist;
+package dev.megabridge.core.convert;
 
 import dev.megabridge.core.config.HfConfig;
-import dev.megabridge.core.convert.HfDtypes;
-import dev.megabridge.core.convert.HfFiles;
-import dev.megabridge.core.convert.HfTensorInfo;
-import dev.megabridge.core.convert.Importer;
-import dev.megabridge.core.convert.MegatronCheckpoint;
-import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.InternalException;
 import dev.megabridge.core.io.TensorSource;
@@ -34,11 +29,11 @@ import java.util.Optional;
  * @param recordedFiles whether {@code infos} carry the source's real file split (false for a Megatron
  *     torch_dist checkpoint opened with only an HF config)
  */
-public record HfSource(Path location, TensorSource tensors, HfConfig config, List<HfTensorInfo> infos,
+public record CheckpointSource(Path location, TensorSource tensors, HfConfig config, List<HfTensorInfo> infos,
     boolean recordedFiles, Path smallFilesDirectory, List<String> smallFiles, AutoCloseable resource)
     implements AutoCloseable {
 
-  public HfSource {
+  public CheckpointSource {
     infos = List.copyOf(infos);
     smallFiles = List.copyOf(smallFiles);
   }
@@ -50,12 +45,12 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
   }
 
   /** An HF folder: config, safetensors and small files; mixed dtypes are an error. */
-  public static HfSource openHf(Path directory) {
+  public static CheckpointSource openHf(Path directory) {
     return openHf(directory, AutoBridge.discover(), HfDtypes.Policy.strict());
   }
 
   /** An HF folder: config, safetensors and small files, their dtypes checked under {@code dtypes}. */
-  public static HfSource openHf(Path directory, AutoBridge autoBridge, HfDtypes.Policy dtypes) {
+  public static CheckpointSource openHf(Path directory, AutoBridge autoBridge, HfDtypes.Policy dtypes) {
     HfConfig config = HfConfig.load(directory);
     SafetensorsCheckpoint files = SafetensorsCheckpoint.open(directory);
     try {
@@ -66,7 +61,7 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
       BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())),
           BridgeOptions.defaults());
       HfDtypes.check(model, infos.values(), directory, dtypes);
-      return new HfSource(directory, checkpoint, config, List.copyOf(infos.values()), true,
+      return new CheckpointSource(directory, checkpoint, config, List.copyOf(infos.values()), true,
           directory, HfFiles.smallFiles(directory), files);
     } catch (RuntimeException e) {
       files.close();
@@ -78,7 +73,7 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
    * A checkpoint of any form megabridge reads: a shards folder, a torch_dist checkpoint ({@code hfConfig} for one
    * megabridge did not write), else an HF folder (plain or blockwise FP8, read dequantized to bf16).
    */
-  public static HfSource open(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
+  public static CheckpointSource open(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
     if (ShardsManifest.isPresent(directory) || TorchDistCheckpoint.isPresent(directory)) {
       return openMegatron(directory, hfConfig, autoBridge);
     }
@@ -98,18 +93,18 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
   }
 
   /** A Megatron folder of either form; {@code hfConfig} is only used (and only needed) for torch_dist. */
-  public static HfSource openMegatron(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
+  public static CheckpointSource openMegatron(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
     return switch (detect(directory)) {
       case SHARDS -> openShards(directory, autoBridge);
       case TORCH_DIST -> openTorchDist(directory, hfConfig, autoBridge);
     };
   }
 
-  public static HfSource openShards(Path directory, AutoBridge autoBridge) {
+  public static CheckpointSource openShards(Path directory, AutoBridge autoBridge) {
     MegatronCheckpoint checkpoint = MegatronCheckpoint.open(directory, autoBridge);
     try {
       ShardsManifest manifest = checkpoint.manifest();
-      return new HfSource(directory, new MapSource(directory, checkpoint.hfTensors()), manifest.config(directory),
+      return new CheckpointSource(directory, new MapSource(directory, checkpoint.hfTensors()), manifest.config(directory),
           manifest.hfTensors(), true, directory.resolve(ShardsManifest.HF_FILES_DIR), manifest.hfFiles(), checkpoint);
     } catch (RuntimeException e) {
       checkpoint.close();
@@ -117,10 +112,10 @@ public record HfSource(Path location, TensorSource tensors, HfConfig config, Lis
     }
   }
 
-  public static HfSource openTorchDist(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
+  public static CheckpointSource openTorchDist(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
     TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, autoBridge);
     // Nothing below can fail: the checkpoint resolved and checked everything when it opened.
-    return new HfSource(checkpoint.directory(), new MapSource(checkpoint.directory(), checkpoint.hfTensors()),
+    return new CheckpointSource(checkpoint.directory(), new MapSource(checkpoint.directory(), checkpoint.hfTensors()),
         checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
         checkpoint.smallFiles(), checkpoint);
   }

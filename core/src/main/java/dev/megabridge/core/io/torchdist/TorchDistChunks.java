@@ -17,8 +17,8 @@ import java.util.stream.Collectors;
  * TP=1/EP=1/PP=1 Megatron save writes them (spec §5.1–§5.5, §5.7, §2.6). Which parameter takes which form
  * is a model decision made by the model's bridge; every chunk here is a lazy view of the input.
  */
-public final class MegatronShards {
-  private MegatronShards() {}
+public final class TorchDistChunks {
+  private TorchDistChunks() {}
 
   /** A replicated (or TP=1) parameter: one chunk at the origin. */
   public static TensorEntry single(String key, Tensor tensor) {

@@ -10,8 +10,8 @@ import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 /** Runs independent work items on a bounded pool; the first failure is rethrown as it was thrown. */
-public final class Parallel {
-  private Parallel() {}
+public final class WorkerPool {
+  private WorkerPool() {}
 
   /**
    * Rank files an import writes at once unless the user says otherwise: at least eight, so that enough direct

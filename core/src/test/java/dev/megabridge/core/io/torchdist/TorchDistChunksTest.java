@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class MegatronShardsTest {
+class TorchDistChunksTest {
 
   /** Reassembles an entry's chunks with the reader's assembly, so layout and content are both checked. */
   private static Tensor reassemble(TensorEntry entry) {
@@ -26,7 +26,7 @@ class MegatronShardsTest {
   @Test
   void swigluFc1IsTwoRowHalves() {
     Tensor fc1 = TorchDistRoundTripTest.randomTensor(DType.BF16, Shape.of(8, 3), 1);
-    TensorEntry entry = MegatronShards.swigluFc1("decoder.layers.0.mlp.linear_fc1.weight", fc1);
+    TensorEntry entry = TorchDistChunks.swigluFc1("decoder.layers.0.mlp.linear_fc1.weight", fc1);
     assertThat(entry.chunks()).extracting(ChunkData::offsets).containsExactly(List.of(0L, 0L), List.of(4L, 0L));
     assertThat(entry.chunks()).extracting(chunk -> chunk.data().shape()).containsOnly(Shape.of(4, 3));
     assertThat(reassemble(entry).toByteArray()).isEqualTo(fc1.toByteArray());
@@ -37,7 +37,7 @@ class MegatronShardsTest {
     List<Tensor> layers = List.of(TorchDistRoundTripTest.randomTensor(DType.F32, Shape.of(2, 3), 1),
         TorchDistRoundTripTest.randomTensor(DType.F32, Shape.of(2, 3), 2),
         TorchDistRoundTripTest.randomTensor(DType.F32, Shape.of(2, 3), 3));
-    TensorEntry entry = MegatronShards.stackedLayers("vision_model.decoder.layers.mlp.linear_fc2.weight", layers);
+    TensorEntry entry = TorchDistChunks.stackedLayers("vision_model.decoder.layers.mlp.linear_fc2.weight", layers);
     assertThat(entry.globalShape()).isEqualTo(Shape.of(3, 2, 3));
     assertThat(entry.chunks()).extracting(ChunkData::offsets)
         .containsExactly(List.of(0L, 0L, 0L), List.of(1L, 0L, 0L), List.of(2L, 0L, 0L));
@@ -49,7 +49,7 @@ class MegatronShardsTest {
   void expertFc1HasOneChunkPerExpertAndHalf() {
     List<Tensor> experts = List.of(TorchDistRoundTripTest.randomTensor(DType.BF16, Shape.of(4, 2), 5),
         TorchDistRoundTripTest.randomTensor(DType.BF16, Shape.of(4, 2), 6));
-    TensorEntry entry = MegatronShards.experts("decoder.layers.1.mlp.experts.experts.linear_fc1.weight", experts,
+    TensorEntry entry = TorchDistChunks.experts("decoder.layers.1.mlp.experts.experts.linear_fc1.weight", experts,
         true);
     assertThat(entry.globalShape()).isEqualTo(Shape.of(2, 4, 2));
     assertThat(entry.chunks()).extracting(ChunkData::offsets).containsExactly(List.of(0L, 0L, 0L),
@@ -66,7 +66,7 @@ class MegatronShardsTest {
     rows.put("key", 2L);
     rows.put("value", 3L);
     rows.put("z", 3L);
-    List<TensorEntry> entries = MegatronShards.sections("decoder.layers.0.self_attention.in_proj.weight", fused, rows);
+    List<TensorEntry> entries = TorchDistChunks.sections("decoder.layers.0.self_attention.in_proj.weight", fused, rows);
     assertThat(entries).extracting(TensorEntry::key).containsExactly(
         "decoder.layers.0.self_attention.in_proj.weight.query", "decoder.layers.0.self_attention.in_proj.weight.key",
         "decoder.layers.0.self_attention.in_proj.weight.value", "decoder.layers.0.self_attention.in_proj.weight.z");
@@ -77,9 +77,9 @@ class MegatronShardsTest {
 
   @Test
   void shardedObjectKeysFollowMegatron() {
-    assertThat(MegatronShards.extraStateKey("decoder.layers.3.self_attention.linear_qkv"))
+    assertThat(TorchDistChunks.extraStateKey("decoder.layers.3.self_attention.linear_qkv"))
         .isEqualTo("decoder.layers.3.self_attention.linear_qkv._extra_state/shard_0_1");
-    assertThat(MegatronShards.shardedObjectKey("decoder.layers.mlp.experts.experts.linear_fc1._extra_state",
+    assertThat(TorchDistChunks.shardedObjectKey("decoder.layers.mlp.experts.experts.linear_fc1._extra_state",
         new long[] {5, 17}, new long[] {32, 128}))
         .isEqualTo("decoder.layers.mlp.experts.experts.linear_fc1._extra_state/shard_5.17_32.128");
   }

@@ -30,7 +30,7 @@ import java.util.regex.Pattern;
  * A Qwen3.5 bridge bound to one checkpoint: layout variants detected from the tensor names (spec §4.4),
  * the expected HF tensors, the Megatron parameters of any layout, the provider and Megatron-LM arguments.
  */
-public final class Qwen35Model implements BridgeModel {
+public final class Qwen35BridgeModel implements BridgeModel {
 
   private static final String GDN_FLOAT32_A_LOG = ".linear_attn.A_log";
   private static final String GDN_FLOAT32_NORM = ".linear_attn.norm.weight";
@@ -46,7 +46,7 @@ public final class Qwen35Model implements BridgeModel {
   private final MappingRegistry registry;
   private final Qwen35MappingTables.Prefixes prefixes;
 
-  Qwen35Model(ModelBridge bridge, Qwen35Config config, Optional<Set<String>> names, BridgeOptions options) {
+  Qwen35BridgeModel(ModelBridge bridge, Qwen35Config config, Optional<Set<String>> names, BridgeOptions options) {
     this.bridge = bridge;
     this.config = config;
     this.options = options;
@@ -57,7 +57,7 @@ public final class Qwen35Model implements BridgeModel {
     this.mtpExperts = config.moe() ? detectStorage(config.source(), names, "^mtp\\.layers\\.\\d+\\.mlp\\.experts\\.", "MTP")
         : ExpertStorage.PER_EXPERT;
     int declared = config.declaredMtpLayers();
-    int present = names.map(Qwen35Model::mtpLayersIn).orElse(0);
+    int present = names.map(Qwen35BridgeModel::mtpLayersIn).orElse(0);
     if (config.text().mtpNumHiddenLayers().isEmpty() && present > 0) {
       this.mtpLayers = present;
       this.mtpInferred = true;
