@@ -45,6 +45,9 @@ public final class ExportCommand implements Callable<Integer> {
   QuantizeOptions quantize;
 
   @Mixin
+  WriteThreadsOption threads;
+
+  @Mixin
   TensorParallelCheckOptions tpCheck;
 
   @Mixin
@@ -65,7 +68,7 @@ public final class ExportCommand implements Callable<Integer> {
     long start = System.nanoTime();
     Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(parseDtype(dtype),
         Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
-        quantize.blocks()), AutoBridge.discover(), ConsoleProgress.create(common));
+        quantize.blocks(), threads.hfFiles()), AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (!common.json) {
       System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%s%n", summary.architecture(),
@@ -89,7 +92,7 @@ public final class ExportCommand implements Callable<Integer> {
     try (CheckpointSource checkpoint = CheckpointSource.openTorchDist(source, Optional.ofNullable(hfConfig)
         .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
       summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype),
-          quantize.blocks()),
+          quantize.blocks(), threads.hfFiles()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
           autoBridge, ConsoleProgress.create(common));
     }

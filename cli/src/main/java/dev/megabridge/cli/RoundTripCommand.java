@@ -3,7 +3,9 @@ package dev.megabridge.cli;
 import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.HfDtypes;
+import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.error.BridgeException;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.spi.AutoBridge;
@@ -37,17 +39,26 @@ public final class RoundTripCommand implements Callable<Integer> {
   @Mixin
   MixedDtypesOption dtypes;
 
+  @Mixin
+  WriteThreadsOption threads;
+
   @Override
   public Integer call() {
     Output.existingDirectory(source, "HF folder");
     Map<String, Object> report = run(source, work == null ? TemporaryFolders.systemTemp() : work, layout, common,
-        dtypes.policy());
+        dtypes.policy(), threads.rankFiles(), threads.hfFiles());
+    boolean identical = report.get("identical").equals(Boolean.TRUE);
     if (common.json) {
+      // One JSON document either way: the report says "identical": false and lists the differences.
       Output.json(report);
-    } else {
-      InspectCommand.print(report, "");
+      if (!identical) {
+        System.err.println("error: round trip of " + source + " is not bit-identical");
+        return BridgeException.ExitCode.BAD_INPUT.code();
+      }
+      return 0;
     }
-    if (!report.get("identical").equals(Boolean.TRUE)) {
+    InspectCommand.print(report, "");
+    if (!identical) {
       throw new MappingException("round trip of " + source + " is not bit-identical: " + report.get("differences"));
     }
     return 0;
@@ -56,13 +67,14 @@ public final class RoundTripCommand implements Callable<Integer> {
   /** The scratch folders' name prefix; those of killed runs are removed by the next run in the same folder. */
   static final String SCRATCH_PREFIX = "megabridge-roundtrip-";
 
-  /** {@link #run(Path, Path, LayoutOptions, CommonOptions, HfDtypes.Policy)} with mixed dtypes an error. */
+  /** A round trip with mixed dtypes an error and the default numbers of files written at once. */
   static Map<String, Object> run(Path source, Path workParent, LayoutOptions layout, CommonOptions common) {
-    return run(source, workParent, layout, common, MixedDtypesOption.policy(false));
+    return run(source, workParent, layout, common, MixedDtypesOption.policy(false),
+        Runtime.getRuntime().availableProcessors(), HfFolderWriter.FILES_AT_ONCE);
   }
 
   static Map<String, Object> run(Path source, Path workParent, LayoutOptions layout, CommonOptions common,
-      HfDtypes.Policy dtypePolicy) {
+      HfDtypes.Policy dtypePolicy, int rankFiles, int hfFiles) {
     TemporaryFolders.Registration registration = TemporaryFolders.scratch(workParent, SCRATCH_PREFIX,
         "the round trip's scratch folder");
     Path scratch = registration.folder();
@@ -72,11 +84,12 @@ public final class RoundTripCommand implements Callable<Integer> {
       Path exported = scratch.resolve("hf");
       long start = System.nanoTime();
       Importer.Summary imported = Importer.run(source, shards, new Importer.Options(layout.layout(),
-          layout.bridgeOptions(), Optional.empty(), false, Runtime.getRuntime().availableProcessors(), dtypePolicy),
+          layout.bridgeOptions(), Optional.empty(), false, rankFiles, dtypePolicy),
           autoBridge,
           ConsoleProgress.create(common));
       long middle = System.nanoTime();
-      Exporter.run(shards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), autoBridge,
+      Exporter.run(shards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false, Optional.empty(),
+          hfFiles), autoBridge,
           ConsoleProgress.create(common));
       long end = System.nanoTime();
       CheckpointComparison.Result result = CheckpointComparison.compare(source, exported);

@@ -8,7 +8,7 @@ import picocli.CommandLine.Option;
 public final class WriteThreadsOption {
   @Option(names = "--threads",
       description = "Files written in parallel: ranks for shards (default 8 or the CPU count if more), .distcp files "
-          + "for torch_dist (default the CPU count).")
+          + "for torch_dist, safetensors files of an HF export (default the CPU count).")
   Integer threads;
 
   /** Rank files written at once for {@code --format shards}. */
@@ -18,6 +18,11 @@ public final class WriteThreadsOption {
 
   /** {@code .distcp} files of a torch_dist checkpoint (also how many are written at once). */
   int distcpFiles() {
+    return threads == null ? Runtime.getRuntime().availableProcessors() : positive();
+  }
+
+  /** safetensors files of an HF folder written at once. */
+  int hfFiles() {
     return threads == null ? Runtime.getRuntime().availableProcessors() : positive();
   }
 

@@ -102,6 +102,9 @@ class FlagsTest {
           List.of("forward", fixture("qwen35_dense_vl").toString(), temp.resolve("e").toString(), "--inputs",
               fixture("qwen35_dense_vl").resolve("config.json").toString()),
           List.of("generate", fixture("qwen35_dense_vl").toString(), "--prompt-ids", "1"),
+          List.of("export", shards.toString(), temp.resolve("f").toString()),
+          List.of("roundtrip", fixture("qwen35_dense_vl").toString()),
+          List.of("verify", fixture("qwen35_dense_vl").toString(), fixture("qwen35_dense_vl").toString()),
           List.of("bench", "decode"));
       for (List<String> command : commands) {
         List<String> arguments = new ArrayList<>(command);
@@ -113,6 +116,7 @@ class FlagsTest {
     }
     assertThat(temp.resolve("a")).doesNotExist();
     assertThat(temp.resolve("c")).doesNotExist();
+    assertThat(temp.resolve("f")).doesNotExist();
   }
 
   @Test

@@ -21,14 +21,19 @@ public final class Exporter {
    * @param quantize when present, the policy's weights are written as blockwise FP8 with this block size
    */
   public record Options(Optional<DType> dtype, Optional<Long> maxShardBytes, boolean overwrite,
-      Optional<Fp8Blocks> quantize) {
+      Optional<Fp8Blocks> quantize, int filesAtOnce) {
 
     public Options(Optional<DType> dtype, Optional<Long> maxShardBytes, boolean overwrite) {
       this(dtype, maxShardBytes, overwrite, Optional.empty());
     }
 
+    public Options(Optional<DType> dtype, Optional<Long> maxShardBytes, boolean overwrite,
+        Optional<Fp8Blocks> quantize) {
+      this(dtype, maxShardBytes, overwrite, quantize, HfFolderWriter.FILES_AT_ONCE);
+    }
+
     HfFolderWriter.Options writer() {
-      return new HfFolderWriter.Options(dtype, quantize);
+      return new HfFolderWriter.Options(dtype, quantize, filesAtOnce);
     }
   }
 
@@ -46,7 +51,7 @@ public final class Exporter {
       Map<String, String> written;
       try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), List.of(megatronDirectory))) {
         written = HfFolderWriter.writeTensors(out.path(), prepared, checkpoint.manifest().hfTensorMap(),
-            options.maxShardBytes(), progress);
+            options.maxShardBytes(), options.writer(), progress);
         HfFolderWriter.writeSmallFiles(out.path(), megatronDirectory.resolve(ShardsManifest.HF_FILES_DIR),
             checkpoint.manifest().hfFiles(), options.writer(), prepared);
         out.commit();

@@ -27,13 +27,27 @@ import java.util.Optional;
  * states the dtype and quantization of what was written.
  */
 public final class HfFolderWriter {
-  /** Output files written at once: one per CPU. */
+  /** Output files written at once unless asked otherwise: one per CPU. */
   public static final int FILES_AT_ONCE = Runtime.getRuntime().availableProcessors();
 
   private HfFolderWriter() {}
 
-  /** What to write besides the tensors' own dtypes and names. */
-  public record Options(Optional<DType> dtype, Optional<Fp8Blocks> quantize) {
+  /**
+   * What to write besides the tensors' own dtypes and names.
+   *
+   * @param filesAtOnce output files written in parallel
+   */
+  public record Options(Optional<DType> dtype, Optional<Fp8Blocks> quantize, int filesAtOnce) {
+    public Options {
+      if (filesAtOnce < 1) {
+        throw new IllegalArgumentException("files at once must be positive, got " + filesAtOnce);
+      }
+    }
+
+    public Options(Optional<DType> dtype, Optional<Fp8Blocks> quantize) {
+      this(dtype, quantize, FILES_AT_ONCE);
+    }
+
     public static Options plain() {
       return new Options(Optional.empty(), Optional.empty());
     }
@@ -65,11 +79,12 @@ public final class HfFolderWriter {
    * files {@code sourceFiles} records. Returns tensor name → file name.
    */
   public static Map<String, String> writeTensors(Path folder, Prepared prepared, Map<String, HfTensorInfo> sourceFiles,
-      Optional<Long> maxShardBytes, Progress progress) {
+      Optional<Long> maxShardBytes, Options options, Progress progress) {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     prepared.tensors().forEach((name, tensor) -> entries.add(new SafetensorsWriter.Entry(name, tensor)));
     if (maxShardBytes.isPresent()) {
-      return SafetensorsWriter.writeSharded(folder, entries, maxShardBytes.get(), FILES_AT_ONCE, progress::advance);
+      return SafetensorsWriter.writeSharded(folder, entries, maxShardBytes.get(), options.filesAtOnce(),
+          progress::advance);
     }
     Map<String, List<SafetensorsWriter.Entry>> byFile = new LinkedHashMap<>();
     for (SafetensorsWriter.Entry entry : entries) {
@@ -79,7 +94,7 @@ public final class HfFolderWriter {
     if (names.size() == 1) {
       names = List.of(SafetensorsCheckpoint.SINGLE_FILE);
     }
-    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, FILES_AT_ONCE,
+    return SafetensorsWriter.writeShards(folder, new ArrayList<>(byFile.values()), names, options.filesAtOnce(),
         progress::advance);
   }
 

@@ -165,7 +165,7 @@ public final class TorchDistConversions {
     try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
       Optional<Long> shardBytes = maxShardBytes.isPresent() || source.recordedFiles() ? maxShardBytes
           : Optional.of(DEFAULT_MAX_SHARD_BYTES);
-      written = HfFolderWriter.writeTensors(out.path(), prepared, source.infoMap(), shardBytes, progress);
+      written = HfFolderWriter.writeTensors(out.path(), prepared, source.infoMap(), shardBytes, options, progress);
       HfFolderWriter.writeSmallFiles(out.path(), source.smallFilesDirectory(), source.smallFiles(), options, prepared);
       out.commit();
     } finally {
