@@ -6,6 +6,7 @@ import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -395,7 +396,7 @@ public final class ConvertBench {
           try (var files = Files.walk(input)) {
             for (Path file : files.filter(Files::isRegularFile).toList()) {
               try (var channel = FileChannel.open(file)) {
-                java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(8 << 20);
+                ByteBuffer buffer = ByteBuffer.allocateDirect(8 << 20);
                 while (channel.read(buffer.clear()) > 0) {
                   // Reading is the point: it brings the file into the page cache.
                 }

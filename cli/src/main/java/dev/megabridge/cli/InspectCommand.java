@@ -8,6 +8,8 @@ import dev.megabridge.core.convert.MegatronCheckpoint;
 import dev.megabridge.core.convert.RankPlan;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
+import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
 import dev.megabridge.core.error.BridgeException;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.UsageException;
@@ -74,7 +76,7 @@ public final class InspectCommand implements Callable<Integer> {
   public Integer call() {
     Output.existingDirectory(directory, "folder");
     boolean shards = ShardsManifest.isPresent(directory);
-    boolean torchDist = !shards && dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.isPresent(directory);
+    boolean torchDist = !shards && TorchDistCheckpoint.isPresent(directory);
     if (shards || torchDist) {
       layout.rejectAll("inspect of a Megatron folder (its layout is the one it was written with)");
     }
@@ -168,9 +170,9 @@ public final class InspectCommand implements Callable<Integer> {
       report.put("parameters", parameters);
       if (!layoutOptions.isDefault()) {
         // Plan from the config alone: every tensor assumed in the provider's params dtype.
-        dev.megabridge.core.tensor.DType dtype = dev.megabridge.core.tensor.DType
+        DType dtype = DType
             .fromTorchName(String.valueOf(model.provider().get("params_dtype")))
-            .orElse(dev.megabridge.core.tensor.DType.F32);
+            .orElse(DType.F32);
         Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
         for (HfTensorSpec spec : model.hfTensors()) {
           infos.put(spec.name(), new HfTensorInfo(spec.name(), dtype, spec.shape(), "(config only)"));
@@ -269,7 +271,7 @@ public final class InspectCommand implements Callable<Integer> {
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("path", directory.toAbsolutePath().normalize().toString());
     report.put("kind", "torch_dist");
-    try (var reader = dev.megabridge.core.io.torchdist.TorchDistReader.open(directory)) {
+    try (var reader = TorchDistReader.open(directory)) {
       long bytes = 0;
       for (String key : reader.tensorKeys()) {
         bytes += reader.shape(key).numel() * reader.dtype(key).byteSize();
@@ -277,7 +279,7 @@ public final class InspectCommand implements Callable<Integer> {
       report.put("tensor_keys", reader.tensorKeys().size());
       report.put("object_keys", reader.objectKeys().size());
       report.put("bytes", bytes);
-      boolean sidecar = dev.megabridge.core.convert.torchdist.TorchDistSidecar.read(reader.directory()).isPresent();
+      boolean sidecar = TorchDistSidecar.read(reader.directory()).isPresent();
       report.put("megabridge_sidecar", sidecar);
       torchDistVerification(reader, report);
       if (!sidecar && hfConfig == null) {
@@ -285,8 +287,8 @@ public final class InspectCommand implements Callable<Integer> {
         return report;
       }
     }
-    try (var checkpoint = dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.open(directory,
-        java.util.Optional.ofNullable(hfConfig), AutoBridge.discover())) {
+    try (var checkpoint = TorchDistCheckpoint.open(directory,
+        Optional.ofNullable(hfConfig), AutoBridge.discover())) {
       report.putAll(checkpoint.model().facts());
       report.put("hf_tensors", checkpoint.hfTensors().size());
       report.put("status", "complete: every key maps to the model and every HF tensor can be rebuilt");

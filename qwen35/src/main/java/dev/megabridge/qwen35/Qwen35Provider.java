@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /** HF config → Megatron model provider fields (megatron-bridge-spec §5) and Megatron-LM arguments. */
 final class Qwen35Provider {
@@ -232,6 +233,6 @@ final class Qwen35Provider {
       }
     }
     return types.stream().map(type -> type == LayerType.LINEAR_ATTENTION ? "1" : "0")
-        .collect(java.util.stream.Collectors.joining(",", "[", "]"));
+        .collect(Collectors.joining(",", "[", "]"));
   }
 }

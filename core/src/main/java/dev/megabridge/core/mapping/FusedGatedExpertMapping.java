@@ -1,5 +1,6 @@
 package dev.megabridge.core.mapping;
 
+import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
@@ -48,7 +49,7 @@ public record FusedGatedExpertMapping(String megatronParam, Map<String, String> 
     Tensor weight = PackedExperts.select(this, hf, expert);
     long rows = weight.shape().dim(0);
     if (rows % 2 != 0) {
-      throw new dev.megabridge.core.error.ShapeMismatchException(hfParams.get(TENSOR) + ": dim 1 = " + rows
+      throw new ShapeMismatchException(hfParams.get(TENSOR) + ": dim 1 = " + rows
           + " is not 2·moe_intermediate_size");
     }
     return GatedMlpMapping.splitGateUp(this, weight.slice(0, 0, rows / 2), weight.slice(0, rows / 2, rows / 2),

@@ -1,5 +1,6 @@
 package dev.megabridge.core.mapping;
 
+import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.ArrayList;
@@ -80,7 +81,7 @@ public record GatedQkvMapping(String megatronParam, Map<String, String> hfParams
     ParamMapping.requireShards(this, shards);
     Tensor full = Tensor.concat(0, shards);
     if (full.shape().dim(0) != numQueryGroups * groupRows()) {
-      throw new dev.megabridge.core.error.ShapeMismatchException(megatronParam + ": gathered " + full.shape()
+      throw new ShapeMismatchException(megatronParam + ": gathered " + full.shape()
           + " rows, expected " + numQueryGroups * groupRows());
     }
     int hpg = headsPerGroup();

@@ -1,5 +1,6 @@
 package dev.megabridge.core.mapping;
 
+import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.ArrayList;
@@ -83,7 +84,7 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
         start += sizes[block];
       }
       if (start != shard.shape().dim(0)) {
-        throw new dev.megabridge.core.error.ShapeMismatchException(megatronParam + ": shard has "
+        throw new ShapeMismatchException(megatronParam + ": shard has "
             + shard.shape().dim(0) + " rows, expected " + start);
       }
     }

@@ -8,6 +8,7 @@ import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
 import dev.megabridge.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -104,7 +105,7 @@ public sealed interface ParamMapping
       }
     }
     throw new ShapeMismatchException(mapping.hfParams().get(role) + ": expected a tensor of rank "
-        + java.util.Arrays.toString(ranks) + ", got shape " + tensor.shape());
+        + Arrays.toString(ranks) + ", got shape " + tensor.shape());
   }
 
   static void requireDivisible(ParamMapping mapping, String what, long value, int splitSize) {

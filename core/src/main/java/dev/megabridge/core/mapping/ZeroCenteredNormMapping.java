@@ -1,5 +1,6 @@
 package dev.megabridge.core.mapping;
 
+import dev.megabridge.core.tensor.ConvertedTensor;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
@@ -27,13 +28,13 @@ public record ZeroCenteredNormMapping(String megatronParam, Map<String, String> 
   @Override
   public Tensor toMegatron(Map<String, Tensor> hf, int splitSize, int splitRank) {
     Tensor tensor = ParamMapping.role(this, hf, TENSOR);
-    return new dev.megabridge.core.tensor.ConvertedTensor(tensor, tensor.dtype(), -1f);
+    return new ConvertedTensor(tensor, tensor.dtype(), -1f);
   }
 
   @Override
   public Map<String, Tensor> toHf(List<Tensor> shards) {
     ParamMapping.requireShards(this, shards);
     Tensor shard = shards.getFirst();
-    return Map.of(TENSOR, new dev.megabridge.core.tensor.ConvertedTensor(shard, shard.dtype(), 1f));
+    return Map.of(TENSOR, new ConvertedTensor(shard, shard.dtype(), 1f));
   }
 }

@@ -1,5 +1,6 @@
 package dev.megabridge.core.tensor;
 
+import java.util.Locale;
 import java.util.Optional;
 
 /** Element types of safetensors files, with their byte sizes and exact conversions to and from fp32. */
@@ -49,7 +50,7 @@ public enum DType {
 
   /** Parses the CLI/config spellings: bf16, fp16, fp32, float32, bfloat16, ... */
   public static Optional<DType> fromTorchName(String name) {
-    return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+    return switch (name.toLowerCase(Locale.ROOT)) {
       case "bf16", "bfloat16", "torch.bfloat16" -> Optional.of(BF16);
       case "fp16", "f16", "float16", "half", "torch.float16" -> Optional.of(F16);
       case "fp32", "f32", "float32", "float", "torch.float32" -> Optional.of(F32);

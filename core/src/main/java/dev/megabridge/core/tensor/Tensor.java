@@ -4,6 +4,7 @@ import dev.megabridge.core.io.ChecksummedReads;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -142,7 +143,7 @@ public sealed interface Tensor
     if (left.dtype() != right.dtype() || !left.shape().equals(right.shape())) {
       return false;
     }
-    return java.util.Arrays.equals(left.toByteArray(), right.toByteArray());
+    return Arrays.equals(left.toByteArray(), right.toByteArray());
   }
 
   /** Receives one contiguous run of bytes. */

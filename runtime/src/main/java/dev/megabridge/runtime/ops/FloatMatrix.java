@@ -1,5 +1,7 @@
 package dev.megabridge.runtime.ops;
 
+import java.util.Arrays;
+
 /** A dense row-major fp32 matrix {@code [rows, columns]} on the heap. */
 public record FloatMatrix(float[] data, int rows, int columns) {
 
@@ -19,6 +21,6 @@ public record FloatMatrix(float[] data, int rows, int columns) {
 
   /** A copy of row {@code row}. */
   public float[] row(int row) {
-    return java.util.Arrays.copyOfRange(data, row * columns, (row + 1) * columns);
+    return Arrays.copyOfRange(data, row * columns, (row + 1) * columns);
   }
 }

@@ -3,6 +3,7 @@ package dev.megabridge.runtime.qwen35;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.tensor.Tensor;
+import java.util.function.Predicate;
 
 /**
  * {@link ModelWeights} over a Hugging Face safetensors folder (single or sharded). Tensors stay zero-copy views of
@@ -24,7 +25,7 @@ public final class CheckpointWeights implements ModelWeights {
   }
 
   /** {@code name} as stored ({@code present} tells what is), or null: canonical or text-only language prefix. */
-  static String resolve(String name, java.util.function.Predicate<String> present) {
+  static String resolve(String name, Predicate<String> present) {
     if (present.test(name)) {
       return name;
     }

@@ -1,5 +1,7 @@
 package dev.megabridge.runtime.qwen35;
 
+import java.util.Arrays;
+
 /**
  * Receives intermediate activations during a forward pass, under the names of the reference fixtures
  * ({@code L3.mixer}, {@code final_norm}, {@code V.merger}, {@code mtp.fc_out}, …). For debugging and tests.
@@ -15,7 +17,7 @@ public interface ForwardTrace {
   /** Records a copy of {@code values} (unless this is {@link #NONE}). */
   default void snapshot(String key, float[] values, int rows, int columns) {
     if (this != NONE) {
-      record(key, java.util.Arrays.copyOf(values, rows * columns), rows, columns);
+      record(key, Arrays.copyOf(values, rows * columns), rows, columns);
     }
   }
 }

@@ -6,6 +6,7 @@ import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.KernelOps;
 import dev.megabridge.runtime.ops.Linear;
 import dev.megabridge.runtime.qwen35.LayerState.DeltaNetState;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -255,10 +256,10 @@ final class GatedDeltaNet implements Mixer {
     float[] stateColumn = new float[dk];
     for (int first = 0; first < view.tokens; first += chunk) {
       int count = Math.min(chunk, view.tokens - first);
-      java.util.Arrays.fill(q, 0f);
-      java.util.Arrays.fill(k, 0f);
-      java.util.Arrays.fill(kBeta, 0f);
-      java.util.Arrays.fill(vBeta, 0f);
+      Arrays.fill(q, 0f);
+      Arrays.fill(k, 0f);
+      Arrays.fill(kBeta, 0f);
+      Arrays.fill(vBeta, 0f);
       float cumulative = 0f;
       for (int t = 0; t < chunk; t++) {
         if (t < count) {
@@ -302,8 +303,8 @@ final class GatedDeltaNet implements Mixer {
         }
       }
       // values = A·vβ; kCumDecay = A·(kβ ⊙ exp(g)).
-      java.util.Arrays.fill(values, 0f);
-      java.util.Arrays.fill(kCumDecay, 0f);
+      Arrays.fill(values, 0f);
+      Arrays.fill(kCumDecay, 0f);
       for (int i = 0; i < chunk; i++) {
         for (int m = 0; m < chunk; m++) {
           float weight = a[i * chunk + m];

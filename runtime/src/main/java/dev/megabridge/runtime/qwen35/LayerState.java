@@ -1,5 +1,7 @@
 package dev.megabridge.runtime.qwen35;
 
+import java.util.Arrays;
+
 /** Per-layer decoding state: a KV cache for attention, conv window + recurrent state for Gated DeltaNet. */
 sealed interface LayerState permits LayerState.AttentionCache, LayerState.DeltaNetState {
 
@@ -19,8 +21,8 @@ sealed interface LayerState permits LayerState.AttentionCache, LayerState.DeltaN
     void ensureCapacity(int tokens) {
       if ((long) tokens * width > keys.length) {
         int capacity = Math.max(tokens, 2 * keys.length / width);
-        keys = java.util.Arrays.copyOf(keys, capacity * width);
-        values = java.util.Arrays.copyOf(values, capacity * width);
+        keys = Arrays.copyOf(keys, capacity * width);
+        values = Arrays.copyOf(values, capacity * width);
       }
     }
   }

@@ -5,6 +5,7 @@ import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,7 +52,7 @@ final class MappingProbe {
       int axis = columns ? shape.rank() - 1 : shape.rank() - 2;
       int extent = Math.toIntExact(shape.dim(axis));
       long[] dims = new long[shape.rank()];
-      java.util.Arrays.fill(dims, 1);
+      Arrays.fill(dims, 1);
       dims[axis] = extent;
       int copies = 1;
       if (shape.rank() == 3) {

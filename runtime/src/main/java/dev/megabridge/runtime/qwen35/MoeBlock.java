@@ -6,6 +6,7 @@ import dev.megabridge.runtime.ops.Compute;
 import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.Linear;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -97,7 +98,7 @@ record MoeBlock(Linear router, List<SwiGlu> experts, int topK, SwiGlu sharedExpe
     }
 
     // Routed experts in ascending index; each runs once on the batch of tokens routed to it.
-    java.util.Arrays.fill(out, 0, tokens * hidden, 0f);
+    Arrays.fill(out, 0, tokens * hidden, 0f);
     for (int expert = 0; expert < expertCount; expert++) {
       int count = 0;
       int[] rows = new int[tokens];

@@ -1,6 +1,7 @@
 package dev.megabridge.runtime.qwen35;
 
 import dev.megabridge.core.error.UsageException;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -17,7 +18,7 @@ public record PositionIds(int[][] ids, int ropeDelta) {
   public PositionIds slice(int start, int count) {
     int[][] part = new int[3][];
     for (int axis = 0; axis < 3; axis++) {
-      part[axis] = java.util.Arrays.copyOfRange(ids[axis], start, start + count);
+      part[axis] = Arrays.copyOfRange(ids[axis], start, start + count);
     }
     return new PositionIds(part, ropeDelta);
   }

@@ -1,8 +1,8 @@
 package dev.megabridge.runtime.qwen35;
 
 import dev.megabridge.core.config.HfConfig;
-import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.convert.CheckpointSource;
+import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.error.UsageException;
@@ -22,6 +22,7 @@ import dev.megabridge.runtime.ops.Parallel;
 import dev.megabridge.runtime.ops.TokenEmbedding;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -224,7 +225,7 @@ public final class Qwen35Model implements AutoCloseable {
     state.ropeDelta = prompt.positions().ropeDelta();
     float[] hidden = runDecoder(state, prompt.embeddings(), promptIds.length, prompt.positions(), ForwardTrace.NONE);
     int width = embedTokens.columns();
-    float[] last = java.util.Arrays.copyOfRange(hidden, hidden.length - width, hidden.length);
+    float[] last = Arrays.copyOfRange(hidden, hidden.length - width, hidden.length);
     Sampling.Sampler sampler = sampling.sampler();
     long[] produced = new long[maxNewTokens];
     int count = 0;
@@ -243,7 +244,7 @@ public final class Qwen35Model implements AutoCloseable {
       last = step(state, token);
     }
     long end = System.nanoTime();
-    return new GenerationResult(java.util.Arrays.copyOf(produced, count), promptIds.length, prefillEnd - start,
+    return new GenerationResult(Arrays.copyOf(produced, count), promptIds.length, prefillEnd - start,
         end - prefillEnd);
   }
 

@@ -1,5 +1,6 @@
 package dev.megabridge.runtime.qwen35;
 
+import java.util.Arrays;
 import java.util.Set;
 import java.util.SplittableRandom;
 
@@ -66,7 +67,7 @@ public record Sampling(double temperature, double topP, long seed, Set<Long> sto
         order[i] = i;
         probabilities[i] /= sum;
       }
-      java.util.Arrays.sort(order, (a, b) -> {
+      Arrays.sort(order, (a, b) -> {
         int byProbability = Double.compare(probabilities[b], probabilities[a]);
         return byProbability != 0 ? byProbability : Integer.compare(a, b);
       });

@@ -4,6 +4,7 @@ import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -225,7 +226,7 @@ public sealed interface PickleValue {
    */
   final class PyDict implements PickleValue {
     private final List<Map.Entry<PickleValue, PickleValue>> entries = new ArrayList<>();
-    private final java.util.HashMap<PickleValue, Integer> positions = new java.util.HashMap<>();
+    private final HashMap<PickleValue, Integer> positions = new HashMap<>();
 
     public PyDict() {}
 

@@ -3,6 +3,7 @@ package dev.megabridge.core.io.safetensors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.MappedFiles;
 import dev.megabridge.core.io.SafeNames;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.tensor.DType;
@@ -242,7 +243,7 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
   @Override
   public void close() {
     for (SafetensorsFile file : files) {
-      dev.megabridge.core.io.MappedFiles.unregister(file.mapping());
+      MappedFiles.unregister(file.mapping());
     }
     arena.close();
   }

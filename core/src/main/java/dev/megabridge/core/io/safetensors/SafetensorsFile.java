@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.io.MappedFiles;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
@@ -77,7 +79,7 @@ public final class SafetensorsFile {
         throw fail(file, "file of " + size + " bytes is shorter than the 8-byte header length");
       }
       mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-      dev.megabridge.core.io.MappedFiles.register(mapping, file.toAbsolutePath(), 0);
+      MappedFiles.register(mapping, file.toAbsolutePath(), 0);
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
     }
@@ -101,7 +103,7 @@ public final class SafetensorsFile {
       headerText = StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)
           .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(headerBytes)).toString();
+          .decode(ByteBuffer.wrap(headerBytes)).toString();
     } catch (CharacterCodingException e) {
       throw fail(file, "header is not valid UTF-8");
     }

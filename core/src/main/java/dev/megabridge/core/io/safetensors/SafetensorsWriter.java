@@ -15,11 +15,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.LongConsumer;
+import java.util.stream.IntStream;
 import java.util.zip.CRC32;
 
 /**
@@ -57,7 +61,7 @@ public final class SafetensorsWriter {
     int padded = (json.length + 7) & ~7;
     byte[] out = new byte[padded];
     System.arraycopy(json, 0, out, 0, json.length);
-    java.util.Arrays.fill(out, json.length, padded, (byte) ' ');
+    Arrays.fill(out, json.length, padded, (byte) ' ');
     return out;
   }
 
@@ -165,14 +169,14 @@ public final class SafetensorsWriter {
    */
   public static Map<String, String> writeShards(Path directory, List<List<Entry>> shards, List<String> fileNames,
       int threads, LongConsumer progress) {
-    if (shards.size() != fileNames.size() || new java.util.HashSet<>(fileNames).size() != fileNames.size()) {
+    if (shards.size() != fileNames.size() || new HashSet<>(fileNames).size() != fileNames.size()) {
       throw new InternalException(shards.size() + " shards but file names " + fileNames);
     }
     checkUnique(shards.stream().flatMap(List::stream).toList());
     Map<String, String> weightMap = new LinkedHashMap<>();
     long totalSize = 0;
     // Files are independent: write them in parallel (each one's sink holds at most three blocks).
-    WorkerPool.forEach(java.util.stream.IntStream.range(0, shards.size()).boxed().toList(), threads,
+    WorkerPool.forEach(IntStream.range(0, shards.size()).boxed().toList(), threads,
         index -> writeFile(directory.resolve(fileNames.get(index)), shards.get(index), progress));
     for (int index = 0; index < shards.size(); index++) {
       for (Entry entry : shards.get(index)) {
@@ -201,7 +205,7 @@ public final class SafetensorsWriter {
 
   /** Names must be unique (also across the shards of one checkpoint) and must not be the metadata key. */
   private static void checkUnique(List<Entry> entries) {
-    java.util.Set<String> seen = new java.util.HashSet<>();
+    Set<String> seen = new HashSet<>();
     for (Entry entry : entries) {
       if (entry.name().equals(METADATA_KEY)) {
         throw new InternalException("a tensor cannot be named '" + METADATA_KEY + "'");

@@ -18,6 +18,7 @@ import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -297,6 +298,6 @@ public record DcpMetadata(Map<String, StorageMetadata> stateDictMetadata, Map<In
   }
 
   private static List<Long> toList(long[] values) {
-    return java.util.Arrays.stream(values).boxed().toList();
+    return Arrays.stream(values).boxed().toList();
   }
 }

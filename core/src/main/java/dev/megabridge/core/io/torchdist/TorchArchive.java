@@ -18,6 +18,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -160,7 +161,7 @@ public final class TorchArchive {
       }
       if (lastElement >= storageBytes / itemSize) {
         throw new CheckpointFormatException(source + ": tensor " + stored.dtype() + shape + " with offset "
-            + stored.storageOffset() + " and strides " + java.util.Arrays.toString(stored.strides())
+            + stored.storageOffset() + " and strides " + Arrays.toString(stored.strides())
             + " reaches beyond its storage of " + storageBytes / itemSize + " elements");
       }
     }
@@ -213,7 +214,7 @@ public final class TorchArchive {
       long[] strides = longs(args.get(3), source, "stride");
       if (shape.length != strides.length || offset < 0 || storageBytes < 0) {
         throw new CheckpointFormatException(source + ": inconsistent tensor view: size "
-            + java.util.Arrays.toString(shape) + ", stride " + java.util.Arrays.toString(strides) + ", offset " + offset);
+            + Arrays.toString(shape) + ", stride " + Arrays.toString(strides) + ", offset " + offset);
       }
       for (long stride : strides) {
         if (stride < 0) {

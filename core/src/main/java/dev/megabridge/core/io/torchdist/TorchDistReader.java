@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.io.ChecksummedReads;
+import dev.megabridge.core.io.MappedFiles;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyList;
@@ -157,7 +158,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
       // Writers can then copy contiguous chunk bytes file to file in the kernel.
-      dev.megabridge.core.io.MappedFiles.register(mapping, file.toAbsolutePath(), 0);
+      MappedFiles.register(mapping, file.toAbsolutePath(), 0);
       return mapping;
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);

@@ -12,11 +12,13 @@ import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -91,7 +93,7 @@ public final class TorchDistWriter {
     /** A key stored as a single chunk. */
     public static TensorEntry whole(String key, Tensor data) {
       return new TensorEntry(key, data.dtype(), data.shape(),
-          List.of(new ChunkData(java.util.Collections.nCopies(data.shape().rank(), 0L), data)));
+          List.of(new ChunkData(Collections.nCopies(data.shape().rank(), 0L), data)));
     }
   }
 
@@ -114,7 +116,7 @@ public final class TorchDistWriter {
     /** TE's {@code _extra_state} without FP8: {@code torch.save([torch.empty(0, dtype=torch.uint8)])}. */
     public static BytesEntry emptyExtraState(String key) {
       TorchArchiveWriter archive = new TorchArchiveWriter("archive");
-      Tensor empty = Tensor.of(DType.U8, Shape.of(0), java.lang.foreign.MemorySegment.ofArray(new byte[0]));
+      Tensor empty = Tensor.of(DType.U8, Shape.of(0), MemorySegment.ofArray(new byte[0]));
       PickleValue tensor = archive.addTensor(empty);
       return new BytesEntry(key, archive.toBytes(new PyList(List.of(tensor))));
     }
