@@ -56,7 +56,8 @@ public final class DemoCommand implements Callable<Integer> {
     for (String name : MODELS) {
       Path model = root.resolve(name);
       Map<String, Object> inspected = InspectCommand.inspectHf(model, LayoutOptions.of(1, 1, 1));
-      LayoutOptions layout = LayoutOptions.of(2, 2, String.valueOf(inspected.get("architecture")).contains("Moe") ? 2 : 1);
+      boolean moe = inspected.get("experts") instanceof Number experts && experts.intValue() > 0;
+      LayoutOptions layout = LayoutOptions.of(2, 2, moe ? 2 : 1);
       CommonOptions quiet = new CommonOptions();
       quiet.quiet = true;
       Map<String, Object> roundTrip = RoundTripCommand.run(model, TemporaryFolders.systemTemp(), layout, quiet);
@@ -64,7 +65,7 @@ public final class DemoCommand implements Callable<Integer> {
       row.put("model", name);
       row.put("architecture", inspected.get("architecture"));
       row.put("bridge", inspected.get("bridge"));
-      row.put("layer_pattern", String.valueOf(inspected.get("layer_pattern")).split(" ")[0]);
+      row.put("layer_pattern", inspected.get("layer_pattern"));
       row.put("tensors", inspected.get("tensors"));
       row.put("bytes", inspected.get("bytes"));
       row.put("components", inspected.get("components"));

@@ -475,7 +475,8 @@ public final class Qwen35BridgeModel implements BridgeModel {
     facts.put("architecture", config.architecture());
     facts.put("bridge", bridge.name());
     facts.put("layers", numLayers());
-    facts.put("layer_pattern", layerPattern() + " (L = Gated DeltaNet, A = gated full attention)");
+    facts.put("layer_pattern", layerPattern());
+    facts.put("layer_pattern_legend", "L = Gated DeltaNet, A = gated full attention");
     facts.put("hidden_size", config.text().hiddenSize());
     facts.put("vocab_size", config.text().vocabSize());
     facts.put("tie_word_embeddings", config.tieWordEmbeddings());
