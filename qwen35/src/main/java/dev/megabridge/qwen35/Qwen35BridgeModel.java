@@ -1,6 +1,7 @@
 package dev.megabridge.qwen35;
 
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.torchdist.TorchDistScheme;
 import dev.megabridge.core.error.ConfigException;
 import dev.megabridge.core.error.LayoutException;
 import dev.megabridge.core.mapping.MappingRegistry;
@@ -14,6 +15,7 @@ import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.spi.MegatronParam.Placement;
 import dev.megabridge.core.spi.ModelBridge;
 import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.qwen35.torchdist.Qwen35TorchDistScheme;
 import dev.megabridge.qwen35.Qwen35Config.TextConfig;
 import dev.megabridge.qwen35.Qwen35Config.VisionConfig;
 import dev.megabridge.qwen35.Qwen35MappingTables.ExpertStorage;
@@ -180,6 +182,11 @@ public final class Qwen35BridgeModel implements BridgeModel {
   @Override
   public boolean keepsFloat32(String hfName) {
     return hfName.endsWith(GDN_FLOAT32_A_LOG) || hfName.endsWith(GDN_FLOAT32_NORM);
+  }
+
+  @Override
+  public Optional<TorchDistScheme> torchDistScheme() {
+    return Optional.of(new Qwen35TorchDistScheme(this));
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.megabridge.core.spi;
 
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.torchdist.TorchDistScheme;
 import dev.megabridge.core.mapping.MappingRegistry;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.quant.Fp8Policy;
@@ -42,6 +43,11 @@ public interface BridgeModel {
    */
   default boolean keepsFloat32(String hfName) {
     return false;
+  }
+
+  /** The family's torch_dist key conventions, if it can be read from and written to torch_dist. */
+  default Optional<TorchDistScheme> torchDistScheme() {
+    return Optional.empty();
   }
 
   /** The family's blockwise FP8 rule set (docs/formats.md §5), if it supports FP8 checkpoints. */

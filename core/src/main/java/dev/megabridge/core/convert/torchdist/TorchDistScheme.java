@@ -4,13 +4,11 @@ import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.MegatronParam;
 import java.util.List;
-import java.util.Optional;
-import java.util.ServiceLoader;
 
 /**
  * A model family's torch_dist key conventions: which key, chunking and extra-state object each Megatron
  * parameter of a bound {@link BridgeModel} takes in Megatron's sharded state dict (megatron-checkpoint-format
- * §5–§6). Schemes are found like bridges, through {@link ServiceLoader} ({@link TorchDistSchemeFactory}).
+ * §5–§6). A bridge supplies its family's scheme ({@link BridgeModel#torchDistScheme()}).
  */
 public interface TorchDistScheme {
 
@@ -25,16 +23,9 @@ public interface TorchDistScheme {
     return List.of(key);
   }
 
-  /** The scheme of {@code model}'s family, from the factories on the class path. */
+  /** The scheme of {@code model}'s family, which its bridge supplies ({@link BridgeModel#torchDistScheme()}). */
   static TorchDistScheme of(BridgeModel model) {
-    for (TorchDistSchemeFactory factory : ServiceLoader.load(TorchDistSchemeFactory.class,
-        TorchDistScheme.class.getClassLoader())) {
-      Optional<TorchDistScheme> scheme = factory.forModel(model);
-      if (scheme.isPresent()) {
-        return scheme.get();
-      }
-    }
-    throw new UnsupportedModelException(model.architecture() + " (" + model.bridge().name()
-        + ") has no torch_dist key scheme");
+    return model.torchDistScheme().orElseThrow(() -> new UnsupportedModelException(model.architecture() + " ("
+        + model.bridge().name() + ") has no torch_dist key scheme"));
   }
 }
