@@ -176,9 +176,9 @@ public final class WeightBuckets implements Iterable<WeightBuckets.Bucket> {
     QuantizedRows rows = new QuantizedRows(codes, scales);
     long unitBytes = rows.bytes(0, rows.step());
     if (unitBytes > planner.bucketBytes) {
-      String unit = perExpert ? "expert"
-          : rows.step() == 1 ? "index of axis 0" : "band of " + rows.step() + " rows (one block row)";
-      throw new UsageException("bucket size " + planner.bucketBytes + " bytes is smaller than one " + unit
+      String unit = perExpert ? "expert" : rows.step() == 1 ? "index of axis 0" : "band";
+      String described = unit.equals("band") ? "band of " + rows.step() + " rows (one block row)" : unit;
+      throw new UsageException("bucket size " + planner.bucketBytes + " bytes is smaller than one " + described
           + " of the FP8 tensor '" + name + "' with its scales (" + codes.dtype() + codes.shape() + " and "
           + scaleName + " " + scales.dtype() + scales.shape() + ", " + size + " bytes together, " + unitBytes
           + " bytes per " + unit + "); use a bucket size of at least " + unitBytes + " bytes");
