@@ -5,7 +5,6 @@ import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,9 +26,8 @@ public final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--format", required = true, description = "Output form: shards or torch_dist.")
   String format;
 
-  @Option(names = "--hf-config", description = "torch_dist source only: HF folder with config.json (and small "
-      + "files), needed for checkpoints megabridge did not write.")
-  Path hfConfig;
+  @Mixin
+  HfConfigOption hfConfig;
 
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
@@ -50,13 +48,12 @@ public final class ConvertCommand implements Callable<Integer> {
       throw new UsageException("--format must be shards or torch_dist, got '" + format + "'");
     }
     CheckpointSource.MegatronForm form = CheckpointSource.detect(source);
-    if (hfConfig != null && form != CheckpointSource.MegatronForm.TORCH_DIST) {
+    if (hfConfig.given() && form != CheckpointSource.MegatronForm.TORCH_DIST) {
       throw new UsageException("--hf-config applies to torch_dist sources only; " + source + " is a shards folder");
     }
     AutoBridge autoBridge = AutoBridge.discover();
     long start = System.nanoTime();
-    try (CheckpointSource hf = CheckpointSource.openMegatron(source, Optional.ofNullable(hfConfig)
-        .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
+    try (CheckpointSource hf = CheckpointSource.openMegatron(source, hfConfig.folder(), autoBridge)) {
       if (format.equals("torch_dist")) {
         TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,
             new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,

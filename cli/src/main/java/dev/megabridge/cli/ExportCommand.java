@@ -37,9 +37,8 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
-  @Option(names = "--hf-config", description = "torch_dist only: HF folder with config.json (and small files), "
-      + "needed for checkpoints megabridge did not write.")
-  Path hfConfig;
+  @Mixin
+  HfConfigOption hfConfig;
 
   @Mixin
   QuantizeOptions quantize;
@@ -62,7 +61,7 @@ public final class ExportCommand implements Callable<Integer> {
     if (CheckpointSource.detect(source) == CheckpointSource.MegatronForm.TORCH_DIST) {
       return exportTorchDist();
     }
-    if (hfConfig != null) {
+    if (hfConfig.given()) {
       throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + source + " is a shards folder");
     }
     long start = System.nanoTime();
@@ -89,8 +88,7 @@ public final class ExportCommand implements Callable<Integer> {
     long start = System.nanoTime();
     TorchDistConversions.HfSummary summary;
     AutoBridge autoBridge = AutoBridge.discover();
-    try (CheckpointSource checkpoint = CheckpointSource.openTorchDist(source, Optional.ofNullable(hfConfig)
-        .map(folder -> Output.existingDirectory(folder, "--hf-config")), autoBridge)) {
+    try (CheckpointSource checkpoint = CheckpointSource.openTorchDist(source, hfConfig.folder(), autoBridge)) {
       summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype),
           quantize.blocks(), threads.hfFiles()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,

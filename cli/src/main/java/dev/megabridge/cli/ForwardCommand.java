@@ -13,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -41,9 +40,8 @@ public final class ForwardCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Output safetensors (the same as the positional OUT).")
   Path outOption;
 
-  @Option(names = "--hf-config", description = "For a torch_dist checkpoint megabridge did not write: the HF folder "
-      + "with its config.json.")
-  Path hfConfig;
+  @Mixin
+  HfConfigOption hfConfig;
 
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
@@ -69,8 +67,7 @@ public final class ForwardCommand implements Callable<Integer> {
     long start = System.nanoTime();
     ForwardResult result;
     int vocabulary;
-    try (Qwen35Model loaded = Qwen35Model.load(model, Optional.ofNullable(hfConfig)
-        .map(folder -> Output.existingDirectory(folder, "--hf-config")), options)) {
+    try (Qwen35Model loaded = Qwen35Model.load(model, hfConfig.folder(), options)) {
       vocabulary = loaded.vocabularySize();
       result = ForwardFiles.run(loaded, inputs, out, overwrite);
     }

@@ -48,9 +48,8 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--chat", description = "With --prompt: wrap the text (and --image) in Qwen3.5's ChatML user turn.")
   boolean chat;
 
-  @Option(names = "--hf-config", description = "For a torch_dist checkpoint megabridge did not write: the HF folder "
-      + "with config.json (and tokenizer).")
-  Path hfConfig;
+  @Mixin
+  HfConfigOption hfConfig;
 
   @Option(names = "--image", description = "Image file (PNG, JPEG, …). A single image placeholder token in the "
       + "prompt is expanded to the image's feature count.")
@@ -108,7 +107,7 @@ public final class GenerateCommand implements Callable<Integer> {
     if (promptText != null && image != null && !chat) {
       throw new UsageException("--image with --prompt needs --chat (the image goes into the ChatML user turn)");
     }
-    Optional<Path> config = Optional.ofNullable(hfConfig).map(folder -> Output.existingDirectory(folder, "--hf-config"));
+    Optional<Path> config = hfConfig.folder();
     Set<Long> stops = stopIds == null ? Set.of() : Arrays.stream(stopIds).boxed().collect(Collectors.toSet());
     Sampling sampling = new Sampling(temperature, topP, seed, stops);
     GenerationResult result;

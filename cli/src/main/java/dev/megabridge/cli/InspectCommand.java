@@ -43,9 +43,8 @@ public final class InspectCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "HF folder, config-only folder, or Megatron shards folder.")
   Path directory;
 
-  @picocli.CommandLine.Option(names = "--hf-config",
-      description = "torch_dist only: HF folder with config.json, for checkpoints megabridge did not write.")
-  Path hfConfig;
+  @Mixin
+  HfConfigOption hfConfig;
 
   @Option(names = "--verify",
       description = "Megatron folders: read every byte once and check every checksum (torch_dist: each zip record's "
@@ -80,7 +79,7 @@ public final class InspectCommand implements Callable<Integer> {
     if (shards || torchDist) {
       layout.rejectAll("inspect of a Megatron folder (its layout is the one it was written with)");
     }
-    if (hfConfig != null && !torchDist) {
+    if (hfConfig.given() && !torchDist) {
       throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + directory + " is not one");
     }
     if (verify && !shards && !torchDist) {
@@ -282,13 +281,13 @@ public final class InspectCommand implements Callable<Integer> {
       boolean sidecar = TorchDistSidecar.read(reader.directory()).isPresent();
       report.put("megabridge_sidecar", sidecar);
       torchDistVerification(reader, report);
-      if (!sidecar && hfConfig == null) {
+      if (!sidecar && !hfConfig.given()) {
         report.put("status", "format read; pass --hf-config HF_DIR to check it against a model");
         return report;
       }
     }
     try (var checkpoint = TorchDistCheckpoint.open(directory,
-        Optional.ofNullable(hfConfig), AutoBridge.discover())) {
+        hfConfig.folder(), AutoBridge.discover())) {
       report.putAll(checkpoint.model().facts());
       report.put("hf_tensors", checkpoint.hfTensors().size());
       report.put("status", "complete: every key maps to the model and every HF tensor can be rebuilt");

@@ -52,9 +52,9 @@ public final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--weights", description = "Compare the weights in the HF view instead of running the model.")
   boolean weights;
 
-  @Option(names = "--hf-config", description = "HF folder with config.json (and tokenizer) for a torch_dist "
-      + "checkpoint megabridge did not write; used for both sides.")
-  Path hfConfig;
+  /** Used for both sides. */
+  @Mixin
+  HfConfigOption hfConfig;
 
   @Mixin
   ComputeThreadsOption threads;
@@ -66,7 +66,7 @@ public final class VerifyCommand implements Callable<Integer> {
   public Integer call() {
     Output.existingDirectory(left, "first checkpoint");
     Output.existingDirectory(right, "second checkpoint");
-    Optional<Path> config = Optional.ofNullable(hfConfig).map(folder -> Output.existingDirectory(folder, "--hf-config"));
+    Optional<Path> config = hfConfig.folder();
     if (!(tolerance >= 0)) {
       throw new UsageException("--tolerance must be >= 0, got " + tolerance);
     }

@@ -4,6 +4,7 @@ import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.io.MapTensorSource;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.quant.Fp8DequantizedSource;
@@ -11,8 +12,6 @@ import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.DType;
-import dev.megabridge.core.tensor.Shape;
-import dev.megabridge.core.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -104,8 +103,9 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
     MegatronCheckpoint checkpoint = MegatronCheckpoint.open(directory, autoBridge);
     try {
       ShardsManifest manifest = checkpoint.manifest();
-      return new CheckpointSource(directory, new MapSource(directory, checkpoint.hfTensors()), manifest.config(directory),
-          manifest.hfTensors(), true, directory.resolve(ShardsManifest.HF_FILES_DIR), manifest.hfFiles(), checkpoint);
+      return new CheckpointSource(directory, new MapTensorSource(directory.toString(), checkpoint.hfTensors()),
+          manifest.config(directory), manifest.hfTensors(), true, directory.resolve(ShardsManifest.HF_FILES_DIR),
+          manifest.hfFiles(), checkpoint);
     } catch (RuntimeException e) {
       checkpoint.close();
       throw e;
@@ -115,8 +115,8 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
   public static CheckpointSource openTorchDist(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
     TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, autoBridge);
     // Nothing below can fail: the checkpoint resolved and checked everything when it opened.
-    return new CheckpointSource(checkpoint.directory(), new MapSource(checkpoint.directory(), checkpoint.hfTensors()),
-        checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
+    return new CheckpointSource(checkpoint.directory(),
+        new MapTensorSource(checkpoint.directory().toString(), checkpoint.hfTensors()), checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
         checkpoint.smallFiles(), checkpoint);
   }
 
@@ -140,47 +140,6 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
       throw e;
     } catch (Exception e) {
       throw new InternalException("closing " + location + " failed: " + e, e);
-    }
-  }
-
-  /** Already-built lazy tensors as a {@link TensorSource}. */
-  private record MapSource(Path location, Map<String, Tensor> tensors) implements TensorSource {
-    private MapSource {
-      tensors = new LinkedHashMap<>(tensors);
-    }
-
-    @Override
-    public List<String> names() {
-      return List.copyOf(tensors.keySet());
-    }
-
-    @Override
-    public boolean contains(String name) {
-      return tensors.containsKey(name);
-    }
-
-    @Override
-    public DType dtype(String name) {
-      return tensor(name).dtype();
-    }
-
-    @Override
-    public Shape shape(String name) {
-      return tensor(name).shape();
-    }
-
-    @Override
-    public Tensor tensor(String name) {
-      Tensor tensor = tensors.get(name);
-      if (tensor == null) {
-        throw new CheckpointFormatException(location + ": no HF tensor '" + name + "'");
-      }
-      return tensor;
-    }
-
-    @Override
-    public String location(String name) {
-      return location.toString();
     }
   }
 }

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.megabridge.core.convert.WeightDiff.Status;
 import dev.megabridge.core.convert.WeightDiff.TensorDiff;
-import dev.megabridge.core.io.MemoryTensorSource;
+import dev.megabridge.core.io.MapTensorSource;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
@@ -44,7 +44,7 @@ class WeightDiffTest {
     left.put("reshaped", ramp(Shape.of(2, 3), 0));
     right.put("reshaped", ramp(Shape.of(3, 2), 0));
 
-    WeightDiff.Report report = WeightDiff.compare(new MemoryTensorSource(left), new MemoryTensorSource(right), 2, bytes -> {});
+    WeightDiff.Report report = WeightDiff.compare(new MapTensorSource("memory", left), new MapTensorSource("memory", right), 2, bytes -> {});
 
     assertThat(report.identical()).isFalse();
     assertThat(report.tensors()).extracting(TensorDiff::name)
@@ -63,7 +63,7 @@ class WeightDiffTest {
   @Test
   void aCheckpointEqualsItself() {
     Map<String, Tensor> tensors = Map.of("a", ramp(Shape.of(5, 7), 0), "b", ramp(Shape.of(3), 2));
-    WeightDiff.Report report = WeightDiff.compare(new MemoryTensorSource(tensors), new MemoryTensorSource(tensors), 1, bytes -> {});
+    WeightDiff.Report report = WeightDiff.compare(new MapTensorSource("memory", tensors), new MapTensorSource("memory", tensors), 1, bytes -> {});
     assertThat(report.identical()).isTrue();
     assertThat(report.bytesCompared()).isEqualTo(2 * (35 + 3) * 4);
   }

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.ConfigException;
-import dev.megabridge.core.io.MemoryTensorSource;
+import dev.megabridge.core.io.MapTensorSource;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
@@ -73,7 +73,7 @@ class Fp8SourceTest {
   void readingBackDequantizesWithinOneStep() {
     Map<String, Tensor> model = model();
     Fp8Quantization quantization = Fp8Quantization.of(model, PROJECTIONS, 128, 128);
-    Fp8DequantizedSource source = Fp8DequantizedSource.of(new MemoryTensorSource(materialized(quantization.tensors())),
+    Fp8DequantizedSource source = Fp8DequantizedSource.of(new MapTensorSource("memory", materialized(quantization.tensors())),
         quantization.config(), DType.F32);
     assertThat(source.names()).containsExactlyElementsOf(model.keySet());
     assertThat(source.quantizedNames()).containsExactly("layer.q_proj.weight", "experts.gate_up_proj");
@@ -92,16 +92,16 @@ class Fp8SourceTest {
     Fp8Quantization quantization = Fp8Quantization.of(model(), PROJECTIONS, 128, 128);
     Map<String, Tensor> noScale = materialized(quantization.tensors());
     noScale.remove("layer.q_proj.weight_scale_inv");
-    assertThatThrownBy(() -> Fp8DequantizedSource.of(new MemoryTensorSource(noScale), quantization.config(), DType.BF16))
+    assertThatThrownBy(() -> Fp8DequantizedSource.of(new MapTensorSource("memory", noScale), quantization.config(), DType.BF16))
         .isInstanceOf(CheckpointFormatException.class)
         .hasMessageContaining("'layer.q_proj.weight' has no scale 'layer.q_proj.weight_scale_inv'");
     Map<String, Tensor> wrongShape = materialized(quantization.tensors());
     wrongShape.put("layer.q_proj.weight_scale_inv", Tensor.ofFloats(Shape.of(1, 1), 1f));
-    assertThatThrownBy(() -> Fp8DequantizedSource.of(new MemoryTensorSource(wrongShape), quantization.config(), DType.BF16))
+    assertThatThrownBy(() -> Fp8DequantizedSource.of(new MapTensorSource("memory", wrongShape), quantization.config(), DType.BF16))
         .isInstanceOf(CheckpointFormatException.class).hasMessageContaining("expected F32[2, 1]");
     Map<String, Tensor> orphan = materialized(quantization.tensors());
     orphan.put("layer.norm.weight_scale_inv", Tensor.ofFloats(Shape.of(1), 1f));
-    assertThatThrownBy(() -> Fp8DequantizedSource.of(new MemoryTensorSource(orphan), quantization.config(), DType.BF16))
+    assertThatThrownBy(() -> Fp8DequantizedSource.of(new MapTensorSource("memory", orphan), quantization.config(), DType.BF16))
         .isInstanceOf(CheckpointFormatException.class).hasMessageContaining("has no F8_E4M3 weight 'layer.norm.weight'");
   }
 
