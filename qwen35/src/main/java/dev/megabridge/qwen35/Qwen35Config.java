@@ -2,7 +2,6 @@ package dev.megabridge.qwen35;
 
 import dev.megabridge.core.config.ConfigSection;
 import dev.megabridge.core.config.HfConfig;
-import dev.megabridge.core.error.ConfigException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
