@@ -10,7 +10,7 @@ import java.util.Map;
  * ETP. Export yields that expert's {@code [H, Ie]}; the engine stacks all experts.
  */
 public record FusedExpertMapping(String megatronParam, Map<String, String> hfParams, int expert)
-    implements ParamMapping {
+    implements PackedExperts {
 
   public FusedExpertMapping {
     hfParams = Mappings.checked(megatronParam, hfParams, 1, 1);
@@ -27,19 +27,9 @@ public record FusedExpertMapping(String megatronParam, Map<String, String> hfPar
 
   @Override
   public ParamMapping resolve(List<String> captures) {
-    FusedExpertMapping resolved = (FusedExpertMapping) ParamMapping.super.resolve(captures);
+    FusedExpertMapping resolved = (FusedExpertMapping) PackedExperts.super.resolve(captures);
     int expertId = PackedExperts.expertId(megatronParam, captures);
     return new FusedExpertMapping(resolved.megatronParam(), resolved.hfParams(), expertId);
-  }
-
-  @Override
-  public boolean isGroupedExport() {
-    return true;
-  }
-
-  @Override
-  public int extraMegatronWildcards() {
-    return 1;
   }
 
   @Override

@@ -12,7 +12,7 @@ import java.util.Map;
  * applies the gated-MLP ETP split. Export yields that expert's {@code [2Ie, H]}; the engine stacks all experts.
  */
 public record FusedGatedExpertMapping(String megatronParam, Map<String, String> hfParams, int expert)
-    implements ParamMapping {
+    implements PackedExperts {
 
   public FusedGatedExpertMapping {
     hfParams = Mappings.checked(megatronParam, hfParams, 1, 1);
@@ -29,19 +29,9 @@ public record FusedGatedExpertMapping(String megatronParam, Map<String, String> 
 
   @Override
   public ParamMapping resolve(List<String> captures) {
-    FusedGatedExpertMapping resolved = (FusedGatedExpertMapping) ParamMapping.super.resolve(captures);
+    FusedGatedExpertMapping resolved = (FusedGatedExpertMapping) PackedExperts.super.resolve(captures);
     int expertId = PackedExperts.expertId(megatronParam, captures);
     return new FusedGatedExpertMapping(resolved.megatronParam(), resolved.hfParams(), expertId);
-  }
-
-  @Override
-  public boolean isGroupedExport() {
-    return true;
-  }
-
-  @Override
-  public int extraMegatronWildcards() {
-    return 1;
   }
 
   @Override

@@ -5,9 +5,25 @@ import dev.megabridge.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
 
-/** Shared rules of the packed-expert mappings (spec §3.11). */
-final class PackedExperts {
-  private PackedExperts() {}
+/**
+ * The packed routed-expert mappings (spec §3.11): one HF tensor {@code [E, ...]} holds every expert; a resolved
+ * instance carries one global expert id (the Megatron pattern's extra, last wildcard) and maps
+ * {@code HF[expert]}. Export yields that expert's slice; the engine stacks all experts.
+ */
+sealed interface PackedExperts extends ParamMapping permits FusedGatedExpertMapping, FusedExpertMapping {
+
+  /** The global expert id; -1 for an instance resolved from an HF name (which has no expert wildcard). */
+  int expert();
+
+  @Override
+  default boolean isGroupedExport() {
+    return true;
+  }
+
+  @Override
+  default int extraMegatronWildcards() {
+    return 1;
+  }
 
   /**
    * The global expert id a forward match captured: the Megatron pattern's extra, last wildcard; -1 when

@@ -25,8 +25,7 @@ import java.util.Map;
  */
 public sealed interface ParamMapping
     permits ColumnMapping, RowMapping, ReplicatedMapping, ZeroCenteredNormMapping, GatedQkvMapping,
-        VisionQkvMapping, GatedMlpMapping, GdnInProjMapping, GdnConv1dMapping, FusedGatedExpertMapping,
-        FusedExpertMapping {
+        VisionQkvMapping, GatedMlpMapping, GdnInProjMapping, GdnConv1dMapping, PackedExperts {
 
   /** Role name of single-tensor mappings. */
   String TENSOR = "tensor";
