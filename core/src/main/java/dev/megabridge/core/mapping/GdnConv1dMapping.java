@@ -1,7 +1,6 @@
 package dev.megabridge.core.mapping;
 
 import dev.megabridge.core.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -26,38 +25,20 @@ public record GdnConv1dMapping(String megatronParam, Map<String, String> hfParam
     return new GdnConv1dMapping(megatron, hf, numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim);
   }
 
-  private long keyDim() {
-    return (long) numKeyHeads * keyHeadDim;
-  }
-
-  private long valueDim() {
-    return (long) numValueHeads * valueHeadDim;
+  private GdnHeads heads() {
+    return new GdnHeads(numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim);
   }
 
   @Override
   public Tensor toMegatron(Map<String, Tensor> hf, int splitSize, int splitRank) {
     Tensor conv = ParamMapping.role(this, hf, TENSOR);
-    ParamMapping.requireShape(this, TENSOR, conv, conv.shape().withDim(0, 2 * keyDim() + valueDim()));
-    return Tensor.concat(0, GdnSections.qkvParts(this, conv, numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim,
-        splitSize, splitRank));
+    ParamMapping.requireShape(this, TENSOR, conv, conv.shape().withDim(0, heads().qkvRows()));
+    return Tensor.concat(0, heads().qkvParts(this, conv, splitSize, splitRank));
   }
 
   @Override
   public Map<String, Tensor> toHf(List<Tensor> shards) {
     ParamMapping.requireShards(this, shards);
-    long keyPart = keyDim() / shards.size();
-    long valuePart = valueDim() / shards.size();
-    List<Tensor> q = new ArrayList<>();
-    List<Tensor> k = new ArrayList<>();
-    List<Tensor> v = new ArrayList<>();
-    for (Tensor shard : shards) {
-      q.add(shard.slice(0, 0, keyPart));
-      k.add(shard.slice(0, keyPart, keyPart));
-      v.add(shard.slice(0, 2 * keyPart, valuePart));
-    }
-    List<Tensor> all = new ArrayList<>(q);
-    all.addAll(k);
-    all.addAll(v);
-    return Map.of(TENSOR, Tensor.concat(0, all));
+    return Map.of(TENSOR, GdnHeads.qkv(GdnHeads.sections(megatronParam, shards, heads().qkvPartRows(shards.size()))));
   }
 }

@@ -1,6 +1,5 @@
 package dev.megabridge.core.mapping;
 
-import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.ArrayList;
@@ -37,12 +36,8 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
     return new GdnInProjMapping(megatron, hf, numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim);
   }
 
-  private long keyDim() {
-    return (long) numKeyHeads * keyHeadDim;
-  }
-
-  private long valueDim() {
-    return (long) numValueHeads * valueHeadDim;
+  private GdnHeads heads() {
+    return new GdnHeads(numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim);
   }
 
   @Override
@@ -53,12 +48,11 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
     Tensor a = ParamMapping.role(this, hf, A);
     ParamMapping.requireRank(this, QKV, qkv, 2);
     long hidden = qkv.shape().dim(1);
-    ParamMapping.requireShape(this, QKV, qkv, Shape.of(2 * keyDim() + valueDim(), hidden));
-    ParamMapping.requireShape(this, Z, z, Shape.of(valueDim(), hidden));
+    ParamMapping.requireShape(this, QKV, qkv, Shape.of(heads().qkvRows(), hidden));
+    ParamMapping.requireShape(this, Z, z, Shape.of(heads().valueDim(), hidden));
     ParamMapping.requireShape(this, B, b, Shape.of(numValueHeads, hidden));
     ParamMapping.requireShape(this, A, a, Shape.of(numValueHeads, hidden));
-    List<Tensor> parts = new ArrayList<>(GdnSections.qkvParts(this, qkv, numKeyHeads, numValueHeads, keyHeadDim,
-        valueHeadDim, splitSize, splitRank));
+    List<Tensor> parts = new ArrayList<>(heads().qkvParts(this, qkv, splitSize, splitRank));
     parts.add(z.chunk(0, splitSize, splitRank));
     parts.add(b.chunk(0, splitSize, splitRank));
     parts.add(a.chunk(0, splitSize, splitRank));
@@ -69,31 +63,12 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
   public Map<String, Tensor> toHf(List<Tensor> shards) {
     ParamMapping.requireShards(this, shards);
     int splitSize = shards.size();
-    long keyPart = keyDim() / splitSize;
-    long valuePart = valueDim() / splitSize;
+    long[] qkvRows = heads().qkvPartRows(splitSize);
     long headPart = numValueHeads / splitSize;
-    long[] sizes = {keyPart, keyPart, valuePart, valuePart, headPart, headPart};
-    List<List<Tensor>> blocks = new ArrayList<>();
-    for (int block = 0; block < sizes.length; block++) {
-      blocks.add(new ArrayList<>());
-    }
-    for (Tensor shard : shards) {
-      long start = 0;
-      for (int block = 0; block < sizes.length; block++) {
-        blocks.get(block).add(shard.slice(0, start, sizes[block]));
-        start += sizes[block];
-      }
-      if (start != shard.shape().dim(0)) {
-        throw new ShapeMismatchException(megatronParam + ": shard has "
-            + shard.shape().dim(0) + " rows, expected " + start);
-      }
-    }
-    List<Tensor> qkv = new ArrayList<>();
-    qkv.addAll(blocks.get(0));
-    qkv.addAll(blocks.get(1));
-    qkv.addAll(blocks.get(2));
+    List<List<Tensor>> blocks = GdnHeads.sections(megatronParam, shards,
+        new long[] {qkvRows[0], qkvRows[1], qkvRows[2], qkvRows[2], headPart, headPart});
     Map<String, Tensor> out = new LinkedHashMap<>();
-    out.put(QKV, Tensor.concat(0, qkv));
+    out.put(QKV, GdnHeads.qkv(blocks));
     out.put(Z, Tensor.concat(0, blocks.get(3)));
     out.put(B, Tensor.concat(0, blocks.get(4)));
     out.put(A, Tensor.concat(0, blocks.get(5)));
