@@ -48,13 +48,21 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
     return openHf(directory, AutoBridge.discover(), HfDtypes.Policy.strict());
   }
 
-  /** An HF folder: config, safetensors and small files, their dtypes checked under {@code dtypes}. */
+  /**
+   * An HF folder: config, safetensors and small files, their dtypes checked under {@code dtypes}; a blockwise FP8
+   * folder is read dequantized to bf16, what Megatron trains in.
+   */
   public static CheckpointSource openHf(Path directory, AutoBridge autoBridge, HfDtypes.Policy dtypes) {
+    return openHf(directory, autoBridge, dtypes, DType.BF16);
+  }
+
+  /** As {@link #openHf(Path, AutoBridge, HfDtypes.Policy)}, a blockwise FP8 folder read as {@code fp8Target}. */
+  public static CheckpointSource openHf(Path directory, AutoBridge autoBridge, HfDtypes.Policy dtypes,
+      DType fp8Target) {
     HfConfig config = HfConfig.load(directory);
     SafetensorsCheckpoint files = SafetensorsCheckpoint.open(directory);
     try {
-      // A blockwise FP8 folder is read dequantized to bf16, what Megatron trains in.
-      TensorSource checkpoint = Fp8DequantizedSource.viewOf(config, files, DType.BF16);
+      TensorSource checkpoint = Fp8DequantizedSource.viewOf(config, files, fp8Target);
       Map<String, HfTensorInfo> infos = Importer.hfTensorInfos(checkpoint, files.fileNames());
       // The bridge's naming options do not change which tensors are float32 by design.
       BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())),

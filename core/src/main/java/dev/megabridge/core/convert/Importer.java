@@ -11,7 +11,6 @@ import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
-import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
@@ -98,36 +97,45 @@ public final class Importer {
     return infos;
   }
 
+  /** HF folder (plain, or blockwise FP8 read as {@link Options#fp8Target()}) → shards folder. */
   public static Summary run(Path hfDirectory, Path output, Options options, AutoBridge autoBridge, Progress progress) {
-    HfConfig config = HfConfig.load(hfDirectory);
-    try (SafetensorsCheckpoint files = SafetensorsCheckpoint.open(hfDirectory)) {
-      TensorSource checkpoint = Fp8DequantizedSource.viewOf(config, files, options.fp8Target());
-      ShardPlan plan = plan(checkpoint, files.fileNames(), hfDirectory, config, autoBridge, options.layout(),
-          options.bridgeOptions(), options.dtypes());
-      List<RankPlan> selected = select(plan, options.ranks());
-      List<String> smallFiles = HfFiles.smallFiles(hfDirectory);
-      ShardsManifest manifest = manifest(plan, config, smallFiles,
-          SourceIdentity.of(checkpoint, plan.hfTensors().values()));
-      long bytes = selected.stream().mapToLong(RankPlan::byteSize).sum();
-      progress.start("import", bytes);
-      try {
-        if (options.ranks().isEmpty()) {
-          try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), List.of(hfDirectory))) {
-            writeFolderFiles(out.path(), hfDirectory, smallFiles, manifest);
-            writeRanks(checkpoint, selected, out.path(), manifest.sourceIdentity().orElseThrow(), options.threads(),
-                progress);
-            out.commit();
-          }
-        } else {
-          writeShared(checkpoint, hfDirectory, output, smallFiles, manifest, selected, options, progress);
-        }
-      } finally {
-        progress.finish();
-      }
-      int tensors = selected.stream().mapToInt(rank -> rank.entries().size()).sum();
-      return new Summary(plan.model().architecture(), plan.model().bridge().name(), plan.layout().describe(),
-          selected.size(), plan.ranks().size(), tensors, bytes, output.toAbsolutePath().normalize());
+    try (CheckpointSource source = CheckpointSource.openHf(hfDirectory, autoBridge, options.dtypes(),
+        options.fp8Target())) {
+      return write(source, output, options, autoBridge, progress);
     }
+  }
+
+  /**
+   * The HF tensors of any source (an HF folder, or a torch_dist checkpoint for {@code convert --format shards}) →
+   * shards folder: all ranks into a new folder, or with {@link Options#ranks()} the selected ranks into a shared one.
+   */
+  public static Summary write(CheckpointSource source, Path output, Options options, AutoBridge autoBridge,
+      Progress progress) {
+    BridgeModel model = autoBridge.fromConfig(source.config(), Optional.of(new LinkedHashSet<>(source.infoMap()
+        .keySet())), options.bridgeOptions());
+    ShardPlan plan = ShardPlan.build(model, options.layout(), source.infoMap());
+    List<RankPlan> selected = select(plan, options.ranks());
+    ShardsManifest manifest = manifest(plan, source.config(), source.smallFiles(),
+        SourceIdentity.of(source.tensors(), plan.hfTensors().values()));
+    long bytes = selected.stream().mapToLong(RankPlan::byteSize).sum();
+    progress.start("import", bytes);
+    try {
+      if (options.ranks().isEmpty()) {
+        try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), source.inputs())) {
+          writeFolderFiles(out.path(), source, manifest);
+          writeRanks(source.tensors(), selected, out.path(), manifest.sourceIdentity().orElseThrow(),
+              options.threads(), progress);
+          out.commit();
+        }
+      } else {
+        writeShared(source, output, manifest, selected, options, progress);
+      }
+    } finally {
+      progress.finish();
+    }
+    int tensors = selected.stream().mapToInt(rank -> rank.entries().size()).sum();
+    return new Summary(plan.model().architecture(), plan.model().bridge().name(), plan.layout().describe(),
+        selected.size(), plan.ranks().size(), tensors, bytes, output.toAbsolutePath().normalize());
   }
 
   private static List<RankPlan> select(ShardPlan plan, Optional<Set<Integer>> ranks) {
@@ -161,8 +169,8 @@ public final class Importer {
         provider, ranks, Optional.of(sourceIdentity));
   }
 
-  private static void writeFolderFiles(Path folder, Path hfDirectory, List<String> smallFiles, ShardsManifest manifest) {
-    HfFiles.copy(hfDirectory, folder.resolve(ShardsManifest.HF_FILES_DIR), smallFiles);
+  private static void writeFolderFiles(Path folder, CheckpointSource source, ShardsManifest manifest) {
+    HfFiles.copy(source.smallFilesDirectory(), folder.resolve(ShardsManifest.HF_FILES_DIR), source.smallFiles());
     try {
       Files.writeString(folder.resolve(ShardsManifest.FILE_NAME), manifest.toJson(), StandardCharsets.UTF_8);
     } catch (IOException e) {
@@ -170,16 +178,16 @@ public final class Importer {
     }
   }
 
+  /** Prefix of the staging folder of a shared folder's manifest; those of killed runs are removed by the next. */
+  static final String SHARED_STAGING_PREFIX = ".megabridge-";
+
   /**
    * Multi-node mode: the output folder is shared; each rank folder is written beside its final place and
    * renamed when complete, and {@code megabridge.json} is written once (identical content required).
    */
-  /** Prefix of the staging folder of a shared folder's manifest; those of killed runs are removed by the next. */
-  static final String SHARED_STAGING_PREFIX = ".megabridge-";
-
-  private static void writeShared(TensorSource checkpoint, Path hfDirectory, Path output,
-      List<String> smallFiles, ShardsManifest manifest, List<RankPlan> selected, Options options, Progress progress) {
-    OutputDirectory.requireApart(output.toAbsolutePath().normalize(), List.of(hfDirectory));
+  private static void writeShared(CheckpointSource source, Path output, ShardsManifest manifest,
+      List<RankPlan> selected, Options options, Progress progress) {
+    OutputDirectory.requireApart(output.toAbsolutePath().normalize(), source.inputs());
     try {
       Files.createDirectories(output);
       Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
@@ -188,7 +196,7 @@ public final class Importer {
             "the staging folder of " + manifestFile);
         Path staging = stagingFolder.folder();
         try {
-          writeFolderFiles(staging, hfDirectory, smallFiles, manifest);
+          writeFolderFiles(staging, source, manifest);
           Path hf = output.resolve(ShardsManifest.HF_FILES_DIR);
           if (!Files.exists(hf)) {
             Files.move(staging.resolve(ShardsManifest.HF_FILES_DIR), hf, StandardCopyOption.ATOMIC_MOVE);
@@ -200,7 +208,7 @@ public final class Importer {
           stagingFolder.delete();
         }
       }
-      checkSameConversion(output, hfDirectory, manifest);
+      checkSameConversion(output, source.location(), manifest);
       for (RankPlan rank : selected) {
         Path target = output.resolve(rank.directory());
         if (Files.exists(target) && !options.overwrite()) {
@@ -208,8 +216,7 @@ public final class Importer {
         }
       }
       List<RankPlan> pending = new ArrayList<>(selected);
-      writeRanksInto(checkpoint, hfDirectory, pending, output, manifest.sourceIdentity().orElseThrow(), options,
-          progress);
+      writeRanksInto(source, pending, output, manifest.sourceIdentity().orElseThrow(), options, progress);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -234,12 +241,13 @@ public final class Importer {
    * The manifest in {@code output} is the one {@code manifest} would write: the same source (else a
    * {@link UsageException} naming both source identities) and the same layout and options.
    */
-  private static void checkSameConversion(Path output, Path hfDirectory, ShardsManifest manifest) throws IOException {
+  private static void checkSameConversion(Path output, Path sourceLocation, ShardsManifest manifest)
+      throws IOException {
     Path manifestFile = output.resolve(ShardsManifest.FILE_NAME);
     Optional<String> existing = ShardsManifest.read(output).sourceIdentity();
     if (!existing.equals(manifest.sourceIdentity())) {
       throw new UsageException(manifestFile + " holds ranks of the source " + existing.orElse(
-          "(none recorded: written by an earlier megabridge)") + ", but " + hfDirectory + " is the source "
+          "(none recorded: written by an earlier megabridge)") + ", but " + sourceLocation + " is the source "
           + manifest.sourceIdentity().orElseThrow() + ": ranks of two checkpoints cannot be mixed in one folder");
     }
     if (!Files.readString(manifestFile).equals(manifest.toJson())) {
@@ -247,12 +255,12 @@ public final class Importer {
     }
   }
 
-  private static void writeRanksInto(TensorSource checkpoint, Path hfDirectory, List<RankPlan> ranks,
-      Path output, String sourceIdentity, Options options, Progress progress) {
+  private static void writeRanksInto(CheckpointSource source, List<RankPlan> ranks, Path output,
+      String sourceIdentity, Options options, Progress progress) {
     WorkerPool.forEach(ranks, options.threads(), rank -> {
       try (OutputDirectory out = OutputDirectory.create(output.resolve(rank.directory()), options.overwrite(),
-          List.of(hfDirectory))) {
-        writeRank(checkpoint, rank, out.path(), sourceIdentity, progress);
+          source.inputs())) {
+        writeRank(source.tensors(), rank, out.path(), sourceIdentity, progress);
         out.commit();
       }
     });

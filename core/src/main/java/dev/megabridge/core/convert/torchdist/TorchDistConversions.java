@@ -1,17 +1,12 @@
 package dev.megabridge.core.convert.torchdist;
 
 import dev.megabridge.core.convert.CheckpointSource;
-import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.RankPlan;
 import dev.megabridge.core.convert.ShardPlan;
-import dev.megabridge.core.convert.ShardsManifest;
-import dev.megabridge.core.convert.SourceIdentity;
 import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.core.io.WorkerPool;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
 import dev.megabridge.core.io.pickle.PickleValue.PyInt;
@@ -22,10 +17,6 @@ import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.Tensor;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -113,36 +104,13 @@ public final class TorchDistConversions {
     return MegatronCommonState.withArgs(0, args);
   }
 
-  /** HF tensors → megabridge shards folder of {@code layout} (what {@code import --format shards} writes). */
-  public static ShardsSummary toShards(CheckpointSource source, Path output, ParallelLayout layout, BridgeOptions options,
-      boolean overwrite, int threads, AutoBridge autoBridge, Progress progress) {
-    BridgeModel model = bind(source, autoBridge, options);
-    ShardPlan plan = ShardPlan.build(model, layout, source.infoMap());
-    String sourceIdentity = SourceIdentity.of(source.tensors(), plan.hfTensors().values());
-    ShardsManifest manifest = Importer.manifest(plan, source.config(), source.smallFiles(), sourceIdentity);
-    long bytes = plan.totalBytes();
-    progress.start("convert shards", bytes);
-    try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
-      HfFiles.copy(source.smallFilesDirectory(), out.path().resolve(ShardsManifest.HF_FILES_DIR), source.smallFiles());
-      Files.writeString(out.path().resolve(ShardsManifest.FILE_NAME), manifest.toJson(), StandardCharsets.UTF_8);
-      WorkerPool.forEach(plan.ranks(), threads, (RankPlan rank) -> {
-        Path directory = out.path().resolve(rank.directory());
-        try {
-          Files.createDirectories(directory);
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot create " + directory + ": " + e.getMessage(), e);
-        }
-        Importer.writeRank(source.tensors(), rank, directory, sourceIdentity, progress);
-      });
-      out.commit();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
-    } finally {
-      progress.finish();
-    }
-    int tensors = plan.ranks().stream().mapToInt(rank -> rank.entries().size()).sum();
-    return new ShardsSummary(model.architecture(), layout.describe(), plan.ranks().size(), tensors, bytes,
-        output.toAbsolutePath().normalize());
+  /** HF tensors → megabridge shards folder of {@code layout}: the writer {@code import} uses ({@link Importer#write}). */
+  public static ShardsSummary toShards(CheckpointSource source, Path output, ParallelLayout layout,
+      BridgeOptions options, boolean overwrite, int threads, AutoBridge autoBridge, Progress progress) {
+    Importer.Summary summary = Importer.write(source, output, new Importer.Options(layout, options, Optional.empty(),
+        overwrite, threads), autoBridge, progress);
+    return new ShardsSummary(summary.architecture(), summary.layout(), summary.ranksTotal(), summary.tensorsWritten(),
+        summary.bytesWritten(), summary.output());
   }
 
   /**
