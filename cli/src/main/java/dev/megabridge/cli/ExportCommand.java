@@ -1,17 +1,23 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Exporter;
+import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.HfFolderWriter;
+import dev.megabridge.core.convert.ShardsManifest;
+import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.CheckpointSource;
+import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.DType;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -19,10 +25,12 @@ import picocli.CommandLine.Parameters;
 
 /** Megatron → HF. */
 @Command(name = "export", mixinStandardHelpOptions = true,
-    description = "Convert a megabridge Megatron folder back to HF safetensors (source names, dtypes, expert layout).")
+    description = "Convert a Megatron folder (shards or torch_dist) back to HF safetensors (source names, dtypes, "
+        + "expert layout), or an HF folder to another dtype or to blockwise FP8.")
 public final class ExportCommand implements Callable<Integer> {
 
-  @Parameters(index = "0", description = "Megatron shards folder, or torch_dist save/checkpoint folder.")
+  @Parameters(index = "0", description = "Megatron shards folder, torch_dist save/checkpoint folder, or an HF folder "
+      + "(HF → HF: another dtype, or --quantize).")
   Path source;
 
   @Parameters(index = "1", description = "Output HF folder.")
@@ -54,20 +62,30 @@ public final class ExportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Output.existingDirectory(source, "Megatron folder");
+    Output.existingDirectory(source, "source folder");
     if (tpCheck.requested() && quantize.blocks().isEmpty()) {
       throw new UsageException("--check-tp checks an FP8 export: add --quantize fp8-block");
     }
-    if (CheckpointSource.detect(source) == CheckpointSource.MegatronForm.TORCH_DIST) {
-      return exportTorchDist();
+    AutoBridge autoBridge = AutoBridge.discover();
+    if (TorchDistCheckpoint.isPresent(source) && !ShardsManifest.isPresent(source)) {
+      return exportSource("torch_dist", () -> CheckpointSource.openTorchDist(source, hfConfig.folder(), autoBridge),
+          autoBridge);
     }
     if (hfConfig.given()) {
-      throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + source + " is a shards folder");
+      throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + source + " is not one");
+    }
+    if (!ShardsManifest.isPresent(source)) {
+      if (!Files.isRegularFile(source.resolve(HfConfig.FILE_NAME))) {
+        CheckpointSource.detect(source);
+      }
+      // An HF folder: HF → HF, to change its dtype or quantize it (an FP8 folder is read dequantized).
+      return exportSource("hf", () -> CheckpointSource.openHf(source, autoBridge, HfDtypes.Policy.strict()),
+          autoBridge);
     }
     long start = System.nanoTime();
     Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(parseDtype(dtype),
         Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
-        quantize.blocks(), threads.hfFiles()), AutoBridge.discover(), ConsoleProgress.create(common));
+        quantize.blocks(), threads.hfFiles()), autoBridge, ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (!common.json) {
       System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%s%n", summary.architecture(),
@@ -84,11 +102,11 @@ public final class ExportCommand implements Callable<Integer> {
   }
 
 
-  private Integer exportTorchDist() {
+  /** Export of a source opened as HF tensors (a torch_dist checkpoint or an HF folder). */
+  private Integer exportSource(String form, Supplier<CheckpointSource> opener, AutoBridge autoBridge) {
     long start = System.nanoTime();
     TorchDistConversions.HfSummary summary;
-    AutoBridge autoBridge = AutoBridge.discover();
-    try (CheckpointSource checkpoint = CheckpointSource.openTorchDist(source, hfConfig.folder(), autoBridge)) {
+    try (CheckpointSource checkpoint = opener.get()) {
       summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype),
           quantize.blocks(), threads.hfFiles()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
@@ -96,14 +114,14 @@ public final class ExportCommand implements Callable<Integer> {
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     if (!common.json) {
-      System.out.printf("exported %s (torch_dist) → %s: %d tensors in %d file(s), %s in %.2f s%s%n",
-          summary.architecture(), summary.output(), summary.tensors(), summary.files(),
+      System.out.printf("exported %s (%s) → %s: %d tensors in %d file(s), %s in %.2f s%s%n",
+          summary.architecture(), form, summary.output(), summary.tensors(), summary.files(),
           Output.bytes(summary.bytesWritten()), seconds,
           quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse(""));
     }
     List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(output, common.json) : null;
     if (common.json) {
-      Output.json(Output.object("command", "export", "format", "torch_dist", "summary", summary, "seconds", seconds,
+      Output.json(Output.object("command", "export", "format", form, "summary", summary, "seconds", seconds,
           "quantize", quantize.blocks().map(Object::toString).orElse(null), "tp_check", tpReport));
     }
     tpCheck.enforce(tpReport);

@@ -124,7 +124,7 @@ class ClearErrorsTest {
     Path dangling = Files.createSymbolicLink(temp.resolve("dangling"), temp.resolve("gone"));
     Run broken = run("export", dangling.toString(), temp.resolve("out").toString());
     assertThat(broken.exitCode()).isEqualTo(2);
-    assertThat(broken.err().strip()).isEqualTo("error: Megatron folder " + dangling + " is a symbolic link to "
+    assertThat(broken.err().strip()).isEqualTo("error: source folder " + dangling + " is a symbolic link to "
         + temp.resolve("gone") + ", which does not exist");
   }
 

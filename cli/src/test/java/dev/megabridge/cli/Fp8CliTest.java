@@ -111,6 +111,18 @@ class Fp8CliTest {
     assertThat(temp.resolve("o2")).doesNotExist();
   }
 
+  @Test
+  void anHfFolderQuantizesDirectlyToTheSameBytes() throws IOException {
+    Path direct = temp.resolve("direct");
+    Run run = run("export", fixture("qwen35_dense_vl_bf16").toString(), direct.toString(), "--quantize", "fp8-block",
+        "--block-size", "16x32", "--quiet");
+    assertThat(run.exitCode()).as(run.err()).isZero();
+    assertThat(run.out()).contains("(hf)");
+    assertThat(Files.readAllBytes(direct.resolve("model.safetensors")))
+        .isEqualTo(Files.readAllBytes(fp8.resolve("model.safetensors")));
+    assertThat(Files.readString(direct.resolve("config.json"))).isEqualTo(Files.readString(fp8.resolve("config.json")));
+  }
+
   private Path copy(String name) throws IOException {
     Path target = Files.createDirectories(temp.resolve(name));
     try (Stream<Path> files = Files.list(fp8)) {
