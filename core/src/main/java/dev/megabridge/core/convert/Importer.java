@@ -2,7 +2,6 @@ package dev.megabridge.core.convert;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.HfConfig;
-import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.WorkerPool;
@@ -288,24 +287,12 @@ public final class Importer {
       String sourceIdentity, Progress progress) {
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     for (ShardEntry entry : rank.entries()) {
-      Tensor shard = shard(checkpoint, entry);
+      Tensor shard = entry.cut(checkpoint);
       entries.add(new SafetensorsWriter.Entry(entry.localName(), shard));
     }
     SafetensorsWriter.FileChecksums written = SafetensorsWriter.writeFileWithChecksums(
         directory.resolve(ShardsManifest.RANK_FILE), entries, RankChecksums.fileMetadata(rank.directory(),
             sourceIdentity), progress::advance);
     RankChecksums.of(rank.directory(), sourceIdentity, written).write(directory);
-  }
-
-  /** The lazy local shard of one plan entry, checked against the planned dtype and shape. */
-  public static Tensor shard(TensorSource source, ShardEntry entry) {
-    Map<String, Tensor> roles = new LinkedHashMap<>();
-    entry.mapping().hfParams().forEach((role, name) -> roles.put(role, source.tensor(name)));
-    Tensor shard = entry.mapping().toMegatron(roles, entry.splitSize(), entry.splitRank());
-    if (!shard.shape().equals(entry.shape()) || shard.dtype() != entry.dtype()) {
-      throw new ShapeMismatchException(entry.localName() + ": mapping produced " + shard.dtype() + shard.shape()
-          + ", plan expects " + entry.dtype() + entry.shape());
-    }
-    return shard;
   }
 }

@@ -1,6 +1,5 @@
 package dev.megabridge.core.convert.torchdist;
 
-import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.ShardEntry;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.error.InternalException;
@@ -48,7 +47,7 @@ public final class TorchDistKeys {
         continue;
       }
       DistPlacement placement = scheme.place(entry.param());
-      Tensor full = Importer.shard(source, entry);
+      Tensor full = entry.cut(source);
       switch (placement.form()) {
         case DistForm.Whole whole -> put(byKey, whole.key(), TorchDistChunks.single(whole.key(), full));
         case DistForm.SwigluHalves halves -> put(byKey, halves.key(), TorchDistChunks.swigluFc1(halves.key(), full));
