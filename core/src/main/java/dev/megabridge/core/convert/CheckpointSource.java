@@ -63,7 +63,7 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
     SafetensorsCheckpoint files = SafetensorsCheckpoint.open(directory);
     try {
       TensorSource checkpoint = Fp8DequantizedSource.viewOf(config, files, fp8Target);
-      Map<String, HfTensorInfo> infos = Importer.hfTensorInfos(checkpoint, files.fileNames());
+      Map<String, HfTensorInfo> infos = HfTensorInfo.of(checkpoint, files.fileNames());
       // The bridge's naming options do not change which tensors are float32 by design.
       BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())),
           BridgeOptions.defaults());

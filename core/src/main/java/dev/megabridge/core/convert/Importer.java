@@ -23,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -77,23 +76,10 @@ public final class Importer {
    */
   public static ShardPlan plan(TensorSource source, Map<String, String> files, Path directory, HfConfig config,
       AutoBridge autoBridge, ParallelLayout layout, BridgeOptions options, HfDtypes.Policy dtypes) {
-    Map<String, HfTensorInfo> infos = hfTensorInfos(source, files);
+    Map<String, HfTensorInfo> infos = HfTensorInfo.of(source, files);
     BridgeModel model = autoBridge.fromConfig(config, Optional.of(new LinkedHashSet<>(infos.keySet())), options);
     HfDtypes.check(model, infos.values(), directory, dtypes);
     return ShardPlan.build(model, layout, infos);
-  }
-
-  public static Map<String, HfTensorInfo> hfTensorInfos(SafetensorsCheckpoint checkpoint) {
-    return hfTensorInfos(checkpoint, checkpoint.fileNames());
-  }
-
-  /** Name, dtype, shape and file of every tensor of {@code source}, in its order. */
-  public static Map<String, HfTensorInfo> hfTensorInfos(TensorSource source, Map<String, String> files) {
-    Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
-    for (String name : source.names()) {
-      infos.put(name, new HfTensorInfo(name, source.dtype(name), source.shape(name), files.get(name)));
-    }
-    return infos;
   }
 
   /** HF folder (plain, or blockwise FP8 read as {@link Options#fp8Target()}) → shards folder. */

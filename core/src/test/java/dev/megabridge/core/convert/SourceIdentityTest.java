@@ -19,7 +19,7 @@ class SourceIdentityTest {
 
   private static String identity(Path folder) {
     try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(folder)) {
-      return SourceIdentity.of(checkpoint, Importer.hfTensorInfos(checkpoint).values());
+      return SourceIdentity.of(checkpoint, HfTensorInfo.of(checkpoint).values());
     }
   }
 
