@@ -1,6 +1,6 @@
 """Proves a blockwise-FP8 HF folder exported by megabridge against its bf16 source, in torch and in transformers.
 
-  fp8_transformers.py FP8_DIR BF16_SOURCE_DIR REFERENCE.safetensors
+  fp8_transformers.py FP8_DIR BF16_SOURCE_DIR REFERENCE.safetensors [LOGITS_OUT.safetensors]
 
 1. The folder, in plain torch: every F8_E4M3 tensor dequantized here (codes times the block scale expanded over
    its block) lies within one e4m3 step of the bf16 source element; every other tensor is the source's bytes;
@@ -10,6 +10,8 @@
    a quantized tensor, the source tensor in the parameter's dtype otherwise. A parameter that instead equals the
    raw codes (its scale ignored) is reported as such. Its logits on the reference prompts are compared with the
    bf16 source model's and with the source model holding the independently dequantized weights.
+   LOGITS_OUT receives `<case>.logits` of the source model holding those weights rounded to bf16, computed in
+   float64: what megabridge's runtime must reproduce on the folder (its float32 distance is reported).
 3. The quantized layout as transformers' FP8 modules hold it (the GPU path, reached on CPU by skipping the
    quantizer's environment check): every code and scale tensor of the folder lands there bit for bit, every other
    tensor with its value (loaded in float32). transformers has no MTP module, so the mtp.* tensors are only
@@ -26,7 +28,7 @@ from pathlib import Path
 import accelerate
 import torch
 import transformers
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers.quantizers.quantizer_finegrained_fp8 import FineGrainedFP8HfQuantizer
 
 E4M3 = torch.float8_e4m3fn
@@ -174,12 +176,12 @@ def load_dequantized(fp8_dir: str, fp8: dict, block: tuple[int, int], reference:
         loaded = {}
         for dtype in (torch.float32, torch.bfloat16):
             model, info = model_class(fp8_dir).from_pretrained(fp8_dir, dtype=dtype, attn_implementation="eager",
-                                                               output_loading_info=True)
+                                                               experts_implementation="eager", output_loading_info=True)
             loaded[str(dtype).removeprefix("torch.")] = model
             report.setdefault("unexpected_keys", sorted(info["unexpected_keys"]))
             report.setdefault("missing_keys", sorted(info["missing_keys"]))
         explicit = model_class(fp8_dir).from_pretrained(
-            fp8_dir, dtype=torch.float32, attn_implementation="eager",
+            fp8_dir, dtype=torch.float32, attn_implementation="eager", experts_implementation="eager",
             quantization_config=transformers.FineGrainedFP8Config(dequantize=True))
     except Exception as error:  # the proof then rests on the folder check; the error is the finding
         report["loaded"] = False
@@ -227,6 +229,7 @@ def load_quantized(fp8_dir: str, fp8: dict) -> dict:
 
 def main() -> int:
     fp8_dir, source_dir, reference_file = sys.argv[1], sys.argv[2], sys.argv[3]
+    logits_file = sys.argv[4] if len(sys.argv) > 4 else None
     config = json.loads((Path(fp8_dir) / "config.json").read_text())["quantization_config"]
     block = tuple(config["weight_block_size"])
     fp8, source, reference = load_folder(fp8_dir), load_folder(source_dir), load_file(reference_file)
@@ -234,8 +237,9 @@ def main() -> int:
               "accelerate": accelerate.__version__, "block": list(block)}
     report["folder"] = prove_folder(fp8, source, block)
 
-    source_model = model_class(source_dir).from_pretrained(source_dir, dtype=torch.float32,
-                                                           attn_implementation="eager").eval()
+    # Eager experts (here and in every model whose logits are compared): the grouped-mm kernel has no float64 version.
+    source_model = model_class(source_dir).from_pretrained(source_dir, dtype=torch.float32, attn_implementation="eager",
+                                                           experts_implementation="eager").eval()
     bf16_logits = logits_of(source_model, reference)
     # A check that the source model is the fixture (the reference holds bf16-weight logits for some cases).
     report["bf16_vs_reference"] = max_abs({case: bf16_logits[case] for case in bf16_logits
@@ -252,6 +256,19 @@ def main() -> int:
     dequantized_logits = logits_of(source_model, reference)
     report["replaced_parameters"] = len(replaced)
     report["dequantized_weights_vs_bf16"] = max_abs(dequantized_logits, bf16_logits)
+    if logits_file is not None:
+        # What a runtime reading the folder dequantized to bf16 computes in float32.
+        source_model.load_state_dict({key: value.to(torch.bfloat16).float() for key, value in replaced.items()},
+                                     strict=False)
+        # Computed in float64 as the reference, with transformers' own float32 distance from it as the measure of
+        # how much float32 rounding these weights amplify (FP8 weights make the tiny models less well conditioned).
+        fp32_logits = logits_of(source_model, reference)
+        with torch.no_grad():
+            fp64_logits = {case: source_model.double()(input_ids=reference[f"{case}.input_ids"].to(torch.long)
+                                                        .unsqueeze(0)).logits[0] for case in fp32_logits}
+        report["runtime_reference_fp32_vs_fp64"] = {
+            case: (fp32_logits[case].double() - fp64_logits[case]).abs().max().item() for case in fp32_logits}
+        save_file({f"{case}.logits": logits.float().contiguous() for case, logits in fp64_logits.items()}, logits_file)
 
     report["dequantized_load"] = load_dequantized(fp8_dir, fp8, block, reference, bf16_logits, dequantized_logits)
     report["quantized_load"] = load_quantized(fp8_dir, fp8)

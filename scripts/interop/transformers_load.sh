@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs transformers' from_pretrained on an exported HF folder.
 #   transformers_load.sh MODEL_DIR REFERENCE.safetensors TOLERANCE           (transformers_load.py)
-#   transformers_load.sh --fp8 FP8_DIR BF16_SOURCE_DIR REFERENCE.safetensors  (fp8_transformers.py)
+#   transformers_load.sh --fp8 FP8_DIR BF16_SOURCE_DIR REFERENCE.safetensors [LOGITS_OUT]  (fp8_transformers.py)
 # The venv (torch, transformers, accelerate, safetensors, numpy from the machine's local package index) lives in
 # $MEGABRIDGE_HF_VENV (default <repo>/cli/target/hf-venv) and is reused when present; transformers' FP8
 # loading needs accelerate.

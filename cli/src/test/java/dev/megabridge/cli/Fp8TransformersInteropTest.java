@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.cli.CliTest.Run;
+import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.tensor.StridedTensor;
+import dev.megabridge.runtime.qwen35.Qwen35Model;
+import dev.megabridge.runtime.qwen35.RuntimeOptions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,7 +33,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  *   logits on the reference prompts equal those of the source model holding the weights dequantized in torch;</li>
  *   <li>the quantized layout transformers' FP8 modules hold (its GPU path): every code and scale tensor of the
  *   folder lands bit for bit, nothing missing or unexpected — so the packed experts' {@code <name>_scale_inv}
- *   naming is the one transformers reads.</li>
+ *   naming is the one transformers reads;</li>
+ *   <li>megabridge's runtime on the folder computes what transformers computes with those weights in bf16.</li>
  * </ul>
  * transformers 5.18's CPU dequantization does not dequantize packed experts ({@code experts.gate_up_proj},
  * {@code experts.down_proj}): it reports their scales as unexpected keys and loads the raw e4m3 codes as the weights.
@@ -36,7 +42,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * folder and quantized-layout checks carry the proof) and prints it; any other mismatch fails.
  */
 class Fp8TransformersInteropTest {
-  private static final double SOURCE_LOGITS_TOLERANCE = 2e-4;
+  /** What two independent fp32 implementations of the tiny models keep between their logits (fixtures README). */
+  private static final double FP32_LOGITS_TOLERANCE = 2e-4;
   private static final double SAME_WEIGHTS_LOGITS_TOLERANCE = 1e-5;
 
   @TempDir
@@ -61,8 +68,9 @@ class Fp8TransformersInteropTest {
         blocks, "--quiet");
     assertThat(exported.exitCode()).as(exported.err()).isZero();
 
-    JsonNode report = runScript(fp8, source, CliTest.fixture("reference").resolve(referenceModel)
-        .resolve("reference.safetensors"));
+    Path reference = CliTest.fixture("reference").resolve(referenceModel).resolve("reference.safetensors");
+    Path expectedLogits = temp.resolve("fp8-logits.safetensors");
+    JsonNode report = runScript(fp8, source, reference, expectedLogits);
     String what = fixture + " " + blocks;
     System.out.printf("%s: transformers %s, torch %s, accelerate %s%n", what, report.get("transformers").asText(),
         report.get("torch").asText(), report.get("accelerate").asText());
@@ -76,7 +84,7 @@ class Fp8TransformersInteropTest {
         + "identical%n", what, folder.get("quantized").asInt(), folder.get("quantized_elements").asLong(),
         folder.get("max_error_in_steps").asDouble(), folder.get("plain").asInt());
     assertThat(maximum(report.get("bf16_vs_reference"))).as("the source model is the fixture")
-        .isLessThanOrEqualTo(SOURCE_LOGITS_TOLERANCE);
+        .isLessThanOrEqualTo(FP32_LOGITS_TOLERANCE);
     double fp8VersusBf16 = maximum(report.get("dequantized_weights_vs_bf16"));
     assertThat(fp8VersusBf16).as("FP8 changes the logits, by a finite amount").isFinite().isPositive();
     System.out.printf("%s: logits of the dequantized weights vs the bf16 weights (torch, fp32 compute): max |Δ| "
@@ -84,6 +92,44 @@ class Fp8TransformersInteropTest {
 
     assertQuantizedLayout(report.get("quantized_load"), what, fixture.equals("qwen35_moe_vl_bf16"));
     assertDequantizedLoad(report.get("dequantized_load"), what, report.get("transformers").asText());
+    assertRuntimeComputesTheDequantizedModel(fp8, reference, expectedLogits, report.get(
+        "runtime_reference_fp32_vs_fp64"), what);
+  }
+
+  /**
+   * megabridge's runtime on the FP8 folder (read dequantized to bf16) reproduces transformers' model class holding
+   * the weights dequantized in torch and rounded to bf16, within the tolerance two fp32 implementations keep.
+   */
+  private static void assertRuntimeComputesTheDequantizedModel(Path fp8, Path reference, Path expectedLogits,
+      JsonNode transformersFp32Error, String what) {
+    try (Qwen35Model runtime = Qwen35Model.load(fp8, RuntimeOptions.defaults().withThreads(2));
+        SafetensorsCheckpoint inputs = SafetensorsCheckpoint.openFiles(reference.getParent(), List.of(reference));
+        SafetensorsCheckpoint expected = SafetensorsCheckpoint.openFiles(expectedLogits.getParent(),
+            List.of(expectedLogits))) {
+      assertThat(expected.names()).isNotEmpty();
+      for (String logitsName : expected.names()) {
+        String caseName = logitsName.substring(0, logitsName.length() - ".logits".length());
+        StridedTensor ids = inputs.tensor(caseName + ".input_ids");
+        long[] tokens = new long[Math.toIntExact(ids.numel())];
+        for (int index = 0; index < tokens.length; index++) {
+          tokens[index] = ids.getLong(index);
+        }
+        float[] actual = runtime.forward(tokens, Optional.empty()).logits().data();
+        float[] wanted = expected.tensor(logitsName).toFloatArray();
+        assertThat(actual).hasSameSizeAs(wanted);
+        double difference = 0;
+        for (int index = 0; index < actual.length; index++) {
+          difference = Math.max(difference, Math.abs((double) actual[index] - wanted[index]));
+        }
+        System.out.printf("%s %s: runtime on the FP8 folder vs transformers on the torch-dequantized bf16 weights "
+            + "in fp64: max |Δ logits| %.3g (transformers in fp32: %.3g)%n", what, caseName, difference,
+            transformersFp32Error.get(caseName).asDouble());
+        // FP8 weights make the tiny models amplify rounding more than their own weights do (transformers' float32
+        // error on them reaches 2.1e-4): the runtime may be off by the fixtures' tolerance or twice transformers'.
+        double tolerance = Math.max(FP32_LOGITS_TOLERANCE, 2 * transformersFp32Error.get(caseName).asDouble());
+        assertThat(difference).as("%s %s runtime logits", what, caseName).isLessThanOrEqualTo(tolerance);
+      }
+    }
   }
 
   /** transformers' FP8 modules (the GPU path) hold every code and scale tensor of the folder bit for bit. */
@@ -141,11 +187,13 @@ class Fp8TransformersInteropTest {
     }
   }
 
-  private JsonNode runScript(Path fp8, Path source, Path reference) throws IOException, InterruptedException {
+  private JsonNode runScript(Path fp8, Path source, Path reference, Path logits)
+      throws IOException, InterruptedException {
     Path root = Path.of(System.getProperty("megabridge.root", ".."));
     Path log = temp.resolve("python.log");
     Process process = new ProcessBuilder("bash", root.resolve("scripts/interop/transformers_load.sh").toString(),
-        "--fp8", fp8.toString(), source.toString(), reference.toString()).redirectError(log.toFile()).start();
+        "--fp8", fp8.toString(), source.toString(), reference.toString(), logits.toString())
+        .redirectError(log.toFile()).start();
     String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(process.waitFor(20, TimeUnit.MINUTES)).isTrue();
     // Skipping is allowed for one reason only: the machine has no python3 at all (exit 3).
