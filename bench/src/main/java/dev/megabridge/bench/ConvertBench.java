@@ -193,7 +193,7 @@ public final class ConvertBench {
       baselineLine(out, "cp -r (first)", copyBefore);
       line(out, "import tp2 ep4 (etp 2)", importShards);
       line(out, "export", export);
-      line(out, "export --quantize fp8-block", exportFp8);
+      line(out, "export fp8-block", exportFp8);
       line(out, "import ... --etp 1 *", importEtp1);
       line(out, "import torch_dist", torchDistImport);
       line(out, "export torch_dist", torchDistExport);
