@@ -23,8 +23,9 @@ public final class ConvertCommand implements Callable<Integer> {
   @Parameters(index = "1", description = "Output folder.")
   Path output;
 
-  @Option(names = "--format", required = true, description = "Output form: shards or torch_dist.")
-  String format;
+  @Option(names = "--format", required = true, converter = Choices.MegatronFormat.Converter.class,
+      description = "Output form: shards or torch_dist.")
+  Choices.MegatronFormat format;
 
   @Mixin
   HfConfigOption hfConfig;
@@ -44,9 +45,6 @@ public final class ConvertCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(source, "Megatron folder");
-    if (!format.equals("shards") && !format.equals("torch_dist")) {
-      throw new UsageException("--format must be shards or torch_dist, got '" + format + "'");
-    }
     CheckpointSource.MegatronForm form = CheckpointSource.detect(source);
     if (hfConfig.given() && form != CheckpointSource.MegatronForm.TORCH_DIST) {
       throw new UsageException("--hf-config applies to torch_dist sources only; " + source + " is a shards folder");
@@ -54,7 +52,7 @@ public final class ConvertCommand implements Callable<Integer> {
     AutoBridge autoBridge = AutoBridge.discover();
     long start = System.nanoTime();
     try (CheckpointSource hf = CheckpointSource.openMegatron(source, hfConfig.folder(), autoBridge)) {
-      if (format.equals("torch_dist")) {
+      if (format == Choices.MegatronFormat.TORCH_DIST) {
         TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,
             new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
                 threads.distcpFiles()), autoBridge,

@@ -10,7 +10,6 @@ import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
-import dev.megabridge.core.tensor.DType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,8 +35,9 @@ public final class ExportCommand implements Callable<Integer> {
   @Parameters(index = "1", description = "Output HF folder.")
   Path output;
 
-  @Option(names = "--dtype", defaultValue = "keep", description = "keep, bf16 or fp32 (default ${DEFAULT-VALUE}).")
-  String dtype;
+  @Option(names = "--dtype", defaultValue = "keep", converter = Choices.ExportDtype.Converter.class,
+      description = "keep, bf16 or fp32 (default ${DEFAULT-VALUE}).")
+  Choices.ExportDtype dtype;
 
   @Option(names = "--max-shard-size", description = "Re-shard by size, e.g. 5GB (default: the source's files).")
   String maxShardSize;
@@ -83,7 +83,7 @@ public final class ExportCommand implements Callable<Integer> {
           autoBridge);
     }
     long start = System.nanoTime();
-    Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(parseDtype(dtype),
+    Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(dtype.dtype,
         Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
         quantize.blocks(), threads.hfFiles()), autoBridge, ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -107,7 +107,7 @@ public final class ExportCommand implements Callable<Integer> {
     long start = System.nanoTime();
     TorchDistConversions.HfSummary summary;
     try (CheckpointSource checkpoint = opener.get()) {
-      summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(parseDtype(dtype),
+      summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(dtype.dtype,
           quantize.blocks(), threads.hfFiles()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
           autoBridge, ConsoleProgress.create(common));
@@ -126,14 +126,5 @@ public final class ExportCommand implements Callable<Integer> {
     }
     tpCheck.enforce(tpReport);
     return 0;
-  }
-
-  static Optional<DType> parseDtype(String text) {
-    return switch (text) {
-      case "keep" -> Optional.empty();
-      case "bf16" -> Optional.of(DType.BF16);
-      case "fp32" -> Optional.of(DType.F32);
-      default -> throw new UsageException("--dtype must be keep, bf16 or fp32, got '" + text + "'");
-    };
   }
 }

@@ -26,9 +26,9 @@ public final class ImportCommand implements Callable<Integer> {
   @Parameters(index = "1", description = "Output folder.")
   Path output;
 
-  @Option(names = "--format", defaultValue = "shards",
+  @Option(names = "--format", defaultValue = "shards", converter = Choices.MegatronFormat.Converter.class,
       description = "shards (default) or torch_dist (Megatron --load folder; layout flags are validated, chunks are TP=1).")
-  String format;
+  Choices.MegatronFormat format;
 
   @Option(names = "--ranks", description = "Write only these ranks (indices in inspect's rank order), e.g. 0-3,8.")
   String ranks;
@@ -51,11 +51,8 @@ public final class ImportCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(source, "HF folder");
-    if (format.equals("torch_dist")) {
+    if (format == Choices.MegatronFormat.TORCH_DIST) {
       return importTorchDist();
-    }
-    if (!format.equals("shards")) {
-      throw new UsageException("--format must be shards or torch_dist, got '" + format + "'");
     }
     long start = System.nanoTime();
     Importer.Summary summary = Importer.run(source, output, new Importer.Options(layout.layout(), layout.bridgeOptions(),

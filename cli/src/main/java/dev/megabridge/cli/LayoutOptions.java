@@ -32,13 +32,13 @@ public final class LayoutOptions {
   @Option(names = "--pp-last-stage-layers", description = "Decoder layers on the last pipeline stage.")
   Integer lastStageLayers;
 
-  @Option(names = "--mtp-naming", defaultValue = "current",
+  @Option(names = "--mtp-naming", defaultValue = "current", converter = Choices.MtpNamingConverter.class,
       description = "MTP inner layer name written: current (mtp_model_layer) or legacy (transformer_layer).")
-  String mtpNaming;
+  MtpNaming mtpNaming;
 
-  @Option(names = "--experts", defaultValue = "grouped",
+  @Option(names = "--experts", defaultValue = "grouped", converter = Choices.ExpertNamingConverter.class,
       description = "Megatron expert naming: grouped (experts.linear_fc1.weight<j>) or sequential (local_experts.<j>.).")
-  String experts;
+  ExpertNaming experts;
 
   /** Options as the command line would give them, for programmatic use (demo). */
   static LayoutOptions of(int tp, int pp, int ep) {
@@ -47,8 +47,8 @@ public final class LayoutOptions {
     options.pp = pp;
     options.vpp = 1;
     options.ep = ep;
-    options.mtpNaming = "current";
-    options.experts = "grouped";
+    options.mtpNaming = MtpNaming.CURRENT;
+    options.experts = ExpertNaming.GROUPED;
     return options;
   }
 
@@ -58,24 +58,12 @@ public final class LayoutOptions {
   }
 
   BridgeOptions bridgeOptions() {
-    MtpNaming mtp = switch (mtpNaming) {
-      case "current" -> MtpNaming.CURRENT;
-      case "legacy" -> MtpNaming.LEGACY;
-      default -> throw new UsageException("--mtp-naming must be current or legacy, got '"
-          + mtpNaming + "'");
-    };
-    ExpertNaming naming = switch (experts) {
-      case "grouped" -> ExpertNaming.GROUPED;
-      case "sequential" -> ExpertNaming.SEQUENTIAL;
-      default -> throw new UsageException("--experts must be grouped or sequential, got '"
-          + experts + "'");
-    };
-    return new BridgeOptions(mtp, naming);
+    return new BridgeOptions(mtpNaming, experts);
   }
 
   /** Refuses --mtp-naming / --experts other than the defaults where nothing reads them: {@code why} says so. */
   void rejectNaming(String why) {
-    if (!mtpNaming.equals("current") || !experts.equals("grouped")) {
+    if (mtpNaming != MtpNaming.CURRENT || experts != ExpertNaming.GROUPED) {
       throw new UsageException("--mtp-naming and --experts have no effect on " + why);
     }
   }

@@ -1,6 +1,5 @@
 package dev.megabridge.cli;
 
-import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
@@ -25,8 +24,9 @@ public final class ProviderCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "HF folder (config.json, weights optional).")
   Path directory;
 
-  @Option(names = "--format", defaultValue = "json", description = "json or megatron-args (default ${DEFAULT-VALUE}).")
-  String format;
+  @Option(names = "--format", defaultValue = "json", converter = Choices.ProviderFormat.Converter.class,
+      description = "json or megatron-args (default ${DEFAULT-VALUE}).")
+  Choices.ProviderFormat format;
 
   @Mixin
   CommonOptions common;
@@ -37,9 +37,6 @@ public final class ProviderCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(directory, "folder");
-    if (!format.equals("json") && !format.equals("megatron-args")) {
-      throw new UsageException("--format must be json or megatron-args, got '" + format + "'");
-    }
     layout.rejectNaming("provider (the provider and arguments do not depend on checkpoint key names)");
     BridgeModel model = AutoBridge.discover().fromHfPretrained(directory, layout.bridgeOptions());
     LinkedHashMap<String, Object> provider = model.provider();
@@ -52,12 +49,12 @@ public final class ProviderCommand implements Callable<Integer> {
       provider.putAll(parallelFields(parallel));
       arguments.addAll(parallelArguments(parallel));
     }
-    if (format.equals("json")) {
+    if (format == Choices.ProviderFormat.JSON) {
       Output.json(provider);
     } else if (common.json) {
       Map<String, Object> report = new LinkedHashMap<>();
       report.put("command", "provider");
-      report.put("format", format);
+      report.put("format", format.spelling);
       report.put("arguments", arguments);
       Output.json(report);
     } else {

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -138,5 +139,22 @@ class FlagsTest {
     try (var files = Files.list(temp)) {
       assertThat(files.map(path -> path.getFileName().toString())).containsExactlyInAnyOrder("shards", "buckets");
     }
+  }
+
+  /** Closed choices are picocli types: an unknown spelling is exit 2 naming the option and the accepted ones. */
+  @Test
+  void unknownChoicesNameTheAcceptedSpellings() {
+    String model = fixture("qwen35_dense_vl").toString();
+    Map<List<String>, String> cases = Map.of(
+        List.of("import", model, temp.resolve("a").toString(), "--format", "tdist"), "expected shards or torch_dist",
+        List.of("export", model, temp.resolve("b").toString(), "--dtype", "f16"), "expected keep or bf16 or fp32",
+        List.of("import", model, temp.resolve("c").toString(), "--mtp-naming", "new"), "expected current or legacy",
+        List.of("import", model, temp.resolve("d").toString(), "--experts", "te"), "expected grouped or sequential",
+        List.of("provider", model, "--format", "yaml"), "expected json or megatron-args");
+    cases.forEach((arguments, expected) -> {
+      Run run = run(arguments.toArray(String[]::new));
+      assertThat(run.exitCode()).as(arguments.toString()).isEqualTo(2);
+      assertThat(run.err()).as(arguments.toString()).contains(expected);
+    });
   }
 }
