@@ -66,12 +66,17 @@ public final class VectorKernelOps implements KernelOps {
   private static float sumLanes(FloatVector vector) {
     float[] lanes = new float[vector.length()];
     vector.intoArray(lanes, 0);
-    for (int width = lanes.length / 2; width >= 4; width /= 2) {
-      for (int lane = 0; lane < width; lane++) {
+    return sumLanes(lanes, 0, lanes.length);
+  }
+
+  /** {@link #sumLanes(FloatVector)}'s tree over {@code lanes[offset .. offset + count)} (overwritten). */
+  private static float sumLanes(float[] lanes, int offset, int count) {
+    for (int width = count / 2; width >= 4; width /= 2) {
+      for (int lane = offset; lane < offset + width; lane++) {
         lanes[lane] += lanes[lane + width];
       }
     }
-    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    return (lanes[offset] + lanes[offset + 1]) + (lanes[offset + 2] + lanes[offset + 3]);
   }
 
   private static float weightScalar(MemorySegment data, long byteOffset, boolean bf16) {
@@ -304,13 +309,21 @@ public final class VectorKernelOps implements KernelOps {
       a13 = w.fma(x3, a13);
       i += lanes;
     }
-    float[] sums = {
-        sumLanes(a00.add(b00)), sumLanes(a01.add(b01)), sumLanes(a02.add(b02)), sumLanes(a03.add(b03)),
-        sumLanes(a10.add(b10)), sumLanes(a11.add(b11)), sumLanes(a12.add(b12)), sumLanes(a13.add(b13))};
+    // Spilled here, summed from the array: passing the vectors to sumLanes(FloatVector) boxes each one once C2 stops
+    // inlining into this large method (that measured slower than the multiply-adds themselves).
+    float[] spill = new float[TILE_ROWS * TILE_TOKENS * lanes];
+    a00.add(b00).intoArray(spill, 0);
+    a01.add(b01).intoArray(spill, lanes);
+    a02.add(b02).intoArray(spill, 2 * lanes);
+    a03.add(b03).intoArray(spill, 3 * lanes);
+    a10.add(b10).intoArray(spill, 4 * lanes);
+    a11.add(b11).intoArray(spill, 5 * lanes);
+    a12.add(b12).intoArray(spill, 6 * lanes);
+    a13.add(b13).intoArray(spill, 7 * lanes);
     for (int r = 0; r < TILE_ROWS; r++) {
       int w = start + r * columns;
       for (int t = 0; t < TILE_TOKENS; t++) {
-        float sum = sums[r * TILE_TOKENS + t];
+        float sum = sumLanes(spill, (r * TILE_TOKENS + t) * lanes, lanes);
         int s = xStart + t * xStride;
         for (int k = i; k < columns; k++) {
           sum = Math.fma(panel[w + k], x[s + k], sum);
