@@ -3,6 +3,7 @@ package dev.megabridge.cli;
 import dev.megabridge.bench.ConvertBench;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.runtime.bench.DecodeBenchmark;
+import dev.megabridge.runtime.bench.VerifyBenchmark;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Option;
 
 /** Benchmarks measured as ratios against a baseline taken in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-    subcommands = {BenchCommand.Convert.class, BenchCommand.Decode.class})
+    subcommands = {BenchCommand.Convert.class, BenchCommand.Decode.class, BenchCommand.Verify.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
@@ -132,6 +133,58 @@ public final class BenchCommand implements Runnable {
       }
       DecodeBenchmark.Report report = DecodeBenchmark.run(new DecodeBenchmark.Options(threadCount, layers,
           promptTokens, decodeTokens, Output.parseSize(copySize, "--copy-size"), repeats));
+      if (common.json) {
+        Output.json(report);
+      } else {
+        System.out.println(report.describe());
+      }
+      return 0;
+    }
+  }
+
+  /** Time of verify's forwards on synthetic models with real widths, and GFLOP/s vs the matmul peak of this run. */
+  @Command(name = "verify", mixinStandardHelpOptions = true,
+      description = "Synthetic bf16 models with the real widths of Qwen3.5-0.8B (all 24 layers) and of the 9B config "
+          + "(2 layers: one Gated DeltaNet, one full attention; full-vocabulary lm_head): seconds of verify's work "
+          + "(forward of a prompt through two models, log-prob comparison), matmul GFLOP/s, and the ratio to the "
+          + "matmul peak measured in the same run.")
+  static final class Verify implements Callable<Integer> {
+    @Option(names = "--threads", description = "Compute threads (default: CPU count).")
+    Integer threads;
+
+    @Option(names = "--prompt-tokens", defaultValue = "256", description = "Prompt length (default ${DEFAULT-VALUE}).")
+    int promptTokens;
+
+    @Option(names = "--repeats", defaultValue = "2", description = "Measured repeats per model (default ${DEFAULT-VALUE}).")
+    int repeats;
+
+    @Option(names = "--small-layers", defaultValue = "24",
+        description = "Decoder layers of the 0.8B-shaped model, 0 to skip it (default ${DEFAULT-VALUE}).")
+    int smallLayers;
+
+    @Option(names = "--large-layers", defaultValue = "2",
+        description = "Decoder layers of the 9B-shaped model, 0 to skip it (default ${DEFAULT-VALUE}).")
+    int largeLayers;
+
+    @Option(names = "--config", description = "Folder with the 9B config.json (default: fixtures/qwen35-configs/Qwen3.5-9B).")
+    Path config;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() throws Exception {
+      int threadCount = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+      if (threadCount < 1 || promptTokens < 2 || repeats < 1 || smallLayers < 0 || largeLayers < 0) {
+        throw new UsageException("--threads and --repeats must be positive, --prompt-tokens >= 2, layers >= 0");
+      }
+      Path configDirectory = config != null ? config
+          : Path.of(System.getProperty("megabridge.home", "."), "fixtures", "qwen35-configs", "Qwen3.5-9B");
+      if (largeLayers > 0 && !Files.isRegularFile(configDirectory.resolve("config.json"))) {
+        throw new UsageException("no config.json in " + configDirectory);
+      }
+      VerifyBenchmark.Report report = VerifyBenchmark.run(new VerifyBenchmark.Options(threadCount, promptTokens,
+          repeats, smallLayers, largeLayers, configDirectory));
       if (common.json) {
         Output.json(report);
       } else {

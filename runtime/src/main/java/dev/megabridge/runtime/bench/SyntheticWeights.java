@@ -8,6 +8,7 @@ import dev.megabridge.runtime.qwen35.ModelWeights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -87,6 +88,11 @@ final class SyntheticWeights implements ModelWeights, AutoCloseable {
       }
       data.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, index, packed);
     }
+  }
+
+  /** Every tensor by its {@code model.}-prefixed name, in creation order. */
+  Map<String, Tensor> tensors() {
+    return Collections.unmodifiableMap(tensors);
   }
 
   long totalBytes() {

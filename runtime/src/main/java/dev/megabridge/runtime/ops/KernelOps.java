@@ -37,6 +37,20 @@ public interface KernelOps {
       int tokens, float[] out, int outOffset, int outStride);
 
   /**
+   * {@link #dotRowWindow} for every weight row {@code r} in {@code [rowStart, rowEnd)}: the value of row {@code r}
+   * and token {@code t} goes to {@code out[outOffset + (r − rowStart)·outRowStride + t·outStride]}. Each value equals
+   * bit for bit what {@link #dotRowWindow} gives for that row and token: implementations may block rows and tokens
+   * together (a prefill is a matrix × matrix product) but never change one dot product's arithmetic.
+   */
+  default void dotRowBlock(WeightMatrix weight, int rowStart, int rowEnd, int columnStart, int length, float[] x,
+      int xOffset, int xStride, int tokens, float[] out, int outOffset, int outRowStride, int outStride) {
+    for (int row = rowStart; row < rowEnd; row++) {
+      dotRowWindow(weight, row, columnStart, length, x, xOffset, xStride, tokens, out,
+          outOffset + (row - rowStart) * outRowStride, outStride);
+    }
+  }
+
+  /**
    * Matrix-vector product over the weight rows {@code [rowStart, rowEnd)}:
    * {@code out[outOffset + r − rowStart] = Σ_i weight[r, i] · x[xOffset + i]}. Each value equals what
    * {@link #dotRows} computes for that row and a single token.

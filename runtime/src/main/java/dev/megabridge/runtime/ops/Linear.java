@@ -106,9 +106,7 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
           ops.matvec(weight, start, end, x, 0, out, start);
           return;
         }
-        for (int row = start; row < end; row++) {
-          ops.dotRows(weight, row, x, 0, columns, tokens, out, row, rows);
-        }
+        ops.dotRowBlock(weight, start, end, 0, columns, x, 0, columns, tokens, out, start, 1, rows);
       });
     }
   }
@@ -198,8 +196,15 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
       WeightMatrix weight = shard.weight();
       int[] outputRows = shard.outputRows();
       if (tokens > 1) {
-        for (int row = from; row < to; row++) {
-          ops.dotRows(weight, row, x, 0, weight.columns(), tokens, out, outputRows[row], outFeatures);
+        // Runs of rows whose outputs are consecutive go to the kernel as one matrix × matrix block.
+        for (int runStart = from; runStart < to; ) {
+          int runEnd = runStart + 1;
+          while (runEnd < to && outputRows[runEnd] == outputRows[runEnd - 1] + 1) {
+            runEnd++;
+          }
+          ops.dotRowBlock(weight, runStart, runEnd, 0, weight.columns(), x, 0, weight.columns(), tokens, out,
+              outputRows[runStart], 1, outFeatures);
+          runStart = runEnd;
         }
         return;
       }
@@ -244,6 +249,9 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
    * piece and the partial sums are added in rank order, as before (close to, not bit-identical with, one rank).
    */
   record RowParallel(List<RowShard> shards) implements Linear {
+
+    /** Rows per matrix × matrix block of a multi-token application (the partial sums of a block stay small). */
+    private static final int ROW_BLOCK = 64;
 
     public RowParallel {
       shards = List.copyOf(shards);
@@ -292,21 +300,26 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
       int pieces = piecesPerShard * shards.size();
       KernelOps ops = compute.ops();
       compute.parallel().forRange(rows, minRows(in, tokens), (start, end) -> {
-        // partial[k·tokens + t]: piece k of token t for the current row.
-        float[] partial = new float[pieces * tokens];
-        for (int row = start; row < end; row++) {
+        int blockRows = Math.min(end - start, tokens == 1 ? 1 : ROW_BLOCK);
+        // partial[(r·pieces + k)·tokens + t]: piece k of token t for row r of the current row block.
+        float[] partial = new float[blockRows * pieces * tokens];
+        for (int blockStart = start; blockStart < end; blockStart += blockRows) {
+          int blockEnd = Math.min(end, blockStart + blockRows);
           for (int rank = 0; rank < shards.size(); rank++) {
             RowShard shard = shards.get(rank);
             int length = shard.weight().columns() / piecesPerShard;
             for (int local = 0; local < piecesPerShard; local++) {
               int piece = rank * piecesPerShard + local;
-              ops.dotRowWindow(shard.weight(), row, local * length, length, x, shard.inputStart() + local * length,
-                  in, tokens, partial, piece * tokens, 1);
+              ops.dotRowBlock(shard.weight(), blockStart, blockEnd, local * length, length, x,
+                  shard.inputStart() + local * length, in, tokens, partial, piece * tokens, pieces * tokens, 1);
             }
           }
-          for (int token = 0; token < tokens; token++) {
-            out[token * rows + row] = canonical
-                ? treeSum(partial, token, tokens, pieces) : rankOrderSum(partial, token, tokens, pieces);
+          for (int row = blockStart; row < blockEnd; row++) {
+            int rowPartial = (row - blockStart) * pieces * tokens;
+            for (int token = 0; token < tokens; token++) {
+              out[token * rows + row] = canonical ? treeSum(partial, rowPartial + token, tokens, pieces)
+                  : rankOrderSum(partial, rowPartial + token, tokens, pieces);
+            }
           }
         }
       });

@@ -66,12 +66,17 @@ public final class VectorKernelOps implements KernelOps {
   private static float sumLanes(FloatVector vector) {
     float[] lanes = new float[vector.length()];
     vector.intoArray(lanes, 0);
-    for (int width = lanes.length / 2; width >= 4; width /= 2) {
-      for (int lane = 0; lane < width; lane++) {
+    return sumLanes(lanes, 0, lanes.length);
+  }
+
+  /** {@link #sumLanes(FloatVector)}'s tree over {@code lanes[offset .. offset + count)} (overwritten). */
+  private static float sumLanes(float[] lanes, int offset, int count) {
+    for (int width = count / 2; width >= 4; width /= 2) {
+      for (int lane = offset; lane < offset + width; lane++) {
         lanes[lane] += lanes[lane + width];
       }
     }
-    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    return (lanes[offset] + lanes[offset + 1]) + (lanes[offset + 2] + lanes[offset + 3]);
   }
 
   private static float weightScalar(MemorySegment data, long byteOffset, boolean bf16) {
@@ -122,6 +127,210 @@ public final class VectorKernelOps implements KernelOps {
       sum = Math.fma(weightScalar(data, base + (long) i * elementBytes, bf16), x[start + i], sum);
     }
     return sum;
+  }
+
+  /** Below this many tokens a row block is computed row by row ({@link #dotRowWindow}): widening would not pay. */
+  private static final int BLOCK_MIN_TOKENS = 8;
+  /** Rows and tokens of the microkernel tile: 2·2·4 accumulators + 4 inputs + 1 weight of the 32 AVX-512 registers. */
+  private static final int TILE_ROWS = 2;
+  private static final int TILE_TOKENS = 4;
+  /** fp32 elements of one widened weight panel (512 KiB): it stays in L2 while every token streams past it. */
+  private static final int PANEL_ELEMENTS = 1 << 17;
+  /** Per-thread panel buffer, reused across calls (pool threads live as long as the model). */
+  private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[0]);
+
+  /**
+   * Matrix × matrix: the rows are taken in panels of as many rows as fit {@link #PANEL_ELEMENTS} once widened to
+   * fp32 (widened once, used by every token), and each panel is swept by a tile of {@value #TILE_ROWS} rows ×
+   * {@value #TILE_TOKENS} tokens, so each loaded weight chunk serves four tokens and each loaded input chunk two
+   * rows. Every (row, token) keeps the order of {@link #dotRow1}: its own two accumulators over alternating chunks of
+   * the whole window, the odd chunk to the first, {@link #sumLanes}, then the scalar tail with fma; widening bf16 is
+   * exact, so the values are those of {@link #dotRowWindow} bit for bit. Edge rows and tokens use {@link #panelDot1},
+   * the same arithmetic one pair at a time.
+   */
+  @Override
+  public void dotRowBlock(WeightMatrix weight, int rowStart, int rowEnd, int columnStart, int length, float[] x,
+      int xOffset, int xStride, int tokens, float[] out, int outOffset, int outRowStride, int outStride) {
+    if (tokens < BLOCK_MIN_TOKENS || length == 0) {
+      KernelOps.super.dotRowBlock(weight, rowStart, rowEnd, columnStart, length, x, xOffset, xStride, tokens, out,
+          outOffset, outRowStride, outStride);
+      return;
+    }
+    int panelRows = Math.max(TILE_ROWS, PANEL_ELEMENTS / length / TILE_ROWS * TILE_ROWS);
+    panelRows = Math.min(panelRows, rowEnd - rowStart);
+    float[] panel = PANEL.get();
+    if (panel.length < panelRows * length) {
+      panel = new float[panelRows * length];
+      PANEL.set(panel);
+    }
+    for (int first = rowStart; first < rowEnd; first += panelRows) {
+      int rows = Math.min(panelRows, rowEnd - first);
+      for (int row = 0; row < rows; row++) {
+        widenRow(weight, first + row, columnStart, length, panel, row * length);
+      }
+      int fullRows = rows - rows % TILE_ROWS;
+      int token = 0;
+      for (; token + TILE_TOKENS <= tokens; token += TILE_TOKENS) {
+        for (int row = 0; row < fullRows; row += TILE_ROWS) {
+          panelTile(panel, row * length, length, x, xOffset + token * xStride, xStride, out,
+              outOffset + (first - rowStart + row) * outRowStride + token * outStride, outRowStride, outStride);
+        }
+      }
+      for (int row = 0; row < rows; row++) {
+        int outRow = outOffset + (first - rowStart + row) * outRowStride;
+        for (int t = row < fullRows ? token : 0; t < tokens; t++) {
+          out[outRow + t * outStride] = panelDot1(panel, row * length, length, x, xOffset + t * xStride);
+        }
+      }
+    }
+  }
+
+  /** Weight row {@code row}, columns {@code [columnStart, columnStart + length)}, as fp32 into {@code panel}. */
+  private void widenRow(WeightMatrix weight, int row, int columnStart, int length, float[] panel, int panelOffset) {
+    MemorySegment data = weight.data();
+    boolean bf16 = weight.dtype() == DType.BF16;
+    int elementBytes = weight.dtype().byteSize();
+    long base = weight.rowOffset(row) + (long) columnStart * elementBytes;
+    if (!bf16) {
+      MemorySegment.copy(data, F32, base, panel, panelOffset, length);
+      return;
+    }
+    int i = 0;
+    int bound = floats.loopBound(length);
+    for (; i < bound; i += floats.length()) {
+      weightChunk(data, base + 2L * i, true).intoArray(panel, panelOffset + i);
+    }
+    for (; i < length; i++) {
+      panel[panelOffset + i] = weightScalar(data, base + 2L * i, true);
+    }
+  }
+
+  /** {@link #dotRow1}'s arithmetic for a widened row {@code panel[start ..]} and the input {@code x[xStart ..]}. */
+  private float panelDot1(float[] panel, int start, int columns, float[] x, int xStart) {
+    int lanes = floats.length();
+    FloatVector acc0 = FloatVector.zero(floats);
+    FloatVector acc1 = FloatVector.zero(floats);
+    int i = 0;
+    int pairBound = columns - columns % (2 * lanes);
+    for (; i < pairBound; i += 2 * lanes) {
+      acc0 = FloatVector.fromArray(floats, panel, start + i).fma(FloatVector.fromArray(floats, x, xStart + i), acc0);
+      acc1 = FloatVector.fromArray(floats, panel, start + i + lanes)
+          .fma(FloatVector.fromArray(floats, x, xStart + i + lanes), acc1);
+    }
+    if (i + lanes <= columns) {
+      acc0 = FloatVector.fromArray(floats, panel, start + i).fma(FloatVector.fromArray(floats, x, xStart + i), acc0);
+      i += lanes;
+    }
+    float sum = sumLanes(acc0.add(acc1));
+    for (; i < columns; i++) {
+      sum = Math.fma(panel[start + i], x[xStart + i], sum);
+    }
+    return sum;
+  }
+
+  /**
+   * Two widened rows {@code panel[start + r·columns ..]} × four inputs {@code x[xStart + t·xStride ..]}: per pair
+   * the arithmetic of {@link #dotRow1}; {@code aRT} takes the even chunks (and the odd last one), {@code bRT} the
+   * odd chunks. Results go to {@code out[outStart + r·outRowStride + t·outStride]}. Sixteen accumulators: a tile of
+   * 24 (4 × 3) measured 25 % slower, as the register allocator then spills.
+   */
+  private void panelTile(float[] panel, int start, int columns, float[] x, int xStart, int xStride, float[] out,
+      int outStart, int outRowStride, int outStride) {
+    int lanes = floats.length();
+    int w0 = start;
+    int w1 = start + columns;
+    int s0 = xStart;
+    int s1 = xStart + xStride;
+    int s2 = xStart + 2 * xStride;
+    int s3 = xStart + 3 * xStride;
+    FloatVector a00 = FloatVector.zero(floats);
+    FloatVector a01 = a00;
+    FloatVector a02 = a00;
+    FloatVector a03 = a00;
+    FloatVector a10 = a00;
+    FloatVector a11 = a00;
+    FloatVector a12 = a00;
+    FloatVector a13 = a00;
+    FloatVector b00 = a00;
+    FloatVector b01 = a00;
+    FloatVector b02 = a00;
+    FloatVector b03 = a00;
+    FloatVector b10 = a00;
+    FloatVector b11 = a00;
+    FloatVector b12 = a00;
+    FloatVector b13 = a00;
+    int i = 0;
+    int pairBound = columns - columns % (2 * lanes);
+    for (; i < pairBound; i += 2 * lanes) {
+      FloatVector x0 = FloatVector.fromArray(floats, x, s0 + i);
+      FloatVector x1 = FloatVector.fromArray(floats, x, s1 + i);
+      FloatVector x2 = FloatVector.fromArray(floats, x, s2 + i);
+      FloatVector x3 = FloatVector.fromArray(floats, x, s3 + i);
+      FloatVector w = FloatVector.fromArray(floats, panel, w0 + i);
+      a00 = w.fma(x0, a00);
+      a01 = w.fma(x1, a01);
+      a02 = w.fma(x2, a02);
+      a03 = w.fma(x3, a03);
+      w = FloatVector.fromArray(floats, panel, w1 + i);
+      a10 = w.fma(x0, a10);
+      a11 = w.fma(x1, a11);
+      a12 = w.fma(x2, a12);
+      a13 = w.fma(x3, a13);
+      int j = i + lanes;
+      x0 = FloatVector.fromArray(floats, x, s0 + j);
+      x1 = FloatVector.fromArray(floats, x, s1 + j);
+      x2 = FloatVector.fromArray(floats, x, s2 + j);
+      x3 = FloatVector.fromArray(floats, x, s3 + j);
+      w = FloatVector.fromArray(floats, panel, w0 + j);
+      b00 = w.fma(x0, b00);
+      b01 = w.fma(x1, b01);
+      b02 = w.fma(x2, b02);
+      b03 = w.fma(x3, b03);
+      w = FloatVector.fromArray(floats, panel, w1 + j);
+      b10 = w.fma(x0, b10);
+      b11 = w.fma(x1, b11);
+      b12 = w.fma(x2, b12);
+      b13 = w.fma(x3, b13);
+    }
+    if (i + lanes <= columns) {
+      FloatVector x0 = FloatVector.fromArray(floats, x, s0 + i);
+      FloatVector x1 = FloatVector.fromArray(floats, x, s1 + i);
+      FloatVector x2 = FloatVector.fromArray(floats, x, s2 + i);
+      FloatVector x3 = FloatVector.fromArray(floats, x, s3 + i);
+      FloatVector w = FloatVector.fromArray(floats, panel, w0 + i);
+      a00 = w.fma(x0, a00);
+      a01 = w.fma(x1, a01);
+      a02 = w.fma(x2, a02);
+      a03 = w.fma(x3, a03);
+      w = FloatVector.fromArray(floats, panel, w1 + i);
+      a10 = w.fma(x0, a10);
+      a11 = w.fma(x1, a11);
+      a12 = w.fma(x2, a12);
+      a13 = w.fma(x3, a13);
+      i += lanes;
+    }
+    // Spilled here, summed from the array: passing the vectors to sumLanes(FloatVector) boxes each one once C2 stops
+    // inlining into this large method (that measured slower than the multiply-adds themselves).
+    float[] spill = new float[TILE_ROWS * TILE_TOKENS * lanes];
+    a00.add(b00).intoArray(spill, 0);
+    a01.add(b01).intoArray(spill, lanes);
+    a02.add(b02).intoArray(spill, 2 * lanes);
+    a03.add(b03).intoArray(spill, 3 * lanes);
+    a10.add(b10).intoArray(spill, 4 * lanes);
+    a11.add(b11).intoArray(spill, 5 * lanes);
+    a12.add(b12).intoArray(spill, 6 * lanes);
+    a13.add(b13).intoArray(spill, 7 * lanes);
+    for (int r = 0; r < TILE_ROWS; r++) {
+      int w = start + r * columns;
+      for (int t = 0; t < TILE_TOKENS; t++) {
+        float sum = sumLanes(spill, (r * TILE_TOKENS + t) * lanes, lanes);
+        int s = xStart + t * xStride;
+        for (int k = i; k < columns; k++) {
+          sum = Math.fma(panel[w + k], x[s + k], sum);
+        }
+        out[outStart + r * outRowStride + t * outStride] = sum;
+      }
+    }
   }
 
   /**

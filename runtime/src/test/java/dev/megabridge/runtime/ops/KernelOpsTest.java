@@ -137,7 +137,7 @@ class KernelOpsTest {
     Random random = new Random(11);
     int rows = 37;
     int columns = 70;
-    int tokens = 6;
+    int tokens = 11;
     WeightMatrix weight = randomMatrix(random, rows, columns, DType.BF16);
     float[] x = randomVector(random, tokens * columns);
     float[] single = new float[tokens * rows];
@@ -208,7 +208,7 @@ class KernelOpsTest {
     int columns = 8 * 45;
     WeightMatrix weight = randomMatrix(random, rows, columns, DType.BF16);
     try (Compute compute = new Compute(new VectorKernelOps(), new Parallel(3))) {
-      for (int tokens : new int[] {1, 6}) {
+      for (int tokens : new int[] {1, 6, 13}) {
         float[] x = randomVector(random, tokens * columns);
         float[] single = new float[tokens * rows];
         Linear.rowReduced(weight).apply(compute, x, tokens, single);
@@ -238,6 +238,85 @@ class KernelOpsTest {
     assertThat(Linear.canonicalPieces(columns)).isEqualTo(8);
     assertThat(Linear.canonicalPieces(36)).isEqualTo(4);
     assertThat(Linear.canonicalPieces(35)).isEqualTo(1);
+  }
+
+  /**
+   * The blocked matrix × matrix kernel against the single-token kernel ({@code dotRow1}), bit for bit per (row,
+   * token), and against the scalar oracle within rounding: random row ranges (edge rows beyond the 4-row tile,
+   * several panels), column windows of odd widths and tails, token counts below, at and beyond the blocking
+   * threshold (edge tokens beyond the 3-token tile), padded input and output strides.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
+  void dotRowBlockIsBitIdenticalToSingleTokenDotProducts(String kernels) {
+    KernelOps vector = new VectorKernelOps();
+    Random random = new Random(23);
+    int[] tokenCounts = {1, 2, 3, 5, 7, 8, 9, 10, 12, 13, 17, 31, 64};
+    int[] widths = {1, 7, 15, 16, 17, 31, 32, 33, 47, 48, 65, 81, 100, 115, 255, 257, 511, 1000, 1023, 2049, 4099};
+    for (int trial = 0; trial < 120; trial++) {
+      DType dtype = trial % 2 == 0 ? DType.BF16 : DType.F32;
+      int length = widths[random.nextInt(widths.length)];
+      int columnStart = random.nextInt(4) == 0 ? 0 : random.nextInt(9);
+      int rows = 1 + random.nextInt(trial % 5 == 0 ? 140 : 23);
+      int rowStart = random.nextInt(rows);
+      int rowEnd = rowStart + 1 + random.nextInt(rows - rowStart);
+      int tokens = tokenCounts[random.nextInt(tokenCounts.length)];
+      WeightMatrix weight = randomMatrix(random, rows, columnStart + length + random.nextInt(3), dtype);
+      int xStride = length + random.nextInt(5);
+      int xOffset = random.nextInt(4);
+      float[] x = randomVector(random, xOffset + tokens * xStride + length);
+      int blockRows = rowEnd - rowStart;
+      // Output as [token][row] with padding on both axes, as the layers lay it out.
+      int outRowStride = 1;
+      int outStride = blockRows + random.nextInt(3);
+      int outOffset = random.nextInt(3);
+      float[] blocked = new float[outOffset + tokens * outStride + blockRows];
+      vector.dotRowBlock(weight, rowStart, rowEnd, columnStart, length, x, xOffset, xStride, tokens, blocked,
+          outOffset, outRowStride, outStride);
+      float[] oracle = new float[blocked.length];
+      SCALAR.dotRowBlock(weight, rowStart, rowEnd, columnStart, length, x, xOffset, xStride, tokens, oracle,
+          outOffset, outRowStride, outStride);
+      float[] single = new float[1];
+      for (int row = rowStart; row < rowEnd; row++) {
+        for (int token = 0; token < tokens; token++) {
+          vector.dotRowWindow(weight, row, columnStart, length, x, xOffset + token * xStride, xStride, 1, single, 0,
+              1);
+          int at = outOffset + (row - rowStart) * outRowStride + token * outStride;
+          assertThat(blocked[at]).as("%s rows [%d, %d) window %d+%d, %d tokens: row %d token %d", dtype, rowStart,
+              rowEnd, columnStart, length, tokens, row, token).isEqualTo(single[0]);
+          assertThat((double) blocked[at]).isCloseTo(oracle[at], org.assertj.core.data.Offset.offset(tolerance(length)));
+        }
+      }
+    }
+  }
+
+  /** A linear layer over many tokens (the blocked path) gives each token what a single-token application gives. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("vectorWidths")
+  void prefillEqualsTokenByTokenForEveryLayerKind(String kernels) {
+    KernelOps vector = new VectorKernelOps();
+    Random random = new Random(29);
+    int rows = 45;
+    int columns = 8 * 37;
+    int tokens = 20;
+    WeightMatrix weight = randomMatrix(random, rows, columns, DType.BF16);
+    float[] x = randomVector(random, tokens * columns);
+    Linear permuted = new Linear.ColumnParallel(java.util.List.of(
+        Linear.ColumnShard.contiguous(weight.rowRange(30, 15), 0),
+        new Linear.ColumnShard(weight.rowRange(0, 30), java.util.stream.IntStream.range(0, 30)
+            .map(row -> 15 + (row * 7) % 30).toArray())), rows);
+    try (Compute compute = new Compute(vector, new Parallel(2))) {
+      for (Linear layer : new Linear[] {Linear.dense(weight), Linear.rowReduced(weight), permuted}) {
+        float[] all = new float[tokens * rows];
+        layer.apply(compute, x, tokens, all);
+        for (int token = 0; token < tokens; token++) {
+          float[] one = new float[rows];
+          layer.apply(compute, java.util.Arrays.copyOfRange(x, token * columns, (token + 1) * columns), 1, one);
+          assertThat(java.util.Arrays.copyOfRange(all, token * rows, (token + 1) * rows))
+              .as("%s token %d", layer.getClass().getSimpleName(), token).isEqualTo(one);
+        }
+      }
+    }
   }
 
   private static WeightMatrix columnSlice(WeightMatrix weight, int start, int count) {
