@@ -145,8 +145,8 @@ public final class VectorKernelOps implements KernelOps {
    * {@value #TILE_TOKENS} tokens, so each loaded weight chunk serves four tokens and each loaded input chunk two
    * rows. Every (row, token) keeps the order of {@link #dotRow1}: its own two accumulators over alternating chunks of
    * the whole window, the odd chunk to the first, {@link #sumLanes}, then the scalar tail with fma; widening bf16 is
-   * exact, so the values are those of {@link #dotRowWindow} bit for bit. Edge rows and tokens use {@link #panelDot1},
-   * the same arithmetic one pair at a time.
+   * exact, so the values are those of {@link #dotRowWindow} bit for bit. Edge rows and tokens use {@link #dot}, the
+   * same arithmetic on float arrays, one pair at a time.
    */
   @Override
   public void dotRowBlock(WeightMatrix weight, int rowStart, int rowEnd, int columnStart, int length, float[] x,
@@ -179,7 +179,7 @@ public final class VectorKernelOps implements KernelOps {
       for (int row = 0; row < rows; row++) {
         int outRow = outOffset + (first - rowStart + row) * outRowStride;
         for (int t = row < fullRows ? token : 0; t < tokens; t++) {
-          out[outRow + t * outStride] = panelDot1(panel, row * length, length, x, xOffset + t * xStride);
+          out[outRow + t * outStride] = dot(panel, row * length, x, xOffset + t * xStride, length);
         }
       }
     }
@@ -203,29 +203,6 @@ public final class VectorKernelOps implements KernelOps {
     for (; i < length; i++) {
       panel[panelOffset + i] = weightScalar(data, base + 2L * i, true);
     }
-  }
-
-  /** {@link #dotRow1}'s arithmetic for a widened row {@code panel[start ..]} and the input {@code x[xStart ..]}. */
-  private float panelDot1(float[] panel, int start, int columns, float[] x, int xStart) {
-    int lanes = floats.length();
-    FloatVector acc0 = FloatVector.zero(floats);
-    FloatVector acc1 = FloatVector.zero(floats);
-    int i = 0;
-    int pairBound = columns - columns % (2 * lanes);
-    for (; i < pairBound; i += 2 * lanes) {
-      acc0 = FloatVector.fromArray(floats, panel, start + i).fma(FloatVector.fromArray(floats, x, xStart + i), acc0);
-      acc1 = FloatVector.fromArray(floats, panel, start + i + lanes)
-          .fma(FloatVector.fromArray(floats, x, xStart + i + lanes), acc1);
-    }
-    if (i + lanes <= columns) {
-      acc0 = FloatVector.fromArray(floats, panel, start + i).fma(FloatVector.fromArray(floats, x, xStart + i), acc0);
-      i += lanes;
-    }
-    float sum = sumLanes(acc0.add(acc1));
-    for (; i < columns; i++) {
-      sum = Math.fma(panel[start + i], x[xStart + i], sum);
-    }
-    return sum;
   }
 
   /**
