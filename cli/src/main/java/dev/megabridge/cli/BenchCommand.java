@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -26,6 +27,22 @@ public final class BenchCommand implements Runnable {
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(spec.commandLine(), "missing benchmark name");
+  }
+
+  /** {@code --config}, else the repository's copy of the real {@code model} config; it must hold config.json. */
+  static Path realConfig(Path given, String model) {
+    Path directory = given != null ? given
+        : Path.of(System.getProperty("megabridge.home", "."), "fixtures", "qwen35-configs", model);
+    if (!Files.isRegularFile(directory.resolve("config.json"))) {
+      throw new UsageException("no config.json in " + directory);
+    }
+    return directory;
+  }
+
+  static final class CacheConverter extends Choices.Converter<ConvertBench.CacheState> {
+    CacheConverter() {
+      super(ConvertBench.CacheState.values(), state -> state.name().toLowerCase(Locale.ROOT));
+    }
   }
 
   /** Conversion speed and memory vs cp -r. */
@@ -47,10 +64,10 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--rounds", defaultValue = "1", description = "Measurement rounds (default ${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--cache", defaultValue = "cold",
+    @Option(names = "--cache", defaultValue = "cold", converter = CacheConverter.class,
         description = "Page cache before each timed step: cold (dropped; needs root) or warm (input read once). "
             + "Default ${DEFAULT-VALUE}.")
-    String cache;
+    ConvertBench.CacheState cache;
 
     @Option(names = "--keep", description = "Keep the checkpoints afterwards.")
     boolean keep;
@@ -60,11 +77,7 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      Path configDirectory = config != null ? config
-          : Path.of(System.getProperty("megabridge.home", "."), "fixtures", "qwen35-configs", "Qwen3.5-35B-A3B");
-      if (!Files.isRegularFile(configDirectory.resolve("config.json"))) {
-        throw new UsageException("no config.json in " + configDirectory);
-      }
+      Path configDirectory = realConfig(config, "Qwen3.5-35B-A3B");
       Path jar = Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
       List<String> java = new ArrayList<>();
       java.add(ProcessHandle.current().info().command().orElse("java"));
@@ -74,11 +87,7 @@ public final class BenchCommand implements Runnable {
         throw new UsageException("--rounds and --layers must be positive");
       }
       List<ConvertBench.Result> results = ConvertBench.run(new ConvertBench.Options(configDirectory, work, layers,
-          rounds, switch (cache) {
-            case "cold" -> ConvertBench.CacheState.COLD;
-            case "warm" -> ConvertBench.CacheState.WARM;
-            default -> throw new UsageException("--cache must be cold or warm, got '" + cache + "'");
-          }, java, jar, keep));
+          rounds, cache, java, jar, keep));
       Map<String, Object> summary = ConvertBench.summary(results);
       if (common.json) {
         Map<String, Object> report = new LinkedHashMap<>(summary);
@@ -178,11 +187,7 @@ public final class BenchCommand implements Runnable {
       if (threadCount < 1 || promptTokens < 2 || repeats < 1 || smallLayers < 0 || largeLayers < 0) {
         throw new UsageException("--threads and --repeats must be positive, --prompt-tokens >= 2, layers >= 0");
       }
-      Path configDirectory = config != null ? config
-          : Path.of(System.getProperty("megabridge.home", "."), "fixtures", "qwen35-configs", "Qwen3.5-9B");
-      if (largeLayers > 0 && !Files.isRegularFile(configDirectory.resolve("config.json"))) {
-        throw new UsageException("no config.json in " + configDirectory);
-      }
+      Path configDirectory = largeLayers > 0 ? realConfig(config, "Qwen3.5-9B") : Path.of(".");
       VerifyBenchmark.Report report = VerifyBenchmark.run(new VerifyBenchmark.Options(threadCount, promptTokens,
           repeats, smallLayers, largeLayers, configDirectory));
       if (common.json) {
