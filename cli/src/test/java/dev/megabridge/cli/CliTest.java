@@ -12,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -25,6 +26,17 @@ class CliTest {
   Path temp;
 
   record Run(int exitCode, String out, String err) {}
+
+  /** Copies the files of folder {@code from} into {@code to} (created if needed, existing files replaced). */
+  static Path copyFolder(Path from, Path to) throws IOException {
+    Files.createDirectories(to);
+    try (Stream<Path> files = Files.list(from)) {
+      for (Path file : files.toList()) {
+        Files.copy(file, to.resolve(file.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    return to;
+  }
 
   static Path fixture(String name) {
     return Path.of(System.getProperty("megabridge.fixtures", "../fixtures")).resolve("qwen35-tiny").resolve(name);

@@ -18,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -125,14 +124,7 @@ class DtypeCliTest {
 
   /** A copy of fixture {@code name} in {@code temp}. */
   private Path copy(String name) throws IOException {
-    Path target = temp.resolve(name);
-    Files.createDirectories(target);
-    try (Stream<Path> files = Files.list(fixture(name))) {
-      for (Path file : files.toList()) {
-        Files.copy(file, target.resolve(file.getFileName()));
-      }
-    }
-    return target;
+    return CliTest.copyFolder(fixture(name), temp.resolve(name));
   }
 
   /**

@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -124,12 +123,6 @@ class Fp8CliTest {
   }
 
   private Path copy(String name) throws IOException {
-    Path target = Files.createDirectories(temp.resolve(name));
-    try (Stream<Path> files = Files.list(fp8)) {
-      for (Path file : files.toList()) {
-        Files.copy(file, target.resolve(file.getFileName()));
-      }
-    }
-    return target;
+    return CliTest.copyFolder(fp8, temp.resolve(name));
   }
 }

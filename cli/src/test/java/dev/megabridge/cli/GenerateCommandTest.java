@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,12 +64,7 @@ class GenerateCommandTest {
    */
   @Test
   void textPromptsAreEncodedWithTheModelsTokenizer(@TempDir Path scratch) throws Exception {
-    Path model = Files.createDirectories(scratch.resolve("model"));
-    try (Stream<Path> files = Files.list(CliFixtures.tiny().resolve("qwen35_dense_vl"))) {
-      for (Path file : files.toList()) {
-        Files.copy(file, model.resolve(file.getFileName()));
-      }
-    }
+    Path model = CliTest.copyFolder(CliFixtures.tiny().resolve("qwen35_dense_vl"), scratch.resolve("model"));
     Files.copy(CliFixtures.tiny().resolveSibling("tokenizer-tiny").resolve("tokenizer.json"),
         model.resolve("tokenizer.json"));
     StringBuilder ids = new StringBuilder("961");

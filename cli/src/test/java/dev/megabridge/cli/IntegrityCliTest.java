@@ -14,7 +14,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -145,7 +144,7 @@ class IntegrityCliTest {
   @Test
   void ranksOfAnotherCheckpointWithTheSameShapesAreRefused() throws IOException {
     Path sourceB = temp.resolve("b");
-    copyFolder(fixture("qwen35_dense_vl"), sourceB);
+    CliTest.copyFolder(fixture("qwen35_dense_vl"), sourceB);
     // B: the same tensor list, one value changed (a different training of the same model, in miniature).
     flipByteInLargestTensor(sourceB.resolve("model.safetensors"), 0);
     Path shared = temp.resolve("shared");
@@ -166,7 +165,7 @@ class IntegrityCliTest {
     assertThat(run("import", sourceB.toString(), other.toString(), "--tp", "2", "--pp", "2", "--quiet").exitCode())
         .isZero();
     for (String rank : List.of("mp_rank_00_001", "mp_rank_01_001")) {
-      copyFolder(other.resolve(rank), shared.resolve(rank));
+      CliTest.copyFolder(other.resolve(rank), shared.resolve(rank));
     }
     Run exported = run("export", shared.toString(), temp.resolve("hf").toString(), "--quiet");
     assertThat(exported.exitCode()).isEqualTo(3);
@@ -271,14 +270,5 @@ class IntegrityCliTest {
     }
     flipByte(file, 8 + headerLength + begin + (byteInTensor < 0 ? size / 2 : byteInTensor));
     return largest;
-  }
-
-  private static void copyFolder(Path from, Path to) throws IOException {
-    Files.createDirectories(to);
-    try (Stream<Path> files = Files.list(from)) {
-      for (Path file : files.toList()) {
-        Files.copy(file, to.resolve(file.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
   }
 }

@@ -27,14 +27,7 @@ class OutputSafetyCliTest {
   Path temp;
 
   private Path copyOfFixture(String name, Path destination) throws IOException {
-    Path source = fixture(name);
-    Files.createDirectories(destination);
-    try (Stream<Path> files = Files.list(source)) {
-      for (Path file : files.toList()) {
-        Files.copy(file, destination.resolve(file.getFileName()));
-      }
-    }
-    return destination;
+    return CliTest.copyFolder(fixture(name), destination);
   }
 
   private static List<String> listing(Path folder) throws IOException {

@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,14 +19,7 @@ class SafetensorsInputCliTest {
   Path temp;
 
   private Path copy(String name) throws IOException {
-    Path target = temp.resolve(name);
-    Files.createDirectories(target);
-    try (Stream<Path> files = Files.list(fixture(name))) {
-      for (Path file : files.toList()) {
-        Files.copy(file, target.resolve(file.getFileName()));
-      }
-    }
-    return target;
+    return CliTest.copyFolder(fixture(name), temp.resolve(name));
   }
 
   @Test
