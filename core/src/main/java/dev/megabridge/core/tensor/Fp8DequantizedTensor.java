@@ -93,23 +93,27 @@ public record Fp8DequantizedTensor(Tensor codes, Tensor scales, DType dtype, int
     float[] scaleValues = scales.toFloatArray();
     int outSize = dtype.byteSize();
     MemorySegment scratch = MemorySegment.ofArray(new byte[CHUNK_ELEMENTS * outSize]);
-    long[] element = {0};
+    // Where the next element lies in the view: matrix, row, column, advanced element by element (no division).
+    long[] at = {0, 0, 0};
     int[] filled = {0};
     codes.forEachRun((segment, offset, length) -> {
       ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
       for (long position = 0; position < length; position++) {
-        long flat = element[0]++;
-        long column = flat % viewColumns;
-        long row = (flat / viewColumns) % viewRows;
-        long matrix = flat / (viewColumns * viewRows);
-        int scaleIndex = Math.toIntExact((matrix * scaleRows + (row + rowOffset) / blockRows) * scaleColumns
-            + (column + columnOffset) / blockColumns);
+        int scaleIndex = Math.toIntExact((at[0] * scaleRows + (at[1] + rowOffset) / blockRows) * scaleColumns
+            + (at[2] + columnOffset) / blockColumns);
         float value = Fp8BlockQuantizer.dequantize(segment.get(ValueLayout.JAVA_BYTE,
             offset + position), scaleValues[scaleIndex]);
         write(scratch, (long) filled[0] * outSize, value);
         if (++filled[0] == CHUNK_ELEMENTS) {
           consumer.accept(scratch, 0, (long) CHUNK_ELEMENTS * outSize);
           filled[0] = 0;
+        }
+        if (++at[2] == viewColumns) {
+          at[2] = 0;
+          if (++at[1] == viewRows) {
+            at[1] = 0;
+            at[0]++;
+          }
         }
       }
     });
