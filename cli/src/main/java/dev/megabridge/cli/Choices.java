@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
 import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.tensor.DType;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -104,6 +105,12 @@ final class Choices {
   static final class ExpertNamingConverter extends Converter<ExpertNaming> {
     ExpertNamingConverter() {
       super(ExpertNaming.values(), naming -> naming == ExpertNaming.GROUPED ? "grouped" : "sequential");
+    }
+  }
+
+  static final class SchemaConverter extends Converter<Schema> {
+    SchemaConverter() {
+      super(Schema.values(), Schema::id);
     }
   }
 }

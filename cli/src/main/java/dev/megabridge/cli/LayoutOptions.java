@@ -5,6 +5,8 @@ import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
 import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
+import dev.megabridge.core.spi.VocabPadding;
 import java.util.Optional;
 import picocli.CommandLine.Option;
 
@@ -32,9 +34,22 @@ public final class LayoutOptions {
   @Option(names = "--pp-last-stage-layers", description = "Decoder layers on the last pipeline stage.")
   Integer lastStageLayers;
 
-  @Option(names = "--mtp-naming", defaultValue = "current", converter = Choices.MtpNamingConverter.class,
-      description = "MTP inner layer name written: current (mtp_model_layer) or legacy (transformer_layer).")
+  @Option(names = "--schema", defaultValue = "megatron-bridge", converter = Choices.SchemaConverter.class,
+      description = "Megatron model the names are for: megatron-bridge (Megatron-Bridge's Qwen3.5 model) or slime "
+          + "(slime main's native model; default ${DEFAULT-VALUE}).")
+  Schema schema;
+
+  @Option(names = "--mtp-naming", converter = Choices.MtpNamingConverter.class,
+      description = "MTP inner layer name written: current (mtp_model_layer) or legacy (transformer_layer); "
+          + "default: current for megatron-bridge, legacy for slime (the only name slime knows).")
   MtpNaming mtpNaming;
+
+  @Option(names = "--pad-vocab-to", description = "slime schema: rows of the embedding and output layer "
+      + "(default: Megatron's padding, a multiple of 128 x TP).")
+  Long padVocabTo;
+
+  @Option(names = "--no-pad-vocab", description = "slime schema: write the vocabulary unpadded (vocab_size rows).")
+  boolean noPadVocab;
 
   @Option(names = "--experts", defaultValue = "grouped", converter = Choices.ExpertNamingConverter.class,
       description = "Megatron expert naming: grouped (experts.linear_fc1.weight<j>) or sequential (local_experts.<j>.).")
@@ -47,7 +62,7 @@ public final class LayoutOptions {
     options.pp = pp;
     options.vpp = 1;
     options.ep = ep;
-    options.mtpNaming = MtpNaming.CURRENT;
+    options.schema = Schema.MEGATRON_BRIDGE;
     options.experts = ExpertNaming.GROUPED;
     return options;
   }
@@ -58,13 +73,36 @@ public final class LayoutOptions {
   }
 
   BridgeOptions bridgeOptions() {
-    return new BridgeOptions(mtpNaming, experts);
+    if (schema == Schema.SLIME && mtpNaming == MtpNaming.CURRENT) {
+      throw new UsageException("--mtp-naming current: slime's Megatron names the MTP inner layer transformer_layer");
+    }
+    if (schema != Schema.SLIME && (padVocabTo != null || noPadVocab)) {
+      throw new UsageException("--pad-vocab-to / --no-pad-vocab apply to --schema slime (Megatron-Bridge never pads "
+          + "the vocabulary)");
+    }
+    if (padVocabTo != null && noPadVocab) {
+      throw new UsageException("--pad-vocab-to and --no-pad-vocab contradict each other");
+    }
+    if (padVocabTo != null && padVocabTo < 1) {
+      throw new UsageException("--pad-vocab-to " + padVocabTo + ": must be positive");
+    }
+    BridgeOptions defaults = BridgeOptions.forSchema(schema);
+    VocabPadding padding = noPadVocab ? VocabPadding.none()
+        : padVocabTo != null ? new VocabPadding.Exactly(padVocabTo) : defaults.vocabPadding();
+    return new BridgeOptions(schema, mtpNaming == null ? defaults.mtpNaming() : mtpNaming, experts, padding);
   }
 
-  /** Refuses --mtp-naming / --experts other than the defaults where nothing reads them: {@code why} says so. */
+  /** Refuses naming options other than the defaults where nothing reads them: {@code why} says so. */
   void rejectNaming(String why) {
-    if (mtpNaming != MtpNaming.CURRENT || experts != ExpertNaming.GROUPED) {
-      throw new UsageException("--mtp-naming and --experts have no effect on " + why);
+    if (mtpNaming != null || experts != ExpertNaming.GROUPED || padVocabTo != null || noPadVocab) {
+      throw new UsageException("--mtp-naming, --experts and the vocabulary padding options have no effect on " + why);
+    }
+  }
+
+  /** Refuses {@code --schema} other than the default where the schema is read from the checkpoint. */
+  void rejectSchema(String why) {
+    if (schema != Schema.MEGATRON_BRIDGE) {
+      throw new UsageException("--schema has no effect on " + why);
     }
   }
 
@@ -74,6 +112,7 @@ public final class LayoutOptions {
       throw new UsageException("--tp/--pp/--vpp/--ep/--etp/--pp-*-stage-layers have no effect on " + why);
     }
     rejectNaming(why);
+    rejectSchema(why);
   }
 
   boolean isDefault() {

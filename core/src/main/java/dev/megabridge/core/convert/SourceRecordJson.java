@@ -13,6 +13,8 @@ import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
 import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
+import dev.megabridge.core.spi.VocabPadding;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import java.io.IOException;
@@ -78,12 +80,47 @@ public final class SourceRecordJson {
   }
 
   public static void putOptions(ObjectNode root, BridgeOptions options) {
+    root.put("schema", options.schema().id());
     root.put("mtp_naming", options.mtpNaming().name().toLowerCase(Locale.ROOT));
     root.put("experts", options.expertNaming().name().toLowerCase(Locale.ROOT));
+    ObjectNode padding = root.putObject("vocab_padding");
+    switch (options.vocabPadding()) {
+      case VocabPadding.None _ -> padding.put("kind", "none");
+      case VocabPadding.Multiple multiple -> padding.put("kind", "multiple").put("divisor", multiple.divisor())
+          .put("tensor_parallel", multiple.tensorParallel());
+      case VocabPadding.Exactly exactly -> padding.put("kind", "exactly").put("rows", exactly.rows());
+    }
   }
 
+  /**
+   * The recorded options. Files written before the slime schema existed have neither {@code schema} nor
+   * {@code vocab_padding}: they are Megatron-Bridge schema without padding.
+   */
   public static BridgeOptions options(ConfigSection top) {
-    return new BridgeOptions(named(top, "mtp_naming", MtpNaming.class), named(top, "experts", ExpertNaming.class));
+    Schema schema;
+    try {
+      schema = Schema.ofId(top.stringOr("schema", Schema.MEGATRON_BRIDGE.id()));
+    } catch (IllegalArgumentException e) {
+      throw top.invalid("schema", e.getMessage());
+    }
+    VocabPadding padding = top.section("vocab_padding").map(SourceRecordJson::vocabPadding)
+        .orElse(VocabPadding.none());
+    return new BridgeOptions(schema, named(top, "mtp_naming", MtpNaming.class), named(top, "experts", ExpertNaming.class),
+        padding);
+  }
+
+  private static VocabPadding vocabPadding(ConfigSection section) {
+    String kind = section.optString("kind").orElseThrow(() -> section.missing("kind"));
+    try {
+      return switch (kind) {
+        case "none" -> VocabPadding.none();
+        case "multiple" -> new VocabPadding.Multiple(section.requireInt("divisor"), section.requireInt("tensor_parallel"));
+        case "exactly" -> new VocabPadding.Exactly(section.optLong("rows").orElseThrow(() -> section.missing("rows")));
+        default -> throw section.invalid("kind", "'" + kind + "' is not one of none, multiple, exactly");
+      };
+    } catch (IllegalArgumentException e) {
+      throw section.invalid("kind", e.getMessage());
+    }
   }
 
   /** The constant of {@code type} named (in any case) by the string at {@code key}; an error naming the key if none. */
