@@ -10,6 +10,7 @@ import dev.megabridge.core.quant.Fp8Policy;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.spi.HfTensorSpec;
 import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.spi.MegatronParam.Placement;
@@ -68,7 +69,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
       this.mtpInferred = false;
     }
     names.ifPresent(this::checkTie);
-    this.registry = Qwen35MappingTables.registry(config, mainExperts, mtpExperts);
+    this.registry = Qwen35MappingTables.registry(config, mainExperts, mtpExperts, options);
   }
 
   /**
@@ -329,7 +330,10 @@ public final class Qwen35BridgeModel implements BridgeModel {
     String m = prefixes.megatron();
     String embedding = m + "embedding.word_embeddings.weight";
     out.add(MegatronParam.owned(embedding, Placement.FIRST_STAGE, -1, -1));
-    config.vision().ifPresent(vision -> addVisionParams(out, vision));
+    switch (options.schema()) {
+      case MEGATRON_BRIDGE -> config.vision().ifPresent(vision -> addVisionParams(out, vision));
+      case SLIME -> config.vision().ifPresent(vision -> addSlimeVisionParams(out, vision));
+    }
     for (int layer = 0; layer < numLayers(); layer++) {
       addLayerParams(out, m + "decoder.layers." + layer + ".", config.text().isFullAttention(layer),
           Placement.DECODER_LAYER, layer);
@@ -366,8 +370,15 @@ public final class Qwen35BridgeModel implements BridgeModel {
       names.addAll(List.of("linear_qkv.layer_norm_weight", "linear_qkv.weight", "q_layernorm.weight",
           "k_layernorm.weight", "linear_proj.weight"));
     } else {
-      names.addAll(List.of("in_proj.layer_norm_weight", "in_proj.weight", "conv1d.weight", "A_log", "dt_bias",
-          "out_norm.weight", "out_proj.weight"));
+      switch (options.schema()) {
+        case MEGATRON_BRIDGE -> names.addAll(List.of("in_proj.layer_norm_weight", "in_proj.weight", "conv1d.weight",
+            "A_log", "dt_bias", "out_norm.weight", "out_proj.weight"));
+        case SLIME -> {
+          // slime-native-schema §2.3: the HF module's own tensors, then its input norm.
+          Qwen35MappingTables.SLIME_GDN_TENSORS.forEach(tensor -> names.add("linear_attn." + tensor));
+          names.add("input_layernorm.weight");
+        }
+      }
     }
     for (String name : names) {
       out.add(MegatronParam.owned(attention + name, placement, layer, -1));
@@ -415,6 +426,15 @@ public final class Qwen35BridgeModel implements BridgeModel {
     }
   }
 
+  /** slime-native-schema §2.8: every vision tensor under its HF name, on the first stage. */
+  private static void addSlimeVisionParams(List<MegatronParam> out, VisionConfig vision) {
+    List<HfTensorSpec> tensors = new ArrayList<>();
+    addVisionTensors(tensors, vision);
+    for (HfTensorSpec tensor : tensors) {
+      out.add(MegatronParam.owned(tensor.name(), Placement.FIRST_STAGE, -1, -1));
+    }
+  }
+
   // ---- layout validation ------------------------------------------------------------------------------
 
   @Override
@@ -423,9 +443,16 @@ public final class Qwen35BridgeModel implements BridgeModel {
     int tp = layout.tp();
     divides("tp", tp, "text_config.num_key_value_heads (query groups)", text.numKeyValueHeads());
     divides("tp", tp, "text_config.num_attention_heads", text.numAttentionHeads());
-    divides("tp", tp, "text_config.linear_num_key_heads", text.linearNumKeyHeads());
-    divides("tp", tp, "text_config.linear_num_value_heads", text.linearNumValueHeads());
-    divides("tp", tp, "text_config.vocab_size (no vocabulary padding for Qwen3.5-VL)", text.vocabSize());
+    boolean slime = options.schema() == Schema.SLIME;
+    if (slime) {
+      // slime-native-schema §1.1/§1.2: the Gated DeltaNet and the vision tower run whole on every TP rank.
+      long rows = options.vocabPadding().rows(text.vocabSize(), tp);
+      divides("tp", tp, "the padded vocabulary (" + options.vocabPadding().describe() + ")", rows);
+    } else {
+      divides("tp", tp, "text_config.linear_num_key_heads", text.linearNumKeyHeads());
+      divides("tp", tp, "text_config.linear_num_value_heads", text.linearNumValueHeads());
+      divides("tp", tp, "text_config.vocab_size (no vocabulary padding for Qwen3.5-VL)", text.vocabSize());
+    }
     if (mtpLayers > 0) {
       divides("tp", tp, "text_config.hidden_size (MTP eh_proj rows)", text.hiddenSize());
     }
@@ -441,7 +468,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
             + ": expert parallelism needs a MoE model (" + config.architecture() + " is dense)");
       }
     }
-    config.vision().ifPresent(vision -> {
+    config.vision().filter(vision -> !slime).ifPresent(vision -> {
       divides("tp", tp, "vision_config.num_heads", vision.numHeads());
       divides("tp", tp, "vision_config.intermediate_size", vision.intermediateSize());
       divides("tp", tp, "vision_config.hidden_size × spatial_merge_size² (merger)", vision.mergedHiddenSize());
@@ -481,6 +508,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
     Map<String, Object> facts = new LinkedHashMap<>();
     facts.put("architecture", config.architecture());
     facts.put("bridge", bridge.name());
+    facts.put("schema", options.schema().id());
     facts.put("layers", numLayers());
     facts.put("layer_pattern", layerPattern());
     facts.put("layer_pattern_legend", "L = Gated DeltaNet, A = gated full attention");

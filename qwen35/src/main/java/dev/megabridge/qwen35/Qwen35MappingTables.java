@@ -9,11 +9,14 @@ import dev.megabridge.core.mapping.GatedQkvMapping;
 import dev.megabridge.core.mapping.GdnConv1dMapping;
 import dev.megabridge.core.mapping.GdnInProjMapping;
 import dev.megabridge.core.mapping.MappingRegistry;
+import dev.megabridge.core.mapping.PaddedVocabMapping;
 import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.mapping.ReplicatedMapping;
 import dev.megabridge.core.mapping.RowMapping;
 import dev.megabridge.core.mapping.VisionQkvMapping;
 import dev.megabridge.core.mapping.ZeroCenteredNormMapping;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.VocabPadding;
 import dev.megabridge.qwen35.Qwen35Config.TextConfig;
 import dev.megabridge.qwen35.Qwen35Config.VisionConfig;
 import java.util.ArrayList;
@@ -36,6 +39,14 @@ public final class Qwen35MappingTables {
       AliasRule.suffix("mlp.linear_fc1.layer_norm_weight", "pre_mlp_layernorm.weight"),
       AliasRule.suffix("mlp.linear_fc1.layer_norm_bias", "pre_mlp_layernorm.bias"));
 
+  /** The nine Gated DeltaNet tensors of slime's HF-layout module, in its state-dict order (slime-native-schema §2.3). */
+  public static final List<String> SLIME_GDN_TENSORS = List.of("dt_bias", "A_log", "conv1d.weight",
+      "in_proj_qkv.weight", "in_proj_z.weight", "in_proj_b.weight", "in_proj_a.weight", "norm.weight",
+      "out_proj.weight");
+
+  /** slime keeps the transformers vision tower as {@code model.visual}: Megatron and HF names coincide (§1.2). */
+  public static final String SLIME_VISION_PREFIX = "model.visual.";
+
   private Qwen35MappingTables() {}
 
   /** Which main-decoder / MTP routed-expert storage the HF checkpoint uses (spec §4.4). */
@@ -57,7 +68,16 @@ public final class Qwen35MappingTables {
    * The full registry for one model: spec rows, separate-LayerNorm aliases, then the MTP legacy alias
    * (so both inner names resolve to the same HF tensors with identical transforms).
    */
-  public static MappingRegistry registry(Qwen35Config config, ExpertStorage mainExperts, ExpertStorage mtpExperts) {
+  public static MappingRegistry registry(Qwen35Config config, ExpertStorage mainExperts, ExpertStorage mtpExperts,
+      BridgeOptions options) {
+    return switch (options.schema()) {
+      case MEGATRON_BRIDGE -> megatronBridgeRegistry(config, mainExperts, mtpExperts);
+      case SLIME -> slimeRegistry(config, mainExperts, mtpExperts, options.vocabPadding());
+    };
+  }
+
+  private static MappingRegistry megatronBridgeRegistry(Qwen35Config config, ExpertStorage mainExperts,
+      ExpertStorage mtpExperts) {
     List<ParamMapping> rows = new ArrayList<>();
     TextConfig text = config.text();
     Prefixes prefixes = Prefixes.of(config.visionLanguage());
@@ -94,6 +114,52 @@ public final class Qwen35MappingTables {
     }
     addMtpRows(rows, prefixes.megatronMtp(), config, mtpExperts);
     config.vision().ifPresent(vision -> addVisionRows(rows, vision));
+    if (config.moe()) {
+      addMtpSequentialExperts(rows, prefixes.megatronMtp(), mtpExperts);
+    }
+    return MappingRegistry.of(rows).withAliases(SEPARATE_LAYERNORM_ALIASES).withAliases(MTP_LEGACY_ALIAS);
+  }
+
+  /**
+   * slime's native model (slime-native-schema §2): the Megatron-Bridge rows for embedding, output layer, final
+   * norm, full attention, MLP, MoE and MTP, with the vocabulary padded (§4.3); the Gated DeltaNet as its ten HF
+   * tensors under {@code self_attention.}, copied and replicated (§2.3); the vision tower under its HF names,
+   * copied and replicated (§2.8). The slime MTP inner name {@code transformer_layer} comes from the alias rule.
+   */
+  private static MappingRegistry slimeRegistry(Qwen35Config config, ExpertStorage mainExperts,
+      ExpertStorage mtpExperts, VocabPadding padding) {
+    List<ParamMapping> rows = new ArrayList<>();
+    TextConfig text = config.text();
+    Prefixes prefixes = Prefixes.of(config.visionLanguage());
+    String ld = prefixes.megatron() + "decoder.layers.*.";
+    String hl = prefixes.hfLanguage() + "layers.*.";
+    long vocab = text.vocabSize();
+    rows.add(new PaddedVocabMapping(prefixes.megatron() + "embedding.word_embeddings.weight",
+        prefixes.hfLanguage() + "embed_tokens.weight", vocab, padding));
+    rows.add(new PaddedVocabMapping(prefixes.megatron() + "output_layer.weight", "lm_head.weight", vocab, padding));
+    rows.add(new ReplicatedMapping(prefixes.megatron() + "decoder.final_layernorm.weight",
+        prefixes.hfLanguage() + "norm.weight"));
+    // §2.3 rows 4–13.
+    rows.add(new ReplicatedMapping(ld + "self_attention.input_layernorm.weight", hl + "input_layernorm.weight"));
+    for (String tensor : SLIME_GDN_TENSORS) {
+      rows.add(new ReplicatedMapping(ld + "self_attention.linear_attn." + tensor, hl + "linear_attn." + tensor));
+    }
+    addAttentionAutoRows(rows, ld, hl);
+    addAttentionQkv(rows, ld, hl, text);
+    if (config.moe()) {
+      rows.add(new ReplicatedMapping(ld + "mlp.router.weight", hl + "mlp.gate.weight"));
+      rows.add(new ReplicatedMapping(ld + "pre_mlp_layernorm.weight", hl + "post_attention_layernorm.weight"));
+      addRoutedExperts(rows, ld, hl, mainExperts, true);
+      addSharedExperts(rows, ld, hl);
+    } else {
+      rows.add(new ReplicatedMapping(ld + "mlp.linear_fc1.layer_norm_weight", hl + "post_attention_layernorm.weight"));
+      rows.add(new GatedMlpMapping(ld + "mlp.linear_fc1.weight", hl + "mlp.gate_proj.weight", hl + "mlp.up_proj.weight"));
+      rows.add(new RowMapping(ld + "mlp.linear_fc2.weight", hl + "mlp.down_proj.weight"));
+    }
+    addMtpRows(rows, prefixes.megatronMtp(), config, mtpExperts);
+    if (config.vision().isPresent()) {
+      rows.add(new ReplicatedMapping(SLIME_VISION_PREFIX + "**", SLIME_VISION_PREFIX + "**"));
+    }
     if (config.moe()) {
       addMtpSequentialExperts(rows, prefixes.megatronMtp(), mtpExperts);
     }

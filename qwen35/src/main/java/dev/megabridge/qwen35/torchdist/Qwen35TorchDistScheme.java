@@ -3,10 +3,14 @@ package dev.megabridge.qwen35.torchdist;
 import dev.megabridge.core.convert.torchdist.DistForm;
 import dev.megabridge.core.convert.torchdist.DistPlacement;
 import dev.megabridge.core.convert.torchdist.TorchDistScheme;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.spi.MegatronParam;
+import dev.megabridge.core.tensor.DType;
 import dev.megabridge.qwen35.Qwen35Config.TextConfig;
 import dev.megabridge.qwen35.Qwen35BridgeModel;
+import dev.megabridge.qwen35.Qwen35MappingTables;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -37,6 +41,9 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
       "in_proj", "out_norm", "out_proj", "linear_fc1", "linear_fc2", "pre_mlp_layernorm", "final_layernorm", "eh_proj",
       "enorm", "hnorm", "patch_norm");
 
+  /** The half-precision config dtypes in which slime stores every parameter. */
+  private static final Map<String, DType> HALF_PRECISION = Map.of("bfloat16", DType.BF16, "float16", DType.F16);
+
   private final Qwen35BridgeModel model;
 
   public Qwen35TorchDistScheme(Qwen35BridgeModel model) {
@@ -46,6 +53,10 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
   @Override
   public DistPlacement place(MegatronParam param) {
     String name = param.name().replace(MTP_CURRENT, MTP_ON_DISK);
+    if (slime() && isSlimeHfModule(name)) {
+      // slime-native-schema §4.2: plain PyTorch modules, one replicated key each, no _extra_state (§2.9).
+      return new DistPlacement(new DistForm.Whole(name), Optional.empty(), false);
+    }
     DistForm form = form(name);
     String key = form.key();
     boolean vocabulary = key.endsWith("embedding.word_embeddings.weight") || key.endsWith("output_layer.weight");
@@ -98,6 +109,27 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
     }
     String module = key.substring(0, dot);
     return TE_MODULES.contains(module.substring(module.lastIndexOf('.') + 1)) ? Optional.of(module) : Optional.empty();
+  }
+
+  private boolean slime() {
+    return model.options().schema() == Schema.SLIME;
+  }
+
+  /** slime's Gated DeltaNet block and vision tower: HF modules inside the Megatron model (§1.1, §1.2). */
+  private static boolean isSlimeHfModule(String name) {
+    return name.contains(".self_attention.linear_attn.") || name.endsWith(".self_attention.input_layernorm.weight")
+        || name.startsWith(Qwen35MappingTables.SLIME_VISION_PREFIX);
+  }
+
+  /**
+   * slime trains with {@code --bf16} and Megatron's {@code Float16Module} casts every parameter, so the F32
+   * {@code A_log} and gated-norm weights of an official checkpoint are stored BF16 (slime-native-schema §2.10).
+   */
+  @Override
+  public DType storedDtype(MegatronParam param, DType dtype) {
+    boolean narrowed = slime() && dtype == DType.F32 && model.keepsFloat32(param.name())
+        && model.qwenConfig().declaredDtype().map(HALF_PRECISION::get).orElse(null) != null;
+    return narrowed ? HALF_PRECISION.get(model.qwenConfig().declaredDtype().orElseThrow()) : dtype;
   }
 
   /** Megatron main-branch builds of 2026-02-01..10 wrote MTP keys as {@code mtp_model_layer} (§6.6). */

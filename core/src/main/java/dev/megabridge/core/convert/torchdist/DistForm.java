@@ -12,6 +12,15 @@ public sealed interface DistForm {
   /** The key the parameter is stored under (for {@link Sections}, the common prefix of the section keys). */
   String key();
 
+  /** The tensor keys the parameter's data lies under: one per section for {@link Sections}, else {@link #key()}. */
+  default List<String> storedKeys() {
+    return switch (this) {
+      case Sections sections -> sections.sections().stream().map(section -> sections.key() + "." + section.name())
+          .toList();
+      case Whole _, SwigluHalves _, Stacked _ -> List.of(key());
+    };
+  }
+
   /** One key holding the whole tensor in one chunk (replicated parameters, TP=1 splits). */
   record Whole(String key) implements DistForm {}
 

@@ -11,16 +11,21 @@ import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.io.safetensors.SafetensorsFile;
 import dev.megabridge.core.io.torchdist.TorchDistReader;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
+import dev.megabridge.core.spi.VocabPadding;
 import dev.megabridge.core.spi.HfTensorSpec;
 import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.StridedTensor;
 import dev.megabridge.core.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -50,6 +55,11 @@ public final class TorchDistCheckpoint implements AutoCloseable {
   private record Resolved(DistPlacement placement, List<String> keys, ShardEntry entry) {}
 
   private final TorchDistReader reader;
+  private final Schema schema;
+  private final TorchDistScheme scheme;
+  /** The exact values of narrowed parameters ({@link TorchDistSidecar#NARROWED_FILE}), opened on first use. */
+  private Optional<SafetensorsFile> narrowed;
+  private final Arena arena = Arena.ofShared();
   private final HfConfig config;
   private final Path smallFilesDirectory;
   private final List<String> smallFiles;
@@ -66,15 +76,23 @@ public final class TorchDistCheckpoint implements AutoCloseable {
     this.smallFilesDirectory = smallFilesDirectory;
     this.smallFiles = List.copyOf(smallFiles);
     this.recordedSource = sidecar.isPresent();
-    BridgeOptions options = sidecar.map(TorchDistSidecar::options).orElse(BridgeOptions.defaults());
     Optional<Set<String>> names = sidecar.map(recorded -> new LinkedHashSet<>(
         recorded.hfTensors().stream().map(HfTensorInfo::name).toList()));
+    this.schema = SchemaDetection.detect(reader.directory(), reader.tensorKeys(), config, names, autoBridge);
+    if (sidecar.isPresent() && sidecar.get().options().schema() != schema) {
+      throw new CheckpointFormatException(reader.directory() + ": " + TorchDistSidecar.FILE_NAME + " records the "
+          + sidecar.get().options().schema().id() + " schema, but the keys are " + schema.id() + " keys");
+    }
+    // Padding rows are dropped on read whatever their number (§5.6), so the plan expects the bare vocabulary.
+    BridgeOptions options = sidecar.map(TorchDistSidecar::options).orElse(BridgeOptions.forSchema(schema))
+        .withVocabPadding(VocabPadding.none());
     BridgeModel model = autoBridge.fromConfig(config, names, options);
     List<HfTensorInfo> infos = sidecar.map(TorchDistSidecar::hfTensors).orElseGet(() -> specInfos(model));
     Map<String, HfTensorInfo> infoMap = new LinkedHashMap<>();
     infos.forEach(info -> infoMap.put(info.name(), info));
     this.plan = ShardPlan.build(model, ParallelLayout.single(), infoMap);
-    Map<MegatronParam, Resolved> resolved = resolve(TorchDistScheme.of(model));
+    this.scheme = TorchDistScheme.of(model);
+    Map<MegatronParam, Resolved> resolved = resolve(scheme);
     this.hfTensors = gather(resolved, infos);
     this.hfTensorInfos = infos.stream().map(info -> {
       Tensor tensor = hfTensors.get(info.name());
@@ -128,15 +146,8 @@ public final class TorchDistCheckpoint implements AutoCloseable {
     Set<String> used = new LinkedHashSet<>();
     for (MegatronParam param : plan.ownedParams().keySet()) {
       DistPlacement placement = scheme.place(param);
-      List<String> wanted = switch (placement.form()) {
-        case DistForm.Sections sections -> sections.sections().stream()
-            .map(section -> sections.key() + "." + section.name()).toList();
-        case DistForm.Whole whole -> List.of(whole.key());
-        case DistForm.SwigluHalves halves -> List.of(halves.key());
-        case DistForm.Stacked stacked -> List.of(stacked.key());
-      };
       List<String> keys = new ArrayList<>();
-      for (String key : wanted) {
+      for (String key : placement.form().storedKeys()) {
         Optional<String> found = scheme.readCandidates(key).stream().filter(reader::contains).findFirst();
         if (found.isEmpty()) {
           missing.add(key + " (for " + param.name() + ")");
@@ -194,7 +205,7 @@ public final class TorchDistCheckpoint implements AutoCloseable {
   /** The full TP=1 Megatron tensor of {@code param}, checked against the planned shape (and dtype, if recorded). */
   private Tensor fullTensor(MegatronParam param, Resolved resolved) {
     Shape expected = resolved.entry().shape();
-    Tensor full = switch (resolved.placement().form()) {
+    Tensor read = switch (resolved.placement().form()) {
       case DistForm.Whole whole -> {
         Tensor stored = stored(resolved.keys().getFirst());
         // Megatron pads the vocabulary to a multiple of make_vocab_size_divisible_by × TP (§5.6).
@@ -227,12 +238,40 @@ public final class TorchDistCheckpoint implements AutoCloseable {
         yield all.select(stacked.index());
       }
     };
+    Tensor full = read;
+    if (recordedSource && full.dtype() != resolved.entry().dtype()
+        && scheme.storedDtype(param, resolved.entry().dtype()) == full.dtype() && full.shape().equals(expected)) {
+      full = widened(param, full, resolved.entry().dtype());
+    }
     if (!full.shape().equals(expected) || (recordedSource && full.dtype() != resolved.entry().dtype())) {
       throw new ShapeMismatchException(where(String.join(", ", resolved.keys())) + ": read " + full.dtype()
           + full.shape() + " for " + param.name() + ", the model needs " + (recordedSource
           ? resolved.entry().dtype().toString() : "") + expected);
     }
     return full;
+  }
+
+  /**
+   * A parameter the scheme stored narrower than its source: the recorded exact value where the stored one is
+   * still its rounding (unchanged since import), else the stored value widened.
+   */
+  private Tensor widened(MegatronParam param, Tensor stored, DType sourceDtype) {
+    if (narrowed == null) {
+      Path file = reader.directory().resolve(TorchDistSidecar.NARROWED_FILE);
+      narrowed = Files.isRegularFile(file) ? Optional.of(SafetensorsFile.open(file, arena)) : Optional.empty();
+    }
+    Optional<StridedTensor> original = narrowed.filter(file -> file.entries().containsKey(param.name()))
+        .map(file -> file.tensor(param.name()));
+    if (original.isPresent() && original.get().dtype() == sourceDtype && original.get().shape().equals(stored.shape())
+        && Tensor.contentEquals(original.get().convert(stored.dtype()), stored)) {
+      return original.get();
+    }
+    return stored.convert(sourceDtype);
+  }
+
+  /** The schema the keys were written for. */
+  public Schema schema() {
+    return schema;
   }
 
   private String where(String key) {
@@ -283,5 +322,6 @@ public final class TorchDistCheckpoint implements AutoCloseable {
   @Override
   public void close() {
     reader.close();
+    arena.close();
   }
 }

@@ -8,8 +8,10 @@ import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.pickle.PickleValue;
+import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
 import dev.megabridge.core.io.pickle.PickleValue.PyInt;
+import dev.megabridge.core.io.pickle.PickleValue.PyNone;
 import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.io.torchdist.TorchDistWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
@@ -58,13 +60,17 @@ public final class TorchDistConversions {
   /** HF tensors → torch_dist save folder ({@code release/} + tracker) with the sidecar for config-less export. */
   public static TorchDistSummary toTorchDist(CheckpointSource source, Path output, TorchDistOptions options,
       AutoBridge autoBridge, Progress progress) {
-    BridgeModel model = bind(source, autoBridge, options.bridgeOptions());
+    // The chunks are TP=1, but a padded vocabulary is padded for the TP of the run that will load it (§4.3).
+    BridgeOptions bridgeOptions = options.bridgeOptions().withVocabPadding(
+        options.bridgeOptions().vocabPadding().atTensorParallel(options.requestedLayout().tp()));
+    BridgeModel model = bind(source, autoBridge, bridgeOptions);
     Map<String, HfTensorInfo> infos = source.infoMap();
     // The requested layout is checked in full (divisibility, stages, experts) though the chunks are TP=1.
     ShardPlan.build(model, options.requestedLayout(), infos);
     ShardPlan plan = ShardPlan.build(model, ParallelLayout.single(), infos);
-    TorchDistWriter.Contents contents = TorchDistKeys.contents(plan, TorchDistScheme.of(model), source.tensors(),
-        commonState(model));
+    TorchDistScheme scheme = TorchDistScheme.of(model);
+    TorchDistWriter.Contents contents = TorchDistKeys.contents(plan, scheme, source.tensors(), commonState(model));
+    List<SafetensorsWriter.Entry> narrowed = TorchDistKeys.narrowedOriginals(plan, scheme, source.tensors());
     TorchDistSidecar sidecar = new TorchDistSidecar(model.architecture(), model.bridge().name(),
         options.requestedLayout(), options.bridgeOptions(), source.config().raw(), source.smallFiles(), source.infos());
     long bytes = contents.tensors().stream().flatMap(entry -> entry.chunks().stream())
@@ -74,7 +80,12 @@ public final class TorchDistConversions {
     OutputDirectory.requireApart(output.toAbsolutePath().normalize(), source.inputs());
     try {
       written = TorchDistWriter.writeRelease(output, contents, new TorchDistWriter.Options(options.dataFiles()),
-          options.overwrite(), progress::advance, directory -> sidecar.write(directory, source.smallFilesDirectory()));
+          options.overwrite(), progress::advance, directory -> {
+            sidecar.write(directory, source.smallFilesDirectory());
+            if (!narrowed.isEmpty()) {
+              SafetensorsWriter.writeFile(directory.resolve(TorchDistSidecar.NARROWED_FILE), narrowed, narrowedBytes -> {});
+            }
+          });
     } finally {
       progress.finish();
     }
@@ -85,8 +96,8 @@ public final class TorchDistConversions {
 
   /**
    * Common state (§4.2): {@code checkpoint_version} 3.0, iteration 0 and the {@code args} that Megatron checks
-   * against its run when present ({@code num_layers}, {@code hidden_size}, {@code num_attention_heads}) plus
-   * the TP/PP sizes of the stored chunking.
+   * against its run when present ({@code num_layers}, {@code hidden_size}, {@code num_attention_heads}), the
+   * fields slime's exporter reads, and the TP/PP sizes of the stored chunking.
    */
   static PyDict commonState(BridgeModel model) {
     Map<String, PickleValue> args = new LinkedHashMap<>();
@@ -99,6 +110,17 @@ public final class TorchDistConversions {
     if (args.size() < 3) {
       return MegatronCommonState.minimal(0);
     }
+    // What slime's convert_torch_dist_to_hf.py reads from args (slime-native-schema §4.4, §6.4).
+    for (String field : List.of("num_query_groups", "kv_channels", "vocab_size")) {
+      if (provider.get(field) instanceof Number number) {
+        args.put(field, PyInt.of(number.longValue()));
+      }
+    }
+    if (provider.get("vocab_size") instanceof Number vocab) {
+      args.put("padded_vocab_size", PyInt.of(model.options().vocabPadding().rows(vocab.longValue(), 1)));
+    }
+    args.put("num_experts", model.numExperts() > 0 ? PyInt.of(model.numExperts()) : PyNone.INSTANCE);
+    args.put("q_lora_rank", PyNone.INSTANCE);
     args.put("tensor_model_parallel_size", PyInt.of(1));
     args.put("pipeline_model_parallel_size", PyInt.of(1));
     return MegatronCommonState.withArgs(0, args);

@@ -10,6 +10,8 @@ import dev.megabridge.core.io.torchdist.TorchDistChunks;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.BytesEntry;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.Contents;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.TensorEntry;
+import dev.megabridge.core.io.safetensors.SafetensorsWriter;
+import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -47,7 +49,7 @@ public final class TorchDistKeys {
         continue;
       }
       DistPlacement placement = scheme.place(entry.param());
-      Tensor full = entry.cut(source);
+      Tensor full = stored(scheme, entry, source);
       switch (placement.form()) {
         case DistForm.Whole whole -> put(byKey, whole.key(), TorchDistChunks.single(whole.key(), full));
         case DistForm.SwigluHalves halves -> put(byKey, halves.key(), TorchDistChunks.swigluFc1(halves.key(), full));
@@ -84,6 +86,28 @@ public final class TorchDistKeys {
       }
     }
     return new Contents(tensors, extraStates.stream().map(BytesEntry::emptyExtraState).toList(), commonState);
+  }
+
+  /** The full tensor of {@code entry} in the dtype the scheme stores it in. */
+  private static Tensor stored(TorchDistScheme scheme, ShardEntry entry, TensorSource source) {
+    Tensor full = entry.cut(source);
+    DType dtype = scheme.storedDtype(entry.param(), full.dtype());
+    return dtype == full.dtype() ? full : full.convert(dtype);
+  }
+
+  /**
+   * The source tensors of the parameters the scheme stores in a narrower dtype, by Megatron name, so that a
+   * round trip can give back their exact values ({@link TorchDistSidecar#NARROWED_FILE}).
+   */
+  public static List<SafetensorsWriter.Entry> narrowedOriginals(ShardPlan plan, TorchDistScheme scheme,
+      TensorSource source) {
+    List<SafetensorsWriter.Entry> out = new ArrayList<>();
+    for (ShardEntry entry : plan.ranks().getFirst().entries()) {
+      if (!entry.param().copy() && scheme.storedDtype(entry.param(), entry.dtype()) != entry.dtype()) {
+        out.add(new SafetensorsWriter.Entry(entry.param().name(), entry.cut(source)));
+      }
+    }
+    return out;
   }
 
   private static void put(Map<String, Pending> byKey, String key, TensorEntry entry) {

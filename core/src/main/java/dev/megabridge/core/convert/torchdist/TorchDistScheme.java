@@ -3,6 +3,7 @@ package dev.megabridge.core.convert.torchdist;
 import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.MegatronParam;
+import dev.megabridge.core.tensor.DType;
 import java.util.List;
 
 /**
@@ -14,6 +15,14 @@ public interface TorchDistScheme {
 
   /** The placement of a global Megatron parameter of the bound model (any MTP or expert naming option). */
   DistPlacement place(MegatronParam param);
+
+  /**
+   * The dtype a parameter of source dtype {@code dtype} is stored in: the source's, unless the family's trainer
+   * keeps it in another (the narrowing is undone on read from the exact values megabridge records).
+   */
+  default DType storedDtype(MegatronParam param, DType dtype) {
+    return dtype;
+  }
 
   /**
    * Keys to try, in order, when reading {@code key} from a checkpoint written by some Megatron version

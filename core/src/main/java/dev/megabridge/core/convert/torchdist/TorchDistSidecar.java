@@ -21,7 +21,8 @@ import java.util.Optional;
  * What megabridge records beside a torch_dist checkpoint it wrote, so that export needs no HF folder:
  * {@code megabridge-torchdist.json} in the checkpoint folder (the HF config, the naming options, the
  * layout that was asked for, the source's tensor list with dtypes, shapes and files, in source order) and
- * the source's small files in {@code hf/} beside it. Megatron and DCP ignore both.
+ * the source's small files in {@code hf/} beside it, and {@link #NARROWED_FILE} where the scheme narrowed a dtype.
+ * Megatron and DCP ignore them.
  *
  * @param requestedLayout the layout the import was asked for; the chunking is always TP=1 (spec §5.7) and
  *     Megatron reshards on load
@@ -37,6 +38,11 @@ public record TorchDistSidecar(
 
   public static final String FILE_NAME = "megabridge-torchdist.json";
   public static final String HF_FILES_DIR = "hf";
+  /**
+   * The exact source values of parameters the scheme stored narrower (slime's BF16 {@code A_log}), by Megatron
+   * name: a read gives them back where the stored value is still their rounding, i.e. unchanged by training.
+   */
+  public static final String NARROWED_FILE = "megabridge-narrowed.safetensors";
   public static final String FORMAT = "megabridge-torch-dist";
   public static final int FORMAT_VERSION = 1;
 
