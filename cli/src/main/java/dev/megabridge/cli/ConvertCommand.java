@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -66,8 +67,9 @@ public final class ConvertCommand implements Callable<Integer> {
         if (common.json) {
           Output.json(Output.object("command", "convert", "format", "shards", "summary", summary, "seconds", seconds));
         } else {
-          System.out.printf("converted %s → shards (%s) %s: %d ranks, %d tensors, %s in %.2f s%n",
-              summary.architecture(), summary.layout(), summary.output(), summary.ranks(), summary.tensors(),
+          System.out.printf("converted %s (%s schema) → shards (%s, %s schema) %s: %d ranks, %d tensors, %s in %.2f s%n",
+              summary.architecture(), hf.schema().map(Schema::id).orElseThrow(), summary.layout(), summary.schema(),
+              summary.output(), summary.ranks(), summary.tensors(),
               Output.bytes(summary.bytesWritten()), seconds);
         }
       }
@@ -81,8 +83,8 @@ public final class ConvertCommand implements Callable<Integer> {
     if (common.json) {
       Output.json(Output.object("command", command, "format", "torch_dist", "summary", summary, "seconds", seconds));
     } else {
-      System.out.printf("wrote %s torch_dist → %s: %d keys (%d chunks, TP=1; requested %s), %d extra-state objects,"
-          + " %s in %.2f s%n", summary.architecture(), summary.checkpointDirectory(), summary.tensorKeys(),
+      System.out.printf("wrote %s torch_dist (%s schema) → %s: %d keys (%d chunks, TP=1; requested %s), %d extra-state objects,"
+          + " %s in %.2f s%n", summary.architecture(), summary.schema(), summary.checkpointDirectory(), summary.tensorKeys(),
           summary.chunks(), summary.requestedLayout(), summary.extraStateObjects(), Output.bytes(summary.bytesWritten()),
           seconds);
     }

@@ -88,8 +88,8 @@ public final class ExportCommand implements Callable<Integer> {
         quantize.blocks(), threads.hfFiles()), autoBridge, ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
     if (!common.json) {
-      System.out.printf("exported %s → %s: %d tensors in %d file(s), %s in %.2f s%s%n", summary.architecture(),
-          summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds,
+      System.out.printf("exported %s (shards, %s schema) → %s: %d tensors in %d file(s), %s in %.2f s%s%n",
+          summary.architecture(), summary.schema(), summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds,
           quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse(""));
     }
     List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(output, common.json) : null;
@@ -115,7 +115,8 @@ public final class ExportCommand implements Callable<Integer> {
     double seconds = (System.nanoTime() - start) / 1e9;
     if (!common.json) {
       System.out.printf("exported %s (%s) → %s: %d tensors in %d file(s), %s in %.2f s%s%n",
-          summary.architecture(), form, summary.output(), summary.tensors(), summary.files(),
+          summary.architecture(), summary.sourceSchema() == null ? form
+              : form + ", " + summary.sourceSchema() + " schema", summary.output(), summary.tensors(), summary.files(),
           Output.bytes(summary.bytesWritten()), seconds,
           quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse(""));
     }

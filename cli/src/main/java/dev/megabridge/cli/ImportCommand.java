@@ -62,8 +62,8 @@ public final class ImportCommand implements Callable<Integer> {
     if (common.json) {
       Output.json(Output.object("command", "import", "summary", summary, "seconds", seconds));
     } else {
-      System.out.printf("imported %s (%s) → %s: %d of %d ranks, %d tensors, %s in %.2f s%n", summary.architecture(),
-          summary.layout(), summary.output(), summary.ranksWritten(), summary.ranksTotal(), summary.tensorsWritten(),
+      System.out.printf("imported %s (%s, %s schema) → %s: %d of %d ranks, %d tensors, %s in %.2f s%n",
+          summary.architecture(), summary.layout(), summary.schema(), summary.output(), summary.ranksWritten(), summary.ranksTotal(), summary.tensorsWritten(),
           Output.bytes(summary.bytesWritten()), seconds);
     }
     return 0;

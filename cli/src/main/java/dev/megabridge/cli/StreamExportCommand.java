@@ -75,6 +75,7 @@ public final class StreamExportCommand implements Callable<Integer> {
       List<Map<String, Object>> summary = new ArrayList<>();
       int splitTensors;
       int splitScales;
+      String schema = checkpoint.manifest().options().schema().id();
       try (OutputDirectory out = OutputDirectory.create(output, overwrite, List.of(source))) {
         var progress = ConsoleProgress.create(common);
         progress.start("stream-export", tensors.values().stream().mapToLong(Tensor::byteSize).sum());
@@ -115,6 +116,7 @@ public final class StreamExportCommand implements Callable<Integer> {
       if (common.json) {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("command", "stream-export");
+        report.put("schema", schema);
         report.put("bucket_size", limit);
         report.put("largest_bucket_bytes", plan.largestBucketBytes());
         report.put("split_tensors", splitTensors);
@@ -122,7 +124,8 @@ public final class StreamExportCommand implements Callable<Integer> {
         report.put("buckets", summary);
         Output.json(report);
       } else {
-        System.out.printf("stream-export → %s: %d bucket(s), the largest %s (limit %s)%s%s%n", output, summary.size(),
+        System.out.printf("stream-export (%s schema) → %s: %d bucket(s), the largest %s (limit %s)%s%s%n", schema,
+            output, summary.size(),
             Output.bytes(plan.largestBucketBytes()), Output.bytes(limit),
             blocks.map(size -> " (blockwise FP8, " + size + ")").orElse(""),
             splitTensors == 0 ? "" : "; " + (splitTensors - splitScales) + " tensor(s) larger than the limit split "

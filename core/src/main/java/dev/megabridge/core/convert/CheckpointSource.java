@@ -11,6 +11,7 @@ import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.tensor.DType;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -126,6 +127,15 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
     return new CheckpointSource(checkpoint.directory(),
         new MapTensorSource(checkpoint.directory().toString(), checkpoint.hfTensors()), checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
         checkpoint.smallFiles(), checkpoint);
+  }
+
+  /** The Megatron schema of a shards folder (recorded) or torch_dist checkpoint (told from its keys); empty for HF. */
+  public Optional<Schema> schema() {
+    return switch (resource) {
+      case MegatronCheckpoint shards -> Optional.of(shards.manifest().options().schema());
+      case TorchDistCheckpoint torchDist -> Optional.of(torchDist.schema());
+      default -> Optional.empty();
+    };
   }
 
   /** The folders this source reads: its location and, where they live elsewhere, its small files. */

@@ -37,7 +37,8 @@ public final class Exporter {
     }
   }
 
-  public record Summary(String architecture, int tensors, int files, long bytesWritten, Path output) {}
+  /** @param schema the Megatron schema the shards were written in */
+  public record Summary(String architecture, int tensors, int files, long bytesWritten, Path output, String schema) {}
 
   private Exporter() {}
 
@@ -59,7 +60,8 @@ public final class Exporter {
         progress.finish();
       }
       return new Summary(checkpoint.model().architecture(), prepared.tensors().size(),
-          (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize());
+          (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize(),
+          checkpoint.manifest().options().schema().id());
     }
   }
 }

@@ -57,7 +57,7 @@ public final class Importer {
 
   /** What an import did. */
   public record Summary(String architecture, String bridge, String layout, int ranksWritten, int ranksTotal,
-      int tensorsWritten, long bytesWritten, Path output) {}
+      int tensorsWritten, long bytesWritten, Path output, String schema) {}
 
   private Importer() {}
 
@@ -120,7 +120,8 @@ public final class Importer {
     }
     int tensors = selected.stream().mapToInt(rank -> rank.entries().size()).sum();
     return new Summary(plan.model().architecture(), plan.model().bridge().name(), plan.layout().describe(),
-        selected.size(), plan.ranks().size(), tensors, bytes, output.toAbsolutePath().normalize());
+        selected.size(), plan.ranks().size(), tensors, bytes, output.toAbsolutePath().normalize(),
+        plan.model().options().schema().id());
   }
 
   private static List<RankPlan> select(ShardPlan plan, Optional<Set<Integer>> ranks) {

@@ -18,6 +18,7 @@ import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -46,12 +47,14 @@ public final class TorchDistConversions {
       int dataFiles) {}
 
   public record TorchDistSummary(String architecture, String requestedLayout, int tensorKeys, int chunks,
-      int extraStateObjects, long bytesWritten, Path checkpointDirectory) {}
+      int extraStateObjects, long bytesWritten, Path checkpointDirectory, String schema) {}
 
   public record ShardsSummary(String architecture, String layout, int ranks, int tensors, long bytesWritten,
-      Path output) {}
+      Path output, String schema) {}
 
-  public record HfSummary(String architecture, int tensors, int files, long bytesWritten, Path output) {}
+  /** @param sourceSchema the Megatron schema the source was written in; null for an HF source */
+  public record HfSummary(String architecture, int tensors, int files, long bytesWritten, Path output,
+      String sourceSchema) {}
 
   private static BridgeModel bind(CheckpointSource source, AutoBridge autoBridge, BridgeOptions options) {
     return autoBridge.fromConfig(source.config(), Optional.of(new LinkedHashSet<>(source.infoMap().keySet())), options);
@@ -91,7 +94,7 @@ public final class TorchDistConversions {
     }
     int chunks = contents.tensors().stream().mapToInt(entry -> entry.chunks().size()).sum();
     return new TorchDistSummary(model.architecture(), options.requestedLayout().describe(), contents.tensors().size(),
-        chunks, contents.bytesItems().size(), bytes, written.checkpointDirectory());
+        chunks, contents.bytesItems().size(), bytes, written.checkpointDirectory(), bridgeOptions.schema().id());
   }
 
   /**
@@ -132,7 +135,7 @@ public final class TorchDistConversions {
     Importer.Summary summary = Importer.write(source, output, new Importer.Options(layout, options, Optional.empty(),
         overwrite, threads), autoBridge, progress);
     return new ShardsSummary(summary.architecture(), summary.layout(), summary.ranksTotal(), summary.tensorsWritten(),
-        summary.bytesWritten(), summary.output());
+        summary.bytesWritten(), summary.output(), summary.schema());
   }
 
   /**
@@ -162,6 +165,7 @@ public final class TorchDistConversions {
       progress.finish();
     }
     return new HfSummary(source.config().architectures().stream().findFirst().orElse("?"), prepared.tensors().size(),
-        (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize());
+        (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize(),
+        source.schema().map(Schema::id).orElse(null));
   }
 }
