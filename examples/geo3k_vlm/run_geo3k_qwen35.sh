@@ -152,6 +152,8 @@ TRAIN=(ray job submit --address=http://127.0.0.1:8265 --working-dir "$SLIME_DIR"
   "${ROLLOUT_ARGS[@]}" "${EVAL_ARGS[@]}" "${GRPO_ARGS[@]}" "${OPTIMIZER_ARGS[@]}" "${SGLANG_ARGS[@]}"
   "${BACKEND_ARGS[@]}")
 show "${TRAIN[@]}"
+# The same command, one argument per line, for scripts that check or reuse it.
+printf '%s\n' "${TRAIN[@]}" > "$WORK_DIR/train.args"
 if [[ -f "$WORK_DIR/train.done" ]]; then
   echo "   (skipped: $WORK_DIR/train.done exists)"
 elif [[ "$DRY_RUN" == 1 ]]; then

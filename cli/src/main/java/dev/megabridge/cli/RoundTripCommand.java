@@ -97,6 +97,7 @@ public final class RoundTripCommand implements Callable<Integer> {
       report.put("source", source.toAbsolutePath().normalize().toString());
       report.put("architecture", imported.architecture());
       report.put("layout", imported.layout());
+      report.put("schema", imported.schema());
       report.put("ranks", imported.ranksTotal());
       report.put("tensors", result.tensors());
       report.put("bytes", result.bytes());

@@ -63,7 +63,10 @@ class FlagsTest {
   void providerRejectsNamingOptionsItDoesNotUse() {
     Run run = run("provider", fixture("qwen35_dense_vl").toString(), "--mtp-naming", "legacy");
     assertThat(run.exitCode()).isEqualTo(2);
-    assertThat(run.err()).contains("--mtp-naming and --experts have no effect on provider");
+    assertThat(run.err()).contains("--mtp-naming, --experts and the vocabulary padding options have no effect on "
+        + "provider");
+    Run padding = run("provider", fixture("qwen35_dense_vl").toString(), "--schema", "slime", "--pad-vocab-to", "2048");
+    assertThat(padding.exitCode()).isEqualTo(2);
   }
 
   @Test
