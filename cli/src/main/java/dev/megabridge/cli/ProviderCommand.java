@@ -1,8 +1,11 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,15 +20,16 @@ import picocli.CommandLine.Parameters;
 /** Prints the Megatron model provider or the Megatron-LM arguments for a model folder. */
 @Command(name = "provider", mixinStandardHelpOptions = true,
     description = "Print the Megatron model provider (json) or Megatron-LM command-line arguments "
-        + "(megatron-args) for an HF folder; a folder holding only config.json is enough. With --tp/--pp/--vpp/--ep/"
+        + "(megatron-args; with --schema slime, the model arguments of slime's scripts/models/qwen3.5-*.sh) for an HF "
+        + "folder; a folder holding only config.json is enough. With --tp/--pp/--vpp/--ep/"
         + "--etp/--pp-*-stage-layers the layout is checked against the model and its parallel sizes are added.")
 public final class ProviderCommand implements Callable<Integer> {
 
   @Parameters(index = "0", description = "HF folder (config.json, weights optional).")
   Path directory;
 
-  @Option(names = "--format", defaultValue = "json", converter = Choices.ProviderFormat.Converter.class,
-      description = "json or megatron-args (default ${DEFAULT-VALUE}).")
+  @Option(names = "--format", converter = Choices.ProviderFormat.Converter.class,
+      description = "json or megatron-args (default json; megatron-args with --schema slime, which has no provider).")
   Choices.ProviderFormat format;
 
   @Mixin
@@ -38,7 +42,9 @@ public final class ProviderCommand implements Callable<Integer> {
   public Integer call() {
     Output.existingDirectory(directory, "folder");
     layout.rejectNaming("provider (the provider and arguments do not depend on checkpoint key names)");
-    BridgeModel model = AutoBridge.discover().fromHfPretrained(directory, layout.bridgeOptions());
+    BridgeOptions options = layout.bridgeOptions();
+    Choices.ProviderFormat chosen = chosenFormat(options.schema());
+    BridgeModel model = AutoBridge.discover().fromHfPretrained(directory, options);
     LinkedHashMap<String, Object> provider = model.provider();
     List<String> arguments = new ArrayList<>(model.megatronArgs());
     if (!layout.isDefault()) {
@@ -49,18 +55,35 @@ public final class ProviderCommand implements Callable<Integer> {
       provider.putAll(parallelFields(parallel));
       arguments.addAll(parallelArguments(parallel));
     }
-    if (format == Choices.ProviderFormat.JSON) {
+    if (chosen == Choices.ProviderFormat.JSON) {
       Output.json(provider);
     } else if (common.json) {
       Map<String, Object> report = new LinkedHashMap<>();
       report.put("command", "provider");
-      report.put("format", format.spelling);
+      report.put("format", chosen.spelling);
       report.put("arguments", arguments);
       Output.json(report);
     } else {
       System.out.println(String.join(" ", arguments));
     }
     return 0;
+  }
+
+  /**
+   * The format asked for, else json for the Megatron-Bridge schema and megatron-args for slime's: slime builds its
+   * model from Megatron-LM arguments ({@code --spec} + flags, slime-native-schema §5), there is no Megatron-Bridge
+   * provider to print, so {@code --format json} with {@code --schema slime} is refused rather than answered with a
+   * provider slime never reads.
+   */
+  private Choices.ProviderFormat chosenFormat(Schema schema) {
+    if (format == null) {
+      return schema == Schema.SLIME ? Choices.ProviderFormat.MEGATRON_ARGS : Choices.ProviderFormat.JSON;
+    }
+    if (format == Choices.ProviderFormat.JSON && schema == Schema.SLIME) {
+      throw new UsageException("--format json --schema slime: slime builds its model from Megatron-LM arguments, "
+          + "not from a Megatron-Bridge model provider; use --format megatron-args (with --json for a JSON object)");
+    }
+    return format;
   }
 
   /** The provider's parallelism fields (Megatron-core TransformerConfig names). */

@@ -491,7 +491,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
 
   @Override
   public List<String> megatronArgs() {
-    return Qwen35Provider.megatronArgs(this);
+    return options.schema() == BridgeOptions.Schema.SLIME ? SlimeModelArgs.of(this) : Qwen35Provider.megatronArgs(this);
   }
 
   /** The layer pattern as a compact string: L = Gated DeltaNet (linear attention), A = full attention. */

@@ -209,7 +209,7 @@ final class Qwen35Provider {
   }
 
   /** Argument text: integral numbers without a fraction, other doubles in short form (1e-06 → "1e-6"). */
-  private static String str(Object value) {
+  static String str(Object value) {
     if (value instanceof Double number) {
       if (number == Math.rint(number) && Math.abs(number) < 1e15) {
         return Long.toString(number.longValue()) + (number == 0.0 ? ".0" : "");
