@@ -143,6 +143,12 @@ class Geo3kExampleTest {
     assertThat(workDir.resolve("torch_dist")).doesNotExist();
     List<String> train = trainArguments(workDir);
     assertThat(String.join("\u0000", train)).contains(String.join("\u0000", providerArguments(modelDir, mode)));
+    if (mode.equals("native")) {
+      // slime's own VL model (spec §1.2), whatever the size.
+      assertThat(train).containsSubsequence("--spec", "slime_plugins.models.qwen3_5_vl", "get_qwen3_5_vl_model_provider");
+    } else {
+      assertThat(train).contains("--megatron-to-hf-mode").doesNotContain("--spec");
+    }
     List<String> expertFlags = new ArrayList<>(List.of("--expert-model-parallel-size", "8",
         "--expert-tensor-parallel-size", "1"));
     if (moe) {
