@@ -60,11 +60,11 @@ class SlimeTorchDistLoaderInteropTest {
   @Test
   void slimesLoaderRulesAgreeWithEveryTensorOfOurTorchDist() throws Exception {
     Path text = textOnly(Fixtures.tiny("qwen35_moe_vl_packed_bf16"), temp.resolve("moe-text"));
-    Path vocab1000 = TestCheckpoints.rewrite(Fixtures.tiny("qwen35_dense_vl_bf16"), temp.resolve("dense-vocab-1000"),
-        config -> TestCheckpoints.textConfig(config).put("vocab_size", 1000),
+    Path vocab600 = TestCheckpoints.rewrite(Fixtures.tiny("qwen35_dense_vl_bf16"), temp.resolve("dense-vocab-600"),
+        config -> TestCheckpoints.textConfig(config).put("vocab_size", 600),
         tensors -> {
           for (String name : List.of("lm_head.weight", "model.language_model.embed_tokens.weight")) {
-            tensors.put(name, tensors.get(name).slice(0, 0, 1000));
+            tensors.put(name, tensors.get(name).slice(0, 0, 600));
           }
         });
     List<Case> cases = List.of(
@@ -74,8 +74,8 @@ class SlimeTorchDistLoaderInteropTest {
             new VocabPadding.Exactly(1280), 1280),
         new Case("moe-vl-per-expert", Fixtures.tiny("qwen35_moe_vl_bf16"), ParallelLayout.of(1, 1, 1, 1, 1),
             VocabPadding.megatron(), 1024),
-        // V = 1000 at TP 2: ceil(1000 / 256)·256 = 1024, so 24 zero rows (§4.3).
-        new Case("dense-vl-vocab-1000", vocab1000, ParallelLayout.of(2, 1, 1, 1, 1), VocabPadding.megatron(), 1024),
+        // V = 600 for a TP 2 run: ceil(600 / 256)·256 = 768 rows (§4.3; TP 1 would give 640), though stored at TP 1.
+        new Case("dense-vl-vocab-600", vocab600, ParallelLayout.of(2, 1, 1, 1, 1), VocabPadding.megatron(), 768),
         new Case("moe-text", text, ParallelLayout.of(1, 1, 1, 1, 1), VocabPadding.megatron(), 1024));
 
     Path script = Path.of(System.getProperty("megabridge.root")).resolve("scripts/slime/loader-check.sh");
