@@ -142,7 +142,8 @@ class Model:
         if rest == "mlp.linear_fc1.weight":
             return torch.cat([hf[src + "mlp.gate_proj.weight"], hf[src + "mlp.up_proj.weight"]])
         if rest == "mlp.shared_experts.linear_fc1.weight":
-            return torch.cat([hf[src + "mlp.shared_expert.gate_proj.weight"], hf[src + "mlp.shared_expert.up_proj.weight"]])
+            return torch.cat([hf[src + "mlp.shared_expert.gate_proj.weight"],
+                              hf[src + "mlp.shared_expert.up_proj.weight"]])
         match = EXPERT.match(rest)
         if match:
             return self.expert(src, match.group(1), None if match.group(2) is None else int(match.group(2)))
@@ -224,7 +225,8 @@ def loader_tensors(model, padded_vocab):
         tensor = tensor.to(torch.bfloat16)
         grouped = re.match(r"(.*\.mlp\.experts)\.(linear_fc[12])\.weight(\d+)$", name)
         if grouped:
-            experts.setdefault(f"{grouped.group(1)}.experts.{grouped.group(2)}.weight", {})[int(grouped.group(3))] = tensor
+            key = f"{grouped.group(1)}.experts.{grouped.group(2)}.weight"
+            experts.setdefault(key, {})[int(grouped.group(3))] = tensor
         else:
             out[name] = tensor
     for key, by_expert in experts.items():
@@ -248,7 +250,8 @@ def extra_state_modules(model):
         else:
             modules.extend([prefix + "pre_mlp_layernorm", prefix + "mlp.shared_experts.linear_fc1",
                             prefix + "mlp.shared_experts.linear_fc2"])
-            modules.extend(f"{prefix}mlp.experts.experts.linear_fc{k}@{e}" for k in (1, 2) for e in range(model.experts))
+            modules.extend(f"{prefix}mlp.experts.experts.linear_fc{k}@{e}"
+                           for k in (1, 2) for e in range(model.experts))
 
     for n, layer_type in enumerate(model.layer_types):
         layer(f"{model.lm}decoder.layers.{n}.", layer_type)

@@ -12,12 +12,11 @@ import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.spi.VocabPadding;
-import dev.megabridge.core.tensor.Tensor;
 import dev.megabridge.qwen35.Fixtures;
-import dev.megabridge.qwen35.bridge.TestCheckpoints;
 import dev.megabridge.qwen35.slime.SlimeClosedForm.Deviation;
 import dev.megabridge.qwen35.slime.SlimeClosedForm.Layout;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,7 +56,9 @@ class SlimeSchemaClosedFormTest {
      */
     VOCAB_600,
     /** Tied embeddings: no {@code lm_head.weight}, both tie flags set. */
-    TIED
+    TIED,
+    /** The text-only causal LM: no {@code language_model.} prefix, no vision tower (§2.2). */
+    TEXT_ONLY
   }
 
   /** The vocabulary option: {@code default} (Megatron's multiple of 128·t), {@code none}, or a row count. */
@@ -89,13 +90,14 @@ class SlimeSchemaClosedFormTest {
     List<Arguments> cases = new ArrayList<>();
     for (String model : FIXTURES) {
       List<ParallelLayout> layouts = model.contains("moe")
-          ? List.of(ParallelLayout.of(1, 1, 1, 1, 1), ParallelLayout.of(2, 1, 1, 2, 2), ParallelLayout.of(2, 2, 1, 2, 1),
-              ParallelLayout.of(1, 2, 1, 2, 1))
-          : List.of(ParallelLayout.of(1, 1, 1, 1, 1), ParallelLayout.of(2, 1, 1, 1, 1), ParallelLayout.of(2, 2, 1, 1, 1),
-              ParallelLayout.of(1, 2, 1, 1, 1));
+          ? List.of(ParallelLayout.of(1, 1, 1, 1, 1), ParallelLayout.of(2, 1, 1, 2, 2),
+              ParallelLayout.of(2, 2, 1, 2, 1), ParallelLayout.of(1, 2, 1, 2, 1))
+          : List.of(ParallelLayout.of(1, 1, 1, 1, 1), ParallelLayout.of(2, 1, 1, 1, 1),
+              ParallelLayout.of(2, 2, 1, 1, 1), ParallelLayout.of(1, 2, 1, 1, 1));
       layouts.forEach(layout -> cases.add(Arguments.of(model, Source.FIXTURE, layout, standard)));
     }
-    cases.add(Arguments.of("qwen35_dense_vl_bf16", Source.FIXTURE, ParallelLayout.of(2, 1, 1, 1, 1), new Vocab("1100")));
+    cases.add(Arguments.of("qwen35_dense_vl_bf16", Source.FIXTURE, ParallelLayout.of(2, 1, 1, 1, 1),
+        new Vocab("1100")));
     cases.add(Arguments.of("qwen35_moe_vl_packed_bf16", Source.FIXTURE, ParallelLayout.of(2, 2, 1, 2, 2),
         new Vocab("1280")));
     cases.add(Arguments.of("qwen35_dense_vl_bf16", Source.VOCAB_600, ParallelLayout.of(1, 1, 1, 1, 1), standard));
@@ -104,6 +106,9 @@ class SlimeSchemaClosedFormTest {
         new Vocab("none")));
     cases.add(Arguments.of("qwen35_dense_vl_bf16", Source.TIED, ParallelLayout.of(2, 1, 1, 1, 1), standard));
     cases.add(Arguments.of("qwen35_moe_vl_packed_bf16", Source.TIED, ParallelLayout.of(2, 2, 1, 2, 2), standard));
+    cases.add(Arguments.of("qwen35_dense_vl", Source.TEXT_ONLY, ParallelLayout.of(2, 2, 1, 1, 1), standard));
+    cases.add(Arguments.of("qwen35_moe_vl_packed_bf16", Source.TEXT_ONLY, ParallelLayout.of(2, 2, 1, 2, 2),
+        new Vocab("1280")));
     return cases.stream();
   }
 
@@ -134,20 +139,9 @@ class SlimeSchemaClosedFormTest {
     Path fixture = Fixtures.tiny(model);
     return switch (source) {
       case FIXTURE -> fixture;
-      case VOCAB_600 -> TestCheckpoints.rewrite(fixture, temp.resolve("vocab-600"),
-          config -> TestCheckpoints.textConfig(config).put("vocab_size", 600),
-          tensors -> {
-            for (String name : List.of("lm_head.weight", "model.language_model.embed_tokens.weight")) {
-              Tensor full = tensors.get(name);
-              tensors.put(name, full.slice(0, 0, 600));
-            }
-          });
-      case TIED -> TestCheckpoints.rewrite(fixture, temp.resolve("tied"),
-          config -> {
-            config.put("tie_word_embeddings", true);
-            TestCheckpoints.textConfig(config).put("tie_word_embeddings", true);
-          },
-          tensors -> tensors.remove("lm_head.weight"));
+      case VOCAB_600 -> SlimeSources.vocabulary(fixture, temp.resolve("vocab-600"), 600);
+      case TIED -> SlimeSources.tied(fixture, temp.resolve("tied"));
+      case TEXT_ONLY -> SlimeSources.textOnly(fixture, temp.resolve("text-only"));
     };
   }
 
@@ -165,7 +159,7 @@ class SlimeSchemaClosedFormTest {
     try {
       manifest = JSON.readTree(shards.resolve("megabridge.json").toFile());
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
     List<String> out = new ArrayList<>();
     if (!manifest.path("schema").asText().equals("slime")) {

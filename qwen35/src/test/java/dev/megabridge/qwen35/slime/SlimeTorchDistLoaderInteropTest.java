@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
@@ -16,9 +15,7 @@ import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.spi.VocabPadding;
-import dev.megabridge.core.tensor.Tensor;
 import dev.megabridge.qwen35.Fixtures;
-import dev.megabridge.qwen35.bridge.TestCheckpoints;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -59,14 +56,9 @@ class SlimeTorchDistLoaderInteropTest {
 
   @Test
   void slimesLoaderRulesAgreeWithEveryTensorOfOurTorchDist() throws Exception {
-    Path text = textOnly(Fixtures.tiny("qwen35_moe_vl_packed_bf16"), temp.resolve("moe-text"));
-    Path vocab600 = TestCheckpoints.rewrite(Fixtures.tiny("qwen35_dense_vl_bf16"), temp.resolve("dense-vocab-600"),
-        config -> TestCheckpoints.textConfig(config).put("vocab_size", 600),
-        tensors -> {
-          for (String name : List.of("lm_head.weight", "model.language_model.embed_tokens.weight")) {
-            tensors.put(name, tensors.get(name).slice(0, 0, 600));
-          }
-        });
+    Path text = SlimeSources.textOnly(Fixtures.tiny("qwen35_moe_vl_packed_bf16"), temp.resolve("moe-text"));
+    Path vocab600 = SlimeSources.vocabulary(Fixtures.tiny("qwen35_dense_vl_bf16"), temp.resolve("dense-vocab-600"),
+        600);
     List<Case> cases = List.of(
         new Case("dense-vl", Fixtures.tiny("qwen35_dense_vl_bf16"), ParallelLayout.of(2, 1, 1, 1, 1),
             VocabPadding.megatron(), 1024),
@@ -109,28 +101,5 @@ class SlimeTorchDistLoaderInteropTest {
       assertThat(entry.get("tensor_count").asInt()).as(c.name()).isGreaterThan(100);
       assertThat(entry.get("extra_state_count").asInt()).as(c.name()).isGreaterThan(20);
     }
-  }
-
-  /** The text-only form of a VL fixture: the text config at the top level, {@code model.*} names, no vision. */
-  private static Path textOnly(Path vl, Path target) {
-    return TestCheckpoints.rewrite(vl, target,
-        config -> {
-          ObjectNode text = TestCheckpoints.textConfig(config).deepCopy();
-          String dtype = config.get("dtype").asText();
-          config.removeAll();
-          config.setAll(text);
-          config.putArray("architectures").add("Qwen3_5MoeForCausalLM");
-          config.put("dtype", dtype);
-        },
-        tensors -> {
-          Map<String, Tensor> renamed = new LinkedHashMap<>();
-          tensors.forEach((name, tensor) -> {
-            if (!name.startsWith("model.visual.")) {
-              renamed.put(name.replace("model.language_model.", "model."), tensor);
-            }
-          });
-          tensors.clear();
-          tensors.putAll(renamed);
-        });
   }
 }
