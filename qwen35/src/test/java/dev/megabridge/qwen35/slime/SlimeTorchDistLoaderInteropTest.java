@@ -59,6 +59,7 @@ class SlimeTorchDistLoaderInteropTest {
     Path text = SlimeSources.textOnly(Fixtures.tiny("qwen35_moe_vl_packed_bf16"), temp.resolve("moe-text"));
     Path vocab600 = SlimeSources.vocabulary(Fixtures.tiny("qwen35_dense_vl_bf16"), temp.resolve("dense-vocab-600"),
         600);
+    Path tied = SlimeSources.tied(Fixtures.tiny("qwen35_dense_vl_bf16"), temp.resolve("dense-tied"));
     List<Case> cases = List.of(
         new Case("dense-vl", Fixtures.tiny("qwen35_dense_vl_bf16"), ParallelLayout.of(2, 1, 1, 1, 1),
             VocabPadding.megatron(), 1024),
@@ -68,7 +69,9 @@ class SlimeTorchDistLoaderInteropTest {
             VocabPadding.megatron(), 1024),
         // V = 600 for a TP 2 run: ceil(600 / 256)·256 = 768 rows (§4.3; TP 1 would give 640), though stored at TP 1.
         new Case("dense-vl-vocab-600", vocab600, ParallelLayout.of(2, 1, 1, 1, 1), VocabPadding.megatron(), 768),
-        new Case("moe-text", text, ParallelLayout.of(1, 1, 1, 1, 1), VocabPadding.megatron(), 1024));
+        new Case("moe-text", text, ParallelLayout.of(1, 1, 1, 1, 1), VocabPadding.megatron(), 1024),
+        // Tied: no output_layer key (§2.2 row 2, §4.6).
+        new Case("dense-vl-tied", tied, ParallelLayout.of(1, 1, 1, 1, 1), VocabPadding.megatron(), 1024));
 
     Path script = Path.of(System.getProperty("megabridge.root")).resolve("scripts/slime/loader-check.sh");
     List<String> command = new ArrayList<>(List.of(script.toString(), temp.toString()));
