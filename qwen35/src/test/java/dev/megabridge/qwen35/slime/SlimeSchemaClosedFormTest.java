@@ -153,8 +153,11 @@ class SlimeSchemaClosedFormTest {
     return shards;
   }
 
-  /** One line per rank whose name set or tensor differs from the closed form; empty when all agree. */
-  static List<String> mismatches(Path shards, SlimeClosedForm closedForm, ParallelLayout layout, long paddedVocab) {
+  /**
+   * One line per difference between the shards folder and the closed form (a rank count, a missing or unexpected
+   * name, a tensor of another dtype, shape or value), naming the rank folder and the tensor; empty when all agree.
+   */
+  private static List<String> mismatches(Path shards, SlimeClosedForm closedForm, ParallelLayout layout, long paddedVocab) {
     JsonNode manifest;
     try {
       manifest = JSON.readTree(shards.resolve("megabridge.json").toFile());
@@ -185,10 +188,11 @@ class SlimeSchemaClosedFormTest {
         for (Map.Entry<String, HostTensor> entry : expected.entrySet()) {
           if (actual.contains(entry.getKey())) {
             HostTensor written = HostTensor.of(actual.tensor(entry.getKey()));
-            if (!written.sameAs(entry.getValue())) {
-              out.add(directory + ": " + entry.getKey() + ": expected " + entry.getValue() + ", written " + written
-                  + (written.dtype() == entry.getValue().dtype() && written.bytes().length == entry.getValue().bytes()
-                      .length ? " with other values" : ""));
+            HostTensor wanted = entry.getValue();
+            if (!written.sameAs(wanted)) {
+              boolean sameLayout = written.toString().equals(wanted.toString());
+              out.add(directory + ": " + entry.getKey() + ": expected " + wanted + ", written " + written
+                  + (sameLayout ? " with other values" : ""));
             }
           }
         }
