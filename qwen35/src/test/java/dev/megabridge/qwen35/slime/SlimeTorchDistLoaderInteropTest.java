@@ -69,6 +69,7 @@ class SlimeTorchDistLoaderInteropTest {
             VocabPadding.megatron(), 1024),
         // V = 600 for a TP 2 run: ceil(600 / 256)·256 = 768 rows (§4.3; TP 1 would give 640), though stored at TP 1.
         new Case("dense-vl-vocab-600", vocab600, ParallelLayout.of(2, 1, 1, 1, 1), VocabPadding.megatron(), 768),
+        new Case("dense-vl-vocab-600-unpadded", vocab600, ParallelLayout.of(2, 1, 1, 1, 1), VocabPadding.none(), 600),
         new Case("moe-text", text, ParallelLayout.of(1, 1, 1, 1, 1), VocabPadding.megatron(), 1024),
         // Tied: no output_layer key (§2.2 row 2, §4.6).
         new Case("dense-vl-tied", tied, ParallelLayout.of(1, 1, 1, 1, 1), VocabPadding.megatron(), 1024));
