@@ -46,10 +46,20 @@ show() {
   echo "+${quoted}"
 }
 
-# step NUMBER TITLE: a header line.
+# step NUMBER TITLE: ends the previous step (its wall time) and prints the new one's header.
+STEP_STARTED_NS=""
 step() {
+  end_step
   echo
   echo "== step $1: $2"
+  STEP_STARTED_NS=$(date +%s%N)
+}
+
+end_step() {
+  if [[ -n "$STEP_STARTED_NS" ]]; then
+    local elapsed_ms=$((($(date +%s%N) - STEP_STARTED_NS) / 1000000))
+    printf '   (step took %d.%03d s)\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+  fi
 }
 
 has_weights() {
@@ -196,5 +206,6 @@ case "$status" in
   3) echo "weights: changed by training (listed above)" ;;
   *) fail "verify --weights failed with exit $status" ;;
 esac
+end_step
 echo
 echo "done: $WORK_DIR"

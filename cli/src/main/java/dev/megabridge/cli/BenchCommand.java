@@ -1,7 +1,9 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.bench.ConvertBench;
+import dev.megabridge.bench.SyntheticCheckpoint;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.runtime.bench.DecodeBenchmark;
 import dev.megabridge.runtime.bench.VerifyBenchmark;
 import java.nio.file.Files;
@@ -15,10 +17,12 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /** Benchmarks measured as ratios against a baseline taken in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-    subcommands = {BenchCommand.Convert.class, BenchCommand.Decode.class, BenchCommand.Verify.class})
+    subcommands = {BenchCommand.Convert.class, BenchCommand.Decode.class, BenchCommand.Verify.class,
+        BenchCommand.Synthetic.class})
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
@@ -100,6 +104,54 @@ public final class BenchCommand implements Runnable {
         }
         System.out.println("summary:");
         InspectCommand.print(summary, "  ");
+      }
+      return 0;
+    }
+  }
+
+  /** The benchmarks' synthetic checkpoint as an HF folder of its own, to try commands and examples at real widths. */
+  @Command(name = "synthetic", mixinStandardHelpOptions = true,
+      description = "Write an HF folder with a real config's widths, a few decoder layers and random bf16 weights "
+          + "(F32 A_log / linear_attn.norm.weight), as the conversion benchmark uses.")
+  static final class Synthetic implements Callable<Integer> {
+    @Parameters(index = "0", description = "Output folder.")
+    Path output;
+
+    @Option(names = "--config", description = "Folder with the real config.json (default: "
+        + "fixtures/qwen35-configs/Qwen3.5-35B-A3B).")
+    Path config;
+
+    @Option(names = "--layers", defaultValue = "4", description = "Decoder layers (default ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Random seed of the weights (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--overwrite", description = "Replace an existing output.")
+    boolean overwrite;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() {
+      if (layers < 1) {
+        throw new UsageException("--layers must be positive");
+      }
+      Path configDirectory = realConfig(config, "Qwen3.5-35B-A3B");
+      long start = System.nanoTime();
+      long bytes;
+      try (OutputDirectory out = OutputDirectory.create(output, overwrite, List.of(configDirectory))) {
+        bytes = SyntheticCheckpoint.write(SyntheticCheckpoint.truncatedConfig(configDirectory, layers), out.path(), seed);
+        out.commit();
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      if (common.json) {
+        Output.json(Output.object("command", "bench synthetic", "output", output.toAbsolutePath().normalize(),
+            "layers", layers, "bytes", bytes, "seconds", seconds));
+      } else {
+        System.out.printf("synthetic %s with %d layers → %s: %s in %.2f s%n", configDirectory.getFileName(), layers,
+            output.toAbsolutePath().normalize(), Output.bytes(bytes), seconds);
       }
       return 0;
     }
