@@ -87,8 +87,9 @@ class SlimeShardedForwardTest {
 
   static Stream<Arguments> torchDistCases() {
     return Stream.of(
-        Arguments.of("qwen35_dense_vl", ParallelLayout.of(2, 1, 1, 1, 1), VocabPadding.megatron()),
-        Arguments.of("qwen35_moe_vl_packed_bf16", ParallelLayout.of(2, 1, 1, 2, 1), new VocabPadding.Exactly(1100)));
+        Arguments.of("qwen35_dense_vl", ParallelLayout.of(2, 1, 1, 1, 1), new VocabPadding.Exactly(1030)),
+        Arguments.of("qwen35_moe_vl_packed_bf16", ParallelLayout.of(2, 1, 1, 2, 1), VocabPadding.megatron()),
+        Arguments.of("qwen35_moe_vl_packed_bf16", ParallelLayout.of(1, 1, 1, 2, 1), new VocabPadding.Exactly(1100)));
   }
 
   @ParameterizedTest(name = "{0} {1} vocabulary {2}")
