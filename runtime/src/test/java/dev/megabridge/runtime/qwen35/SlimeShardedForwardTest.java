@@ -6,6 +6,7 @@ import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.mapping.PaddedVocabMapping;
 import dev.megabridge.core.parallel.ParallelLayout;
@@ -14,7 +15,10 @@ import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.VocabPadding;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.runtime.ops.Linear;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -103,6 +107,34 @@ class SlimeShardedForwardTest {
     }
     try (Qwen35Model fromTorchDist = Qwen35Model.load(torchDist, RuntimeOptions.defaults().withThreads(2))) {
       assertSameForward(model, fromTorchDist, model + " slime torch_dist " + layout.describe());
+    }
+  }
+
+  /**
+   * A torch_dist checkpoint as slime writes it (no megabridge sidecar): the schema comes from its keys, the
+   * vocabulary from the HF config, so the pad rows are dropped by {@code vocab_size}. An F32 model stores every
+   * tensor F32, so the forward is still bit-exact.
+   */
+  @Test
+  void slimeTorchDistWithoutSidecarForwardEqualsHfForward(@TempDir Path scratch) throws IOException {
+    String model = "qwen35_dense_vl";
+    Path torchDist = scratch.resolve("torch_dist");
+    try (CheckpointSource source = CheckpointSource.openHf(Fixtures.model(model))) {
+      TorchDistConversions.toTorchDist(source, torchDist, new TorchDistConversions.TorchDistOptions(
+          ParallelLayout.of(2, 1, 1, 1, 1), slime(new VocabPadding.Exactly(1030)), false, 2), AutoBridge.discover(),
+          Progress.NONE);
+    }
+    Path release = torchDist.resolve("release");
+    Files.delete(release.resolve(TorchDistSidecar.FILE_NAME));
+    try (Stream<Path> files = Files.walk(release.resolve(TorchDistSidecar.HF_FILES_DIR))) {
+      for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(file);
+      }
+    }
+    assertThat(release.resolve(TorchDistSidecar.NARROWED_FILE)).doesNotExist();
+    try (Qwen35Model fromTorchDist = Qwen35Model.load(torchDist, Optional.of(Fixtures.model(model)),
+        RuntimeOptions.defaults().withThreads(2))) {
+      assertSameForward(model, fromTorchDist, model + " slime torch_dist without sidecar");
     }
   }
 
