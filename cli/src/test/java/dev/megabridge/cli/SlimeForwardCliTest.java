@@ -11,7 +11,9 @@ import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,7 +21,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@code forward} and {@code verify} from checkpoints of slime's native schema ({@code import --schema slime}):
+ * {@code forward}, {@code generate} and {@code verify} from checkpoints of slime's native schema ({@code import --schema slime}):
  * shards (TP 2 with EP 2, vocabulary padded) and torch_dist give the logits of the HF folder bit for bit.
  */
 class SlimeForwardCliTest {
@@ -50,6 +52,17 @@ class SlimeForwardCliTest {
     }
   }
 
+  /** The greedy tokens {@code generate} prints for {@code model} (8 new tokens after {@code promptIds}). */
+  private static List<Long> generated(Path model, String promptIds) throws IOException {
+    Run generate = run("generate", model.toString(), "--prompt-ids", promptIds, "--max-new-tokens", "8", "--threads",
+        "2", "--json", "--quiet");
+    assertThat(generate.exitCode()).as(generate.err()).isZero();
+    List<Long> tokens = new ArrayList<>();
+    Output.JSON.readTree(generate.out()).get("tokens").forEach(token -> tokens.add(token.asLong()));
+    assertThat(tokens).hasSize(8);
+    return tokens;
+  }
+
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("slimeImports")
   void forwardAndVerifyFromSlimeCheckpointsEqualTheHfFolder(String model, List<String> layout) throws IOException {
@@ -61,9 +74,12 @@ class SlimeForwardCliTest {
     assertThat(imported.exitCode()).as(imported.err()).isZero();
 
     Path inputs;
+    String promptIds;
     String referenceName = model.startsWith("qwen35_moe") ? "qwen35_moe_vl" : "qwen35_dense_vl";
     try (SafetensorsCheckpoint reference = CliFixtures.reference(referenceName)) {
       inputs = writeInputs(reference, temp.resolve("inputs.safetensors"));
+      promptIds = Arrays.stream(CliFixtures.longs(reference, "text.input_ids")).mapToObj(Long::toString)
+          .collect(Collectors.joining(","));
     }
     Path fromHf = temp.resolve("hf-logits.safetensors");
     Path fromSlime = temp.resolve("slime-logits.safetensors");
@@ -76,6 +92,8 @@ class SlimeForwardCliTest {
     for (String name : List.of("logits", "mtp_logits")) {
       assertThat(floats(fromSlime, name)).as(name).isEqualTo(floats(fromHf, name));
     }
+
+    assertThat(generated(converted, promptIds)).as("greedy tokens").isEqualTo(generated(fixture(model), promptIds));
 
     Run logprobs = run("verify", fixture(model).toString(), converted.toString(), "--tolerance", "0", "--json",
         "--quiet");
