@@ -22,6 +22,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -86,6 +87,34 @@ class SlimeShardedForwardTest {
     Path shards = importSlimeShards(model, layout, padding, scratch.resolve("slime"));
     try (Qwen35Model sharded = Qwen35Model.load(shards, RuntimeOptions.defaults().withThreads(2))) {
       assertSameForward(model, sharded, model + " slime shards " + layout.describe() + " padded " + padding.describe());
+    }
+  }
+
+  static Stream<Arguments> wideLayouts() {
+    return Stream.of(
+        Arguments.of("qwen35_dense_vl", ParallelLayout.of(4, 2, 1, 1, 1), new VocabPadding.Exactly(1040)),
+        Arguments.of("qwen35_moe_vl", ParallelLayout.of(8, 1, 1, 8, 1), VocabPadding.megatron()));
+  }
+
+  /** TP 4 and 8 on the widened fixtures ({@link WideShardedForwardTest#widen}): eight whole GDN copies at TP 8. */
+  @ParameterizedTest(name = "{0} {1} vocabulary {2}")
+  @MethodSource("wideLayouts")
+  void wideSlimeShardsForwardEqualsHfForward(String fixture, ParallelLayout layout, VocabPadding padding,
+      @TempDir Path scratch) throws IOException {
+    Path hf = WideShardedForwardTest.widen(Fixtures.model(fixture), scratch.resolve("hf"));
+    Path shards = scratch.resolve("slime");
+    Importer.run(hf, shards, new Importer.Options(layout, slime(padding), Optional.empty(), false, 2),
+        AutoBridge.discover(), Progress.NONE);
+    long[] inputIds = new SplittableRandom(5).longs(24, 0, VOCABULARY).toArray();
+    try (Qwen35Model single = Qwen35Model.load(hf, RuntimeOptions.defaults().withThreads(2));
+        Qwen35Model sharded = Qwen35Model.load(shards, RuntimeOptions.defaults().withThreads(2))) {
+      ForwardResult expected = single.forward(inputIds, Optional.empty());
+      ForwardResult actual = sharded.forward(inputIds, Optional.empty());
+      String what = fixture + " widened, slime shards " + layout.describe();
+      assertThat(Fixtures.maxAbs(expected.logits().data())).as("logits must be non-trivial").isGreaterThan(1.5);
+      assertThat(actual.logits().data()).as(what + " logits").isEqualTo(expected.logits().data());
+      assertThat(actual.mtpLogits().orElseThrow().data()).as(what + " MTP logits")
+          .isEqualTo(expected.mtpLogits().orElseThrow().data());
     }
   }
 
