@@ -14,15 +14,25 @@ import java.util.Map;
  * Where each row (or column) of one split rank's Megatron shard comes from, found by running the mapping itself
  * ({@link ParamMapping#toMegatron}, megatron-bridge-spec §3) on index tensors instead of re-deriving its layout:
  * every HF role tensor is replaced by one with the same extent along the probed axis (and along the packed-expert
- * axis 0 of rank-3 tensors) and 1 elsewhere, holding the running index of (role, HF row) along that axis. The
- * shard the mapping builds from these tensors then names the source of every local row (column).
+ * axis 0 of rank-3 tensors) and 1 elsewhere, holding one plus the running index of (role, HF row) along that axis.
+ * The shard the mapping builds from these tensors then names the source of every local row (column); a zero names
+ * a row the mapping adds from no HF tensor (the zero rows of Megatron's vocabulary padding, slime-native-schema
+ * §4.3), reported as {@link Source#PADDING}.
  */
 final class MappingProbe {
 
   /** A local row's (column's) origin: HF index {@code index} along the probed axis of role {@code role}. */
-  record Source(String role, int index) {}
+  record Source(String role, int index) {
 
-  /** Exact integers in fp32. */
+    /** A local row (column) that no HF row fills: a vocabulary pad row. Its role is no role name. */
+    static final Source PADDING = new Source("", -1);
+
+    boolean padding() {
+      return this == PADDING;
+    }
+  }
+
+  /** Exact integers in fp32 (the probe values are 1 … MAX_INDEX; 0 marks padding). */
   private static final long MAX_INDEX = 1L << 24;
 
   private MappingProbe() {}
@@ -62,7 +72,7 @@ final class MappingProbe {
       float[] values = new float[copies * extent];
       for (int copy = 0; copy < copies; copy++) {
         for (int index = 0; index < extent; index++) {
-          values[copy * extent + index] = next + index;
+          values[copy * extent + index] = next + index + 1;
         }
       }
       probes.put(role, Tensor.ofFloats(Shape.of(dims), values));
@@ -76,7 +86,15 @@ final class MappingProbe {
     float[] local = mapping.toMegatron(probes, splitSize, splitRank).toFloatArray();
     List<Source> sources = new ArrayList<>(local.length);
     for (float value : local) {
-      long index = (long) value;
+      if (value == 0) {
+        sources.add(Source.PADDING);
+        continue;
+      }
+      long index = (long) value - 1;
+      if (index + 1 != value || index >= next) {
+        throw new MappingException(mapping.megatronParam() + ": the probe found value " + value
+            + ", which is no HF row or column index (1 … " + next + ")");
+      }
       int role = roles.size() - 1;
       while (offsets.get(role) > index) {
         role--;

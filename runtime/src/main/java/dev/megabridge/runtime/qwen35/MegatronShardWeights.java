@@ -30,6 +30,12 @@ import java.util.Map;
  * column a local row or column holds is read off the parameter's own mapping ({@link MappingProbe}). Experts come
  * from the EP rank that holds them ({@link ShardPlan#gatherRanks}).
  *
+ * <p>slime's native schema (slime-native-schema §1–§2) replicates the Gated DeltaNet and the vision tower on every
+ * TP rank, each running them whole: their layers are replicated weights, so the runtime computes them once from
+ * rank 0's full copy, as any one rank would. Its embedding and output layer carry zero rows beyond the HF
+ * vocabulary (§4.3); the probe marks them ({@link MappingProbe.Source#PADDING}) and no column-parallel shard
+ * computes them, so the logits have exactly the config's {@code vocab_size} columns.
+ *
  * <p>Everything else (norms, biases, conv1d, A_log, dt_bias, position embeddings) is read as the HF tensor the
  * shards rebuild ({@link MegatronCheckpoint#hfTensors()}, lazy gathers): this undoes Megatron's conventions such as
  * the zero-centred GDN {@code out_norm} (Megatron stores {@code γ − 1}, §3.8), so those weights are used as HF
@@ -185,7 +191,8 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
 
   /**
    * Output features split: each rank's local rows of this role, in runs of consecutive local rows (each a
-   * zero-copy row range of the rank's shard), scattered to the HF output rows they compute.
+   * zero-copy row range of the rank's shard), scattered to the HF output rows they compute. Rows of other roles
+   * and vocabulary pad rows are left out.
    */
   private static Linear columnParallel(Owner owner, List<Tensor> shards, Map<String, Shape> hfShapes, int splitSize,
       int outFeatures) {
