@@ -67,15 +67,17 @@ public final class ForwardCommand implements Callable<Integer> {
     long start = System.nanoTime();
     ForwardResult result;
     int vocabulary;
+    String origin;
     try (Qwen35Model loaded = Qwen35Model.load(model, hfConfig.folder(), options)) {
       vocabulary = loaded.vocabularySize();
+      origin = loaded.origin();
       result = ForwardFiles.run(loaded, inputs, out, overwrite);
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("command", "forward");
     report.put("model", model.toAbsolutePath().normalize().toString());
-    report.put("source", source(model));
+    report.put("source", origin);
     report.put("tokens", result.logits().rows());
     report.put("vocabulary", vocabulary);
     report.put("mtp_logits", result.mtpLogits().isPresent());
@@ -88,10 +90,5 @@ public final class ForwardCommand implements Callable<Integer> {
           result.logits().rows(), vocabulary, result.mtpLogits().isPresent() ? " + MTP logits" : "", out, seconds);
     }
     return 0;
-  }
-
-  /** {@code hf}, or {@code megatron <layout>} for a shards folder. */
-  static String source(Path model) {
-    return ShardsManifest.isPresent(model) ? "megatron " + ShardsManifest.read(model).layout().describe() : "hf";
   }
 }

@@ -111,6 +111,7 @@ public final class GenerateCommand implements Callable<Integer> {
     Set<Long> stops = stopIds == null ? Set.of() : Arrays.stream(stopIds).boxed().collect(Collectors.toSet());
     Sampling sampling = new Sampling(temperature, topP, seed, stops);
     GenerationResult result;
+    String origin;
     long[] prompt;
     Optional<BpeTokenizer> tokenizer = Optional.empty();
     try (Qwen35Model loaded = Qwen35Model.load(model, config, threads.runtimeOptions())) {
@@ -132,11 +133,12 @@ public final class GenerateCommand implements Callable<Integer> {
             : promptIds;
       }
       result = loaded.generate(prompt, pixels, maxNewTokens, sampling);
+      origin = loaded.origin();
     }
     Optional<String> text = tokenizer.flatMap(bpe -> decoded(bpe, result.tokens()));
     Map<String, Object> report = new LinkedHashMap<>();
     report.put("command", "generate");
-    report.put("source", ForwardCommand.source(model));
+    report.put("source", origin);
     report.put("prompt_tokens", prompt.length);
     report.put("tokens", result.tokens());
     text.ifPresent(decodedText -> report.put("text", decodedText));

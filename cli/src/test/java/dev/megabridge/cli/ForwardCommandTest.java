@@ -51,7 +51,7 @@ class ForwardCommandTest {
           fromShards.toString(), "--threads", "2", "--json");
       assertThat(run.exitCode()).isZero();
       // No --etp: expert weights split over the TP size, as Megatron-core does by default.
-      assertThat(run.stdout()).contains("\"source\" : \"megatron tp2-pp1-vpp1-ep2-etp2\"");
+      assertThat(run.stdout()).contains("\"source\" : \"megatron shards tp2-pp1-vpp1-ep2-etp2, megatron-bridge schema\"");
       assertMatchesReference(fromShards, reference);
     }
   }

@@ -53,6 +53,25 @@ class Fp8CliTest {
     }
   }
 
+  /**
+   * roundtrip of an FP8 folder exports re-quantized with the source's block size and counts the codes and scales
+   * that came back; everything else must be bit-identical. Before, it exported bf16 and listed every FP8 weight as a
+   * difference (exit 3).
+   */
+  @Test
+  void roundtripOfAnFp8FolderRequantizesAndCountsTheCodes() throws IOException {
+    Run roundtrip = run("roundtrip", fp8.toString(), "--tp", "2", "--work", temp.toString(), "--json", "--quiet");
+    assertThat(roundtrip.exitCode()).as(roundtrip.err()).isZero();
+    JsonNode report = Output.JSON.readTree(roundtrip.out());
+    assertThat(report.path("identical").asBoolean()).isTrue();
+    JsonNode counts = report.path("fp8_requantized");
+    assertThat(counts.path("codes").asLong()).isPositive();
+    assertThat(counts.path("scales").asLong()).isPositive();
+    // Dequantized to bf16 and re-quantized with the same blocks, every code and scale of the tiny model comes back.
+    assertThat(counts.path("codes_identical").asLong()).isEqualTo(counts.path("codes").asLong());
+    assertThat(counts.path("scales_identical").asLong()).isEqualTo(counts.path("scales").asLong());
+  }
+
   @Test
   void theTensorParallelCheckSaysWhichSizesLoad() throws IOException {
     // Blocks of 16 rows: q / k sections of 32 rows split at TP 2 (16 each) but not at TP 4 (8 each).

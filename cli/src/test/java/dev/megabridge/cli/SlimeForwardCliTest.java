@@ -89,6 +89,7 @@ class SlimeForwardCliTest {
         "--threads", "2", "--json", "--quiet");
     assertThat(forward.exitCode()).as(forward.err()).isZero();
     assertThat(Output.JSON.readTree(forward.out()).get("vocabulary").asInt()).isEqualTo(1024);
+    assertThat(Output.JSON.readTree(forward.out()).get("source").asText()).endsWith(", slime schema");
     for (String name : List.of("logits", "mtp_logits")) {
       assertThat(floats(fromSlime, name)).as(name).isEqualTo(floats(fromHf, name));
     }

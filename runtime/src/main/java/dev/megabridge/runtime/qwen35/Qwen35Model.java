@@ -39,6 +39,7 @@ public final class Qwen35Model implements AutoCloseable {
   private final Qwen35Config config;
   private final Compute compute;
   private final AutoCloseable resources;
+  private final String origin;
   private final TokenEmbedding embedTokens;
   private final List<DecoderLayer> layers;
   private final float[] finalNorm;
@@ -47,9 +48,11 @@ public final class Qwen35Model implements AutoCloseable {
   private final Optional<MtpHead> mtp;
   private final float eps;
 
-  private Qwen35Model(Qwen35Config config, ModelWeights weights, RuntimeOptions options, AutoCloseable resources) {
+  private Qwen35Model(Qwen35Config config, ModelWeights weights, RuntimeOptions options, AutoCloseable resources,
+      String origin) {
     this.config = config;
     this.resources = resources;
+    this.origin = origin;
     TextConfig text = config.text();
     if (!text.hiddenAct().equals("silu")) {
       throw new UnsupportedModelException("hidden_act " + text.hiddenAct() + " (only silu)");
@@ -97,7 +100,9 @@ public final class Qwen35Model implements AutoCloseable {
     if (ShardsManifest.isPresent(directory)) {
       MegatronShardWeights shards = MegatronShardWeights.open(directory);
       try {
-        return new Qwen35Model(Qwen35Config.parse(shards.config(), shards.architecture()), shards, options, shards);
+        ShardsManifest manifest = ShardsManifest.read(directory);
+        return new Qwen35Model(Qwen35Config.parse(shards.config(), shards.architecture()), shards, options, shards,
+            "megatron shards " + manifest.layout().describe() + ", " + manifest.options().schema().id() + " schema");
       } catch (RuntimeException e) {
         shards.close();
         throw e;
@@ -107,7 +112,7 @@ public final class Qwen35Model implements AutoCloseable {
       CheckpointSource source = CheckpointSource.openTorchDist(directory, hfConfig, AutoBridge.discover());
       try {
         return new Qwen35Model(parse(directory, source.config()), new CheckpointWeights(source.tensors()), options,
-            source);
+            source, "torch_dist, " + source.schema().orElseThrow().id() + " schema");
       } catch (RuntimeException e) {
         source.close();
         throw e;
@@ -118,9 +123,11 @@ public final class Qwen35Model implements AutoCloseable {
     SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(directory);
     try {
       // Blockwise FP8 weights are computed with in bf16, as dequantized by the reference algorithm.
-      TensorSource weights = Fp8Config.of(hfConfigFile)
-          .<TensorSource>map(fp8 -> Fp8DequantizedSource.of(checkpoint, fp8, DType.BF16)).orElse(checkpoint);
-      return new Qwen35Model(config, new CheckpointWeights(weights), options, checkpoint);
+      Optional<Fp8Config> fp8 = Fp8Config.of(hfConfigFile);
+      TensorSource weights = fp8.<TensorSource>map(blocks -> Fp8DequantizedSource.of(checkpoint, blocks, DType.BF16))
+          .orElse(checkpoint);
+      return new Qwen35Model(config, new CheckpointWeights(weights), options, checkpoint,
+          fp8.isPresent() ? "hf, blockwise FP8" : "hf");
     } catch (RuntimeException e) {
       checkpoint.close();
       throw e;
@@ -156,7 +163,12 @@ public final class Qwen35Model implements AutoCloseable {
   /** A model over any weight source (e.g. tensor-parallel shards or synthetic weights); {@code resources} closes. */
   public static Qwen35Model create(Qwen35Config config, ModelWeights weights, RuntimeOptions options,
       AutoCloseable resources) {
-    return new Qwen35Model(config, weights, options, resources);
+    return new Qwen35Model(config, weights, options, resources, "weights given in memory");
+  }
+
+  /** What the weights were loaded from: the form, and for Megatron checkpoints the layout and schema. */
+  public String origin() {
+    return origin;
   }
 
   public Qwen35Config config() {
