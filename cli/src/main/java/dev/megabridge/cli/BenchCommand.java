@@ -1,11 +1,11 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.bench.ConvertBench;
+import dev.megabridge.bench.DecodeBenchmark;
 import dev.megabridge.bench.SyntheticCheckpoint;
+import dev.megabridge.bench.VerifyBenchmark;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.runtime.bench.DecodeBenchmark;
-import dev.megabridge.runtime.bench.VerifyBenchmark;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package dev.megabridge.runtime.bench;
+package dev.megabridge.bench;
 
 import java.util.ArrayList;
 import java.util.List;

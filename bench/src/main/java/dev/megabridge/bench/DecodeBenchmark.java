@@ -1,4 +1,4 @@
-package dev.megabridge.runtime.bench;
+package dev.megabridge.bench;
 
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.qwen35.Qwen35Config;
