@@ -18,8 +18,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Every rank's file contents for one model and layout, checked for completeness before anything is
@@ -29,8 +27,6 @@ import java.util.regex.Pattern;
  */
 public final class ShardPlan {
 
-  private static final Pattern GROUPED_EXPERT = Pattern.compile("(weight|bias)(\\d+)$");
-  private static final Pattern SEQUENTIAL_EXPERT = Pattern.compile("local_experts\\.(\\d+)\\.");
   private static final int MAX_LISTED = 40;
 
   private final BridgeModel model;
@@ -207,16 +203,17 @@ public final class ShardPlan {
       }
     };
     if (param.expert() >= 0) {
+      // The expert number sits either in a SequentialMLP path segment or at the end of a TEGroupedMLP name.
       int local = layout.localExpert(param.expert(), model.numExperts());
-      Matcher sequential = SEQUENTIAL_EXPERT.matcher(name);
-      if (sequential.find()) {
-        name = name.substring(0, sequential.start()) + "local_experts." + local + "." + name.substring(sequential.end());
+      String sequential = ".local_experts." + param.expert() + ".";
+      String grouped = String.valueOf(param.expert());
+      int at = name.indexOf(sequential);
+      if (at >= 0) {
+        name = name.substring(0, at) + ".local_experts." + local + "." + name.substring(at + sequential.length());
+      } else if (name.endsWith(grouped)) {
+        name = name.substring(0, name.length() - grouped.length()) + local;
       } else {
-        Matcher grouped = GROUPED_EXPERT.matcher(name);
-        if (!grouped.find()) {
-          throw new MappingException(param.name() + ": expert parameter without an expert number");
-        }
-        name = name.substring(0, grouped.start()) + grouped.group(1) + local;
+        throw new MappingException(param.name() + ": expert parameter " + param.expert() + " without its expert number");
       }
     }
     return layout.vpp() > 1 ? "model" + chunk + "." + name : name;
