@@ -120,8 +120,14 @@ PROMPTS="$WORK_DIR/geo3k-prompts.jsonl"
 if [[ -f "$WORK_DIR/verify-import.ok" ]]; then
   echo "   (skipped: $WORK_DIR/verify-import.ok exists)"
 else
-  # Exit 3 (log-probabilities apart beyond the tolerance) stops the script here.
-  cpu_step verify "$MODEL_DIR" "$TORCH_DIST" --prompts "$PROMPTS"
+  # Exit 3 (log-probabilities apart beyond the tolerance) stops the script here. Text prompts need the model's
+  # tokenizer; without one, verify's own prompts (token ids and a generated image from the config) are used.
+  if [[ -f "$MODEL_DIR/tokenizer.json" ]]; then
+    cpu_step verify "$MODEL_DIR" "$TORCH_DIST" --prompts "$PROMPTS"
+  else
+    echo "   ($MODEL_DIR has no tokenizer.json: verify's default text and image prompts instead of $PROMPTS)"
+    cpu_step verify "$MODEL_DIR" "$TORCH_DIST"
+  fi
   if has_weights; then
     touch "$WORK_DIR/verify-import.ok"
   fi
