@@ -121,10 +121,16 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
   }
 
   public static CheckpointSource openTorchDist(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
-    TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, autoBridge);
+    return openTorchDist(directory, hfConfig, TorchDistCheckpoint.HfView.ofSource(), autoBridge);
+  }
+
+  /** A torch_dist checkpoint; {@code view} says how the HF view of one megabridge did not write is built. */
+  public static CheckpointSource openTorchDist(Path directory, Optional<Path> hfConfig, TorchDistCheckpoint.HfView view,
+      AutoBridge autoBridge) {
+    TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, view, autoBridge);
     // Nothing below can fail: the checkpoint resolved and checked everything when it opened.
     return new CheckpointSource(checkpoint.directory(),
-        new MapTensorSource(checkpoint.directory().toString(), checkpoint.hfTensors()), checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
+        new MapTensorSource(checkpoint.directory().toString(), checkpoint.hfTensors()), checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedFiles(), checkpoint.smallFilesDirectory(),
         checkpoint.smallFiles(), checkpoint);
   }
 
