@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.HfDtypes;
+import dev.megabridge.core.convert.HfExpertLayout;
 import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.config.HfConfig;
@@ -35,9 +36,18 @@ public final class ExportCommand implements Callable<Integer> {
   @Parameters(index = "1", description = "Output HF folder.")
   Path output;
 
-  @Option(names = "--dtype", defaultValue = "keep", converter = Choices.ExportDtype.Converter.class,
-      description = "keep, bf16 or fp32 (default ${DEFAULT-VALUE}).")
+  @Option(names = "--dtype", defaultValue = "source", converter = Choices.ExportDtype.Converter.class,
+      description = "source (default): each tensor in the dtype the HF source has it in — recorded by import, or for "
+          + "a torch_dist checkpoint megabridge did not write, the --hf-config folder's weights, else its config's "
+          + "dtype with the float32-by-design tensors F32; keep: as the checkpoint stores it (differs from source only "
+          + "for such a torch_dist checkpoint); bf16 or fp32.")
   Choices.ExportDtype dtype;
+
+  @Option(names = "--experts", converter = Choices.HfExpertLayoutConverter.class,
+      description = "HF expert layout of a torch_dist checkpoint megabridge did not write, when the --hf-config "
+          + "folder has no weights to follow: packed (experts.gate_up_proj / experts.down_proj, main decoder and MTP) "
+          + "or per-expert (default).")
+  HfExpertLayout experts;
 
   @Option(names = "--max-shard-size", description = "Re-shard by size, e.g. 5GB (default: the source's files).")
   String maxShardSize;
@@ -68,8 +78,14 @@ public final class ExportCommand implements Callable<Integer> {
     }
     AutoBridge autoBridge = AutoBridge.discover();
     if (TorchDistCheckpoint.isPresent(source) && !ShardsManifest.isPresent(source)) {
-      return exportSource("torch_dist", () -> CheckpointSource.openTorchDist(source, hfConfig.folder(), autoBridge),
-          autoBridge);
+      TorchDistCheckpoint.HfView view = new TorchDistCheckpoint.HfView(dtype == Choices.ExportDtype.KEEP,
+          Optional.ofNullable(experts));
+      return exportSource("torch_dist", () -> CheckpointSource.openTorchDist(source, hfConfig.folder(), view,
+          autoBridge), autoBridge);
+    }
+    if (experts != null) {
+      throw new UsageException("--experts applies to torch_dist checkpoints; " + source + " keeps the expert layout "
+          + "of its source");
     }
     if (hfConfig.given()) {
       throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + source + " is not one");
