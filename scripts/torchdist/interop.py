@@ -1,7 +1,8 @@
 """Checks megabridge's Java torch_dist writer/reader against real PyTorch (spec §7.3).
 
 verify-java CKPT WORK : CKPT was written by Java; WORK/expected.safetensors holds the global tensors it should
-                        contain. Loads CKPT with torch's own readers and writes WORK/report.json.
+                        contain. Loads CKPT with torch's own readers (the common state from common.pt or from the
+                        v0.19 bytes item common_state/shard_0_1, weights_only) and writes WORK/report.json.
 save-torch  CKPT WORK : writes CKPT with torch.distributed.checkpoint.save (single process, no process group)
                         plus WORK/expected.safetensors, WORK/expected.json and WORK/views.pt for Java to check.
 verify-qwen WORK (CKPT HF)... : each CKPT is a Qwen3.5(-VL) torch_dist checkpoint written by Java from the HF
@@ -85,9 +86,19 @@ def verify_java(ckpt, work):
         loaded = torch.load(zip64, weights_only=True)
         report["zip64_equal"] = bit_equal(loaded, expected["zip64"])
     common = os.path.join(ckpt, "common.pt")
+    torch.serialization.add_safe_globals([argparse.Namespace])
     if os.path.exists(common):
-        torch.serialization.add_safe_globals([argparse.Namespace])
         report["common_weights_only"] = canonical(torch.load(common, weights_only=True))
+    # Megatron >= v0.19's form: the common state as the bytes item common_state/shard_0_1 = torch.save([dict]).
+    sharded = [index for index in metadata.storage_data if index.fqn == "common_state/shard_0_1"]
+    if sharded:
+        info = metadata.storage_data[sharded[0]]
+        with open(os.path.join(ckpt, info.relative_path), "rb") as f:
+            f.seek(info.offset)
+            raw = f.read(info.length)
+        report["common_state_weights_only"] = canonical(torch.load(io.BytesIO(raw), weights_only=True))
+    with open(os.path.join(ckpt, "metadata.json")) as f:
+        report["metadata_json"] = json.load(f)
     with open(os.path.join(work, "report.json"), "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)
 
