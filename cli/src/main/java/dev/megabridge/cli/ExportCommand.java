@@ -44,9 +44,10 @@ public final class ExportCommand implements Callable<Integer> {
   Choices.ExportDtype dtype;
 
   @Option(names = "--experts", converter = Choices.HfExpertLayoutConverter.class,
-      description = "HF expert layout of a torch_dist checkpoint megabridge did not write, when the --hf-config "
-          + "folder has no weights to follow: packed (experts.gate_up_proj / experts.down_proj, main decoder and MTP) "
-          + "or per-expert (default).")
+      description = "HF expert layout written: packed (experts.gate_up_proj / experts.down_proj, what transformers >= 5 "
+          + "loads) or per-expert (experts.<j>.gate_proj.weight ...), main decoder and MTP alike; default: the "
+          + "source's (recorded by import, or for a torch_dist checkpoint megabridge did not write, the --hf-config "
+          + "folder's weights, else per-expert).")
   HfExpertLayout experts;
 
   @Option(names = "--max-shard-size", description = "Re-shard by size, e.g. 5GB (default: the source's files).")
@@ -78,14 +79,9 @@ public final class ExportCommand implements Callable<Integer> {
     }
     AutoBridge autoBridge = AutoBridge.discover();
     if (TorchDistCheckpoint.isPresent(source) && !ShardsManifest.isPresent(source)) {
-      TorchDistCheckpoint.HfView view = new TorchDistCheckpoint.HfView(dtype == Choices.ExportDtype.KEEP,
-          Optional.ofNullable(experts));
+      TorchDistCheckpoint.HfView view = new TorchDistCheckpoint.HfView(dtype == Choices.ExportDtype.KEEP);
       return exportSource("torch_dist", () -> CheckpointSource.openTorchDist(source, hfConfig.folder(), view,
           autoBridge), autoBridge);
-    }
-    if (experts != null) {
-      throw new UsageException("--experts applies to torch_dist checkpoints; " + source + " keeps the expert layout "
-          + "of its source");
     }
     if (hfConfig.given()) {
       throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + source + " is not one");
@@ -97,6 +93,10 @@ public final class ExportCommand implements Callable<Integer> {
       // An HF folder: HF → HF, to change its dtype or quantize it (an FP8 folder is read dequantized).
       return exportSource("hf", () -> CheckpointSource.openHf(source, autoBridge, HfDtypes.Policy.strict()),
           autoBridge);
+    }
+    if (experts != null) {
+      // Another expert layout: the shards' HF view, relaid out, through the same writer.
+      return exportSource("shards", () -> CheckpointSource.openShards(source, autoBridge), autoBridge);
     }
     long start = System.nanoTime();
     Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(dtype.dtype,
@@ -122,7 +122,7 @@ public final class ExportCommand implements Callable<Integer> {
   private Integer exportSource(String form, Supplier<CheckpointSource> opener, AutoBridge autoBridge) {
     long start = System.nanoTime();
     TorchDistConversions.HfSummary summary;
-    try (CheckpointSource checkpoint = opener.get()) {
+    try (CheckpointSource checkpoint = experts == null ? opener.get() : opener.get().withExperts(experts)) {
       summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(dtype.dtype,
           quantize.blocks(), threads.hfFiles()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,

@@ -67,14 +67,9 @@ class ForeignTorchDistCliTest {
       assertThat(written.names()).allMatch(name -> written.dtype(name) == DType.F32);
     }
 
-    // The folder's weights are per expert: --experts packed contradicts them (exit 2), per-expert agrees.
+    // --experts replaces the folder's layout: the packed folder's export unpacked is the per-expert fixture.
     Path perExpert = fixture("qwen35_moe_vl_bf16");
-    CliFixtures.Run contradicting = run("export", save.toString(), temp.resolve("x").toString(), "--hf-config",
-        perExpert.toString(), "--experts", "packed", "--json");
-    assertThat(contradicting.exitCode()).isEqualTo(2);
-    assertThat(contradicting.stdout()).contains("--experts packed", "per-expert experts");
-    assertThat(temp.resolve("x")).doesNotExist();
-    assertOk(run("export", save.toString(), temp.resolve("y").toString(), "--hf-config", perExpert.toString(),
+    assertOk(run("export", save.toString(), temp.resolve("y").toString(), "--hf-config", packed.toString(),
         "--experts", "per-expert", "--quiet"));
     assertThat(CheckpointComparison.compare(perExpert, temp.resolve("y")).differences()).isEmpty();
   }
@@ -112,15 +107,39 @@ class ForeignTorchDistCliTest {
     assertThat(temp.resolve("x")).doesNotExist();
   }
 
+  /** {@code --experts} on the other sources: shards (per-expert source packed), our torch_dist, an HF folder. */
   @Test
-  void expertsIsRefusedWhereTheSourceHasItsOwnLayout() {
+  void expertsRelaysOutEverySource() {
+    Path perExpert = fixture("qwen35_moe_vl_bf16");
+    Path packedFixture = fixture("qwen35_moe_vl_packed_bf16");
     Path shards = temp.resolve("shards");
-    assertOk(run("import", fixture("qwen35_moe_vl").toString(), shards.toString(), "--quiet"));
-    CliFixtures.Run refused = run("export", shards.toString(), temp.resolve("x").toString(), "--experts", "packed",
-        "--json");
-    assertThat(refused.exitCode()).isEqualTo(2);
-    assertThat(refused.stdout()).contains("--experts");
-    assertThat(temp.resolve("x")).doesNotExist();
+    assertOk(run("import", perExpert.toString(), shards.toString(), "--tp", "2", "--ep", "2", "--quiet"));
+    Path fromShards = temp.resolve("from-shards");
+    assertOk(run("export", shards.toString(), fromShards.toString(), "--experts", "packed", "--quiet"));
+    assertPackedEverywhereMainAsFixture(packedFixture, fromShards);
+
+    Path save = temp.resolve("save");
+    assertOk(run("import", packedFixture.toString(), save.toString(), "--format", "torch_dist", "--quiet"));
+    Path fromTorchDist = temp.resolve("from-torch-dist");
+    assertOk(run("export", save.toString(), fromTorchDist.toString(), "--experts", "per-expert", "--quiet"));
+    assertThat(CheckpointComparison.compare(perExpert, fromTorchDist).differences()).isEmpty();
+
+    Path fromHf = temp.resolve("from-hf");
+    assertOk(run("export", packedFixture.toString(), fromHf.toString(), "--experts", "per-expert", "--quiet"));
+    assertThat(CheckpointComparison.compare(perExpert, fromHf).differences()).isEmpty();
+  }
+
+  private static void assertPackedEverywhereMainAsFixture(Path packedFixture, Path exported) {
+    try (SafetensorsCheckpoint written = SafetensorsCheckpoint.open(exported);
+        SafetensorsCheckpoint fixture = SafetensorsCheckpoint.open(packedFixture)) {
+      assertThat(HfExpertLayout.of(written.names())).containsExactly(HfExpertLayout.PACKED);
+      assertThat(written.names()).contains("mtp.layers.0.mlp.experts.gate_up_proj");
+      for (String name : fixture.names()) {
+        if (!name.startsWith("mtp.layers.0.mlp.experts.")) {
+          assertThat(written.tensor(name).toByteArray()).as(name).isEqualTo(fixture.tensor(name).toByteArray());
+        }
+      }
+    }
   }
 
   @Test

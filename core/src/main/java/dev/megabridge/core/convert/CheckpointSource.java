@@ -134,6 +134,21 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
         checkpoint.smallFiles(), checkpoint);
   }
 
+  /**
+   * This source with its routed experts in {@code layout} ({@link HfExpertLayout#relayout}: bytes moved, not
+   * converted). The result takes over closing the resource; if relaying out fails, this source is closed.
+   */
+  public CheckpointSource withExperts(HfExpertLayout layout) {
+    try {
+      HfExpertLayout.View view = layout.relayout(infos, tensors::tensor);
+      return new CheckpointSource(location, new MapTensorSource(location.toString(), view.tensors()), config,
+          view.infos(), recordedFiles, smallFilesDirectory, smallFiles, resource);
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
   /** The folders this source reads: its location and, where they live elsewhere, its small files. */
   public List<Path> inputs() {
     return List.of(location, smallFilesDirectory);

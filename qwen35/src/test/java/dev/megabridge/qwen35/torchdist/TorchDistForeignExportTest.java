@@ -60,8 +60,13 @@ class TorchDistForeignExportTest {
   }
 
   private Path export(Path save, Path hfConfig, HfView view, String name) {
+    return export(save, hfConfig, view, Optional.empty(), name);
+  }
+
+  private Path export(Path save, Path hfConfig, HfView view, Optional<HfExpertLayout> experts, String name) {
     Path output = temp.resolve(name);
-    try (CheckpointSource source = CheckpointSource.openTorchDist(save, Optional.of(hfConfig), view, AUTO_BRIDGE)) {
+    CheckpointSource opened = CheckpointSource.openTorchDist(save, Optional.of(hfConfig), view, AUTO_BRIDGE);
+    try (CheckpointSource source = experts.map(opened::withExperts).orElse(opened)) {
       TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, AUTO_BRIDGE,
           Progress.NONE);
     }
@@ -125,7 +130,7 @@ class TorchDistForeignExportTest {
   void storedDtypesKeepWhatMegatronStored() throws IOException {
     Path save = megatronSave("qwen35_moe_vl");
     // Names, order and expert layout from the bf16 folder, dtypes as stored: the float32 fixture.
-    Path exported = export(save, Fixtures.tiny("qwen35_moe_vl_bf16"), new HfView(true, Optional.empty()), "hf");
+    Path exported = export(save, Fixtures.tiny("qwen35_moe_vl_bf16"), new HfView(true), "hf");
     TorchDistRoundTripTest.assertIdentical(Fixtures.tiny("qwen35_moe_vl"), exported);
   }
 
@@ -148,13 +153,13 @@ class TorchDistForeignExportTest {
   void configOnlyFolderWithPackedExpertsPacksMainAndMtpExperts() throws IOException {
     Path save = megatronSave("qwen35_moe_vl");
     Path perExpert = Fixtures.tiny("qwen35_moe_vl_bf16");
-    Path exported = export(save, configOnlyCopy(perExpert), new HfView(false, Optional.of(HfExpertLayout.PACKED)),
+    Path exported = export(save, configOnlyCopy(perExpert), HfView.ofSource(), Optional.of(HfExpertLayout.PACKED),
         "hf");
     try (SafetensorsCheckpoint written = SafetensorsCheckpoint.open(exported);
         SafetensorsCheckpoint expected = SafetensorsCheckpoint.open(perExpert);
         SafetensorsCheckpoint packedFixture = SafetensorsCheckpoint.open(Fixtures.tiny("qwen35_moe_vl_packed_bf16"))) {
       assertThat(HfExpertLayout.of(written.names())).containsExactly(HfExpertLayout.PACKED);
-      assertThat(written.names()).containsExactlyInAnyOrderElementsOf(HfExpertLayout.packedNames(expected.names()));
+      assertThat(written.names()).hasSize(expected.names().size() - 9 * 8 * 3 + 9 * 2);
       assertThat(written.names()).anyMatch(name -> name.startsWith("mtp.") && name.endsWith("experts.gate_up_proj"));
       int packedBlocks = 0;
       for (String name : written.names()) {
@@ -188,15 +193,24 @@ class TorchDistForeignExportTest {
   }
 
   @Test
-  void aRequestedExpertLayoutOtherThanTheWeightsIsRefused() throws IOException {
+  void aRequestedExpertLayoutReplacesTheWeightsOne() throws IOException {
     Path save = megatronSave("qwen35_moe_vl");
-    Path perExpert = Fixtures.tiny("qwen35_moe_vl_bf16");
-    assertThatThrownBy(() -> export(save, perExpert, new HfView(false, Optional.of(HfExpertLayout.PACKED)), "hf"))
-        .isInstanceOf(UsageException.class).hasMessageContaining("--experts packed")
-        .hasMessageContaining(perExpert.toString()).hasMessageContaining("per-expert experts");
-    // The layout the folder holds is accepted.
-    Path exported = export(save, perExpert, new HfView(false, Optional.of(HfExpertLayout.PER_EXPERT)), "hf");
-    assertSameFolder(perExpert, exported);
+    // The packed folder unpacked: the per-expert bf16 fixture tensor for tensor.
+    Path unpacked = export(save, Fixtures.tiny("qwen35_moe_vl_packed_bf16"), HfView.ofSource(),
+        Optional.of(HfExpertLayout.PER_EXPERT), "unpacked");
+    TorchDistRoundTripTest.assertIdentical(Fixtures.tiny("qwen35_moe_vl_bf16"), unpacked);
+    // The per-expert folder packed: main decoder as the packed fixture, MTP packed too.
+    Path packed = export(save, Fixtures.tiny("qwen35_moe_vl_bf16"), HfView.ofSource(),
+        Optional.of(HfExpertLayout.PACKED), "packed");
+    try (SafetensorsCheckpoint written = SafetensorsCheckpoint.open(packed);
+        SafetensorsCheckpoint fixture = SafetensorsCheckpoint.open(Fixtures.tiny("qwen35_moe_vl_packed_bf16"))) {
+      assertThat(HfExpertLayout.of(written.names())).containsExactly(HfExpertLayout.PACKED);
+      for (String name : fixture.names()) {
+        if (!name.startsWith("mtp.layers.0.mlp.experts.")) {
+          assertSameBytes(name, fixture.tensor(name), written.tensor(name));
+        }
+      }
+    }
   }
 
   private static void assertSameBytes(String what, Tensor expected, Tensor actual) {

@@ -57,17 +57,16 @@ public final class TorchDistCheckpoint implements AutoCloseable {
    * when it holds weights (whose names, order, file split and expert layout, main decoder and MTP each, are
    * then followed too), else the config's {@code dtype} / {@code torch_dtype} (top level, then
    * {@code text_config}) with the bridge's float32-by-design tensors ({@link BridgeModel#keepsFloat32}) F32; a
-   * config naming no dtype leaves the stored dtypes.
+   * config naming no dtype leaves the stored dtypes. Without weights the experts are per-expert (see
+   * {@link HfExpertLayout#relayout} for another layout).
    *
    * @param storedDtypes every tensor in the dtype Megatron stored it in instead ({@code export --dtype keep})
-   * @param experts the HF expert layout for a folder without weights (empty: per-expert); where the layout is
-   *     recorded by import or held by the folder's weights, a different one is refused
    */
-  public record HfView(boolean storedDtypes, Optional<HfExpertLayout> experts) {
+  public record HfView(boolean storedDtypes) {
 
-    /** The HF source's dtypes and expert layout (per-expert where nothing says otherwise). */
+    /** The HF source's dtypes. */
     public static HfView ofSource() {
-      return new HfView(false, Optional.empty());
+      return new HfView(false);
     }
   }
 
@@ -96,11 +95,8 @@ public final class TorchDistCheckpoint implements AutoCloseable {
     this.recordedFiles = sidecar.isPresent() || hfWeights.isPresent();
     BridgeOptions options = sidecar.map(TorchDistSidecar::options).orElse(BridgeOptions.defaults());
     Optional<List<HfTensorInfo>> listed = sidecar.map(TorchDistSidecar::hfTensors).or(() -> hfWeights);
-    Optional<Set<String>> names = listed.isPresent()
-        ? listed.map(recorded -> new LinkedHashSet<>(recorded.stream().map(HfTensorInfo::name).toList()))
-        : chosenExpertNames(autoBridge, config, options, view);
-    listed.ifPresent(recorded -> checkExpertChoice(recorded, view, sidecar.isPresent() ? reader.directory()
-        .resolve(TorchDistSidecar.FILE_NAME) : smallFilesDirectory));
+    Optional<Set<String>> names = listed.map(recorded -> new LinkedHashSet<>(
+        recorded.stream().map(HfTensorInfo::name).toList()));
     BridgeModel model = autoBridge.fromConfig(config, names, options);
     List<HfTensorInfo> infos = listed.orElseGet(() -> specInfos(model));
     Map<String, HfTensorInfo> infoMap = new LinkedHashMap<>();
@@ -174,27 +170,6 @@ public final class TorchDistCheckpoint implements AutoCloseable {
       TensorSource view = Fp8DequantizedSource.viewOf(config, files, DType.BF16);
       return List.copyOf(HfTensorInfo.of(view, files.fileNames()).values());
     }
-  }
-
-  /** Without a tensor list: the names binding the model to the requested expert layout (empty: per-expert). */
-  private static Optional<Set<String>> chosenExpertNames(AutoBridge autoBridge, HfConfig config,
-      BridgeOptions options, HfView view) {
-    if (view.experts().orElse(HfExpertLayout.PER_EXPERT) == HfExpertLayout.PER_EXPERT) {
-      return Optional.empty();
-    }
-    List<String> perExpert = autoBridge.fromConfig(config, Optional.empty(), options).hfTensors().stream()
-        .map(HfTensorSpec::name).toList();
-    return Optional.of(HfExpertLayout.packedNames(perExpert));
-  }
-
-  /** A requested expert layout other than the one {@code listed} (recorded in or read from {@code where}) holds. */
-  private static void checkExpertChoice(List<HfTensorInfo> listed, HfView view, Path where) {
-    Set<HfExpertLayout> held = HfExpertLayout.of(listed.stream().map(HfTensorInfo::name).toList());
-    view.experts().filter(requested -> !held.isEmpty() && !held.equals(Set.of(requested))).ifPresent(requested -> {
-      throw new UsageException("--experts " + requested.spelling() + ": the expert layout follows " + where
-          + ", which holds " + String.join(" and ", held.stream().map(HfExpertLayout::spelling).toList())
-          + " experts");
-    });
   }
 
   private static Map<String, DType> dtypesOf(List<HfTensorInfo> infos) {
