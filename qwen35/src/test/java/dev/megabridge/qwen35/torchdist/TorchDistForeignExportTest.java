@@ -13,6 +13,7 @@ import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeOptions;
@@ -134,6 +135,37 @@ class TorchDistForeignExportTest {
     TorchDistRoundTripTest.assertIdentical(Fixtures.tiny("qwen35_moe_vl"), exported);
   }
 
+  /** A --bf16 Megatron run stores A_log and linear_attn.norm.weight as bf16: they come back F32, as the HF folder has them. */
+  @Test
+  void bf16StoredFloat32ByDesignTensorsComeBackAsTheFoldersF32() throws IOException {
+    Path bf16Fixture = Fixtures.tiny("qwen35_moe_vl_bf16");
+    Path allBf16 = configOnlyCopy(bf16Fixture);
+    try (SafetensorsCheckpoint fixture = SafetensorsCheckpoint.open(bf16Fixture)) {
+      List<SafetensorsWriter.Entry> entries = fixture.names().stream()
+          .map(name -> new SafetensorsWriter.Entry(name, fixture.tensor(name).convert(DType.BF16))).toList();
+      SafetensorsWriter.writeFile(allBf16.resolve(SafetensorsCheckpoint.SINGLE_FILE), entries, bytes -> {});
+    }
+    Path save = TorchDistRoundTripTest.importTorchDist(allBf16, temp.resolve("save"), ParallelLayout.single(),
+        BridgeOptions.defaults());
+    Files.delete(save.resolve("release").resolve(TorchDistSidecar.FILE_NAME));
+    deleteTree(save.resolve("release").resolve(TorchDistSidecar.HF_FILES_DIR));
+    Path exported = export(save, bf16Fixture, HfView.ofSource(), "hf");
+    try (SafetensorsCheckpoint written = SafetensorsCheckpoint.open(exported);
+        SafetensorsCheckpoint fixture = SafetensorsCheckpoint.open(bf16Fixture)) {
+      assertThat(written.names()).isEqualTo(fixture.names());
+      int widened = 0;
+      for (String name : fixture.names()) {
+        Tensor expected = fixture.tensor(name);
+        if (expected.dtype() == DType.F32) {
+          expected = expected.convert(DType.BF16).convert(DType.F32);
+          widened++;
+        }
+        assertSameBytes(name, expected, written.tensor(name));
+      }
+      assertThat(widened).isEqualTo(12);
+    }
+  }
+
   @Test
   void configOnlyFolderGivesTheConfigDtypeWithTheFloat32Exceptions() throws IOException {
     Path save = megatronSave("qwen35_moe_vl");
@@ -219,9 +251,9 @@ class TorchDistForeignExportTest {
     assertThat(actual.toByteArray()).as(what).isEqualTo(expected.toByteArray());
   }
 
-  /** The HF folder's small files (config, preprocessor) without its weights. */
+  /** The HF folder's small files (config, preprocessor) without its weights, in a new folder. */
   private Path configOnlyCopy(Path hf) throws IOException {
-    Path copy = temp.resolve("config-only");
+    Path copy = Files.createTempDirectory(temp, "config-only");
     Files.createDirectories(copy);
     try (Stream<Path> files = Files.list(hf)) {
       for (Path file : files.toList()) {
