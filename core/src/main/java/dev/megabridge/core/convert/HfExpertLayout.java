@@ -4,8 +4,6 @@ import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -44,19 +42,6 @@ public enum HfExpertLayout {
   /** The spelling on the command line: {@code packed}, {@code per-expert}. */
   public String spelling() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');
-  }
-
-  /** The layouts the expert tensors among {@code names} use (empty for a dense model; two for a mixed one). */
-  public static Set<HfExpertLayout> of(Collection<String> names) {
-    Set<HfExpertLayout> layouts = EnumSet.noneOf(HfExpertLayout.class);
-    for (String name : names) {
-      if (PER_EXPERT_NAME.matcher(name).matches()) {
-        layouts.add(PER_EXPERT);
-      } else if (PACKED_NAME.matcher(name).matches()) {
-        layouts.add(PACKED);
-      }
-    }
-    return layouts;
   }
 
   /**

@@ -1,7 +1,6 @@
 package dev.megabridge.qwen35.torchdist;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.convert.CheckpointSource;
@@ -11,7 +10,6 @@ import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.HfView;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
-import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
@@ -41,6 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
  * stored.
  */
 class TorchDistForeignExportTest {
+
+  private static final String PER_EXPERT_WEIGHT = ".*\\.experts\\.\\d+\\..*";
 
   private static final AutoBridge AUTO_BRIDGE = AutoBridge.discover();
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -190,7 +190,7 @@ class TorchDistForeignExportTest {
     try (SafetensorsCheckpoint written = SafetensorsCheckpoint.open(exported);
         SafetensorsCheckpoint expected = SafetensorsCheckpoint.open(perExpert);
         SafetensorsCheckpoint packedFixture = SafetensorsCheckpoint.open(Fixtures.tiny("qwen35_moe_vl_packed_bf16"))) {
-      assertThat(HfExpertLayout.of(written.names())).containsExactly(HfExpertLayout.PACKED);
+      assertThat(written.names()).noneMatch(name -> name.matches(PER_EXPERT_WEIGHT));
       assertThat(written.names()).hasSize(expected.names().size() - 9 * 8 * 3 + 9 * 2);
       assertThat(written.names()).anyMatch(name -> name.startsWith("mtp.") && name.endsWith("experts.gate_up_proj"));
       int packedBlocks = 0;
@@ -236,7 +236,7 @@ class TorchDistForeignExportTest {
         Optional.of(HfExpertLayout.PACKED), "packed");
     try (SafetensorsCheckpoint written = SafetensorsCheckpoint.open(packed);
         SafetensorsCheckpoint fixture = SafetensorsCheckpoint.open(Fixtures.tiny("qwen35_moe_vl_packed_bf16"))) {
-      assertThat(HfExpertLayout.of(written.names())).containsExactly(HfExpertLayout.PACKED);
+      assertThat(written.names()).noneMatch(name -> name.matches(PER_EXPERT_WEIGHT));
       for (String name : fixture.names()) {
         if (!name.startsWith("mtp.layers.0.mlp.experts.")) {
           assertSameBytes(name, fixture.tensor(name), written.tensor(name));
