@@ -1,13 +1,15 @@
 """Checks megabridge's Java torch_dist writer/reader against real PyTorch (spec §7.3).
 
 verify-java CKPT WORK : CKPT was written by Java; WORK/expected.safetensors holds the global tensors it should
-                        contain. Loads CKPT with torch's own readers and writes WORK/report.json.
+                        contain. Loads CKPT with torch's own readers (the common state from common.pt or from the
+                        v0.19 bytes item common_state/shard_0_1, weights_only) and writes WORK/report.json.
 save-torch  CKPT WORK : writes CKPT with torch.distributed.checkpoint.save (single process, no process group)
                         plus WORK/expected.safetensors, WORK/expected.json and WORK/views.pt for Java to check.
 verify-qwen WORK (CKPT HF)... : each CKPT is a Qwen3.5(-VL) torch_dist checkpoint written by Java from the HF
                         folder HF. The Megatron tensors are computed here, independently, from the HF safetensors
                         with the transforms of megatron-checkpoint-format.md §5-§6 and megatron-bridge-spec.md §3;
-                        torch's DCP readers load CKPT and everything is compared. Writes WORK/qwen-report.json.
+                        torch's DCP readers load CKPT and everything is compared; the common state is read from
+                        common.pt or the v0.19 object (common_form says which). Writes WORK/qwen-report.json.
 save-qwen   CKPT HF   : writes the same expected Megatron tensors for HF with torch.distributed.checkpoint.save, as
                         a trained Megatron checkpoint would hold them: vocabulary padded to a multiple of 128 rows
                         plus one more block, MTP under the short-lived 'mtp_model_layer' name, optimizer and RNG
@@ -58,6 +60,19 @@ def bit_equal(a, b):
     return torch.equal(a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8))
 
 
+def sharded_common_state(ckpt, metadata):
+    """Megatron >= v0.19's common state, the bytes item common_state/shard_0_1 = torch.save([dict]), loaded
+    weights_only as Megatron does; None when the checkpoint has none."""
+    torch.serialization.add_safe_globals([argparse.Namespace])
+    for index, info in metadata.storage_data.items():
+        if index.fqn == "common_state/shard_0_1":
+            with open(os.path.join(ckpt, info.relative_path), "rb") as f:
+                f.seek(info.offset)
+                raw = f.read(info.length)
+            return torch.load(io.BytesIO(raw), weights_only=True)
+    return None
+
+
 def verify_java(ckpt, work):
     expected = load_file(os.path.join(work, "expected.safetensors"))
     with open(os.path.join(ckpt, ".metadata"), "rb") as f:
@@ -85,9 +100,14 @@ def verify_java(ckpt, work):
         loaded = torch.load(zip64, weights_only=True)
         report["zip64_equal"] = bit_equal(loaded, expected["zip64"])
     common = os.path.join(ckpt, "common.pt")
+    torch.serialization.add_safe_globals([argparse.Namespace])
     if os.path.exists(common):
-        torch.serialization.add_safe_globals([argparse.Namespace])
         report["common_weights_only"] = canonical(torch.load(common, weights_only=True))
+    sharded = sharded_common_state(ckpt, metadata)
+    if sharded is not None:
+        report["common_state_weights_only"] = canonical(sharded)
+    with open(os.path.join(ckpt, "metadata.json")) as f:
+        report["metadata_json"] = json.load(f)
     with open(os.path.join(work, "report.json"), "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)
 
@@ -287,7 +307,8 @@ def verify_qwen(work, pairs):
     for ckpt, hf_dir in pairs:
         expected, extra_states = expected_qwen(hf_dir)
         with open(os.path.join(ckpt, ".metadata"), "rb") as f:
-            metadata = pickle.load(f).state_dict_metadata
+            dcp_metadata = pickle.load(f)
+        metadata = dcp_metadata.state_dict_metadata
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.pt")
             format_utils.dcp_to_torch_save(ckpt, out)
@@ -314,7 +335,14 @@ def verify_qwen(work, pairs):
         entry["extra_states_empty_uint8"] = all(
             isinstance(x, list) and len(x) == 1 and x[0].dtype == torch.uint8 and x[0].numel() == 0 for x in extra)
         torch.serialization.add_safe_globals([argparse.Namespace])
-        entry["common"] = canonical(torch.load(os.path.join(ckpt, "common.pt"), weights_only=True))
+        common = os.path.join(ckpt, "common.pt")
+        if os.path.exists(common):
+            entry["common_form"] = "common.pt"
+            entry["common"] = canonical(torch.load(common, weights_only=True))
+        else:
+            sharded = sharded_common_state(ckpt, dcp_metadata)
+            entry["common_form"] = "common_state/shard_0_1"
+            entry["common"] = canonical(sharded[0]) if isinstance(sharded, list) and len(sharded) == 1 else None
         report[ckpt] = entry
     with open(os.path.join(work, "qwen-report.json"), "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)

@@ -1,5 +1,7 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.convert.HfExpertLayout;
+import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
 import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
@@ -57,8 +59,13 @@ final class Choices {
     }
   }
 
-  /** The dtype an export writes floating tensors in. */
+  /**
+   * The dtype an export writes floating tensors in: {@code source}, the HF source's (recorded by import, or for a
+   * torch_dist checkpoint megabridge did not write, from {@code --hf-config}); {@code keep}, as the checkpoint
+   * stores them (the same, except for such a torch_dist checkpoint); or one dtype.
+   */
   enum ExportDtype {
+    SOURCE("source", Optional.empty()),
     KEEP("keep", Optional.empty()),
     BF16("bf16", Optional.of(DType.BF16)),
     FP32("fp32", Optional.of(DType.F32));
@@ -105,6 +112,19 @@ final class Choices {
   static final class ExpertNamingConverter extends Converter<ExpertNaming> {
     ExpertNamingConverter() {
       super(ExpertNaming.values(), naming -> naming == ExpertNaming.GROUPED ? "grouped" : "sequential");
+    }
+  }
+
+  static final class HfExpertLayoutConverter extends Converter<HfExpertLayout> {
+    HfExpertLayoutConverter() {
+      super(HfExpertLayout.values(), HfExpertLayout::spelling);
+    }
+  }
+
+  static final class CommonStateConverter extends Converter<MegatronCommonState.Storage> {
+    CommonStateConverter() {
+      super(MegatronCommonState.Storage.values(), storage -> storage == MegatronCommonState.Storage.LEGACY ? "legacy"
+          : "sharded");
     }
   }
 

@@ -31,6 +31,9 @@ public final class ConvertCommand implements Callable<Integer> {
   @Mixin
   HfConfigOption hfConfig;
 
+  @Mixin
+  CommonStateOption commonState;
+
   @Option(names = "--overwrite", description = "Replace an existing output.")
   boolean overwrite;
 
@@ -50,13 +53,14 @@ public final class ConvertCommand implements Callable<Integer> {
     if (hfConfig.given() && form != CheckpointSource.MegatronForm.TORCH_DIST) {
       throw new UsageException("--hf-config applies to torch_dist sources only; " + source + " is a shards folder");
     }
+    commonState.rejectUnless(format == Choices.MegatronFormat.TORCH_DIST, "a shards folder has no common state");
     AutoBridge autoBridge = AutoBridge.discover();
     long start = System.nanoTime();
     try (CheckpointSource hf = CheckpointSource.openMegatron(source, hfConfig.folder(), autoBridge)) {
       if (format == Choices.MegatronFormat.TORCH_DIST) {
         TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,
             new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
-                threads.distcpFiles()), autoBridge,
+                threads.distcpFiles(), commonState.forTorchDist()), autoBridge,
                 ConsoleProgress.create(common));
         printTorchDist("convert", summary, (System.nanoTime() - start) / 1e9, common);
       } else {

@@ -2,6 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.HfDtypes;
+import dev.megabridge.core.convert.HfExpertLayout;
 import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.config.HfConfig;
@@ -35,9 +36,19 @@ public final class ExportCommand implements Callable<Integer> {
   @Parameters(index = "1", description = "Output HF folder.")
   Path output;
 
-  @Option(names = "--dtype", defaultValue = "keep", converter = Choices.ExportDtype.Converter.class,
-      description = "keep, bf16 or fp32 (default ${DEFAULT-VALUE}).")
+  @Option(names = "--dtype", defaultValue = "source", converter = Choices.ExportDtype.Converter.class,
+      description = "source (default): each tensor in the dtype the HF source has it in — recorded by import, or for "
+          + "a torch_dist checkpoint megabridge did not write, the --hf-config folder's weights, else its config's "
+          + "dtype with the float32-by-design tensors F32; keep: as the checkpoint stores it (differs from source only "
+          + "for such a torch_dist checkpoint); bf16 or fp32.")
   Choices.ExportDtype dtype;
+
+  @Option(names = "--experts", converter = Choices.HfExpertLayoutConverter.class,
+      description = "HF expert layout written: packed (experts.gate_up_proj / experts.down_proj, what transformers >= 5 "
+          + "loads) or per-expert (experts.<j>.gate_proj.weight ...), main decoder and MTP alike; default: the "
+          + "source's (recorded by import, or for a torch_dist checkpoint megabridge did not write, the --hf-config "
+          + "folder's weights, else per-expert).")
+  HfExpertLayout experts;
 
   @Option(names = "--max-shard-size", description = "Re-shard by size, e.g. 5GB (default: the source's files).")
   String maxShardSize;
@@ -68,8 +79,9 @@ public final class ExportCommand implements Callable<Integer> {
     }
     AutoBridge autoBridge = AutoBridge.discover();
     if (TorchDistCheckpoint.isPresent(source) && !ShardsManifest.isPresent(source)) {
-      return exportSource("torch_dist", () -> CheckpointSource.openTorchDist(source, hfConfig.folder(), autoBridge),
-          autoBridge);
+      TorchDistCheckpoint.HfView view = new TorchDistCheckpoint.HfView(dtype == Choices.ExportDtype.KEEP);
+      return exportSource("torch_dist", () -> CheckpointSource.openTorchDist(source, hfConfig.folder(), view,
+          autoBridge), autoBridge);
     }
     if (hfConfig.given()) {
       throw new UsageException("--hf-config applies to torch_dist checkpoints only; " + source + " is not one");
@@ -81,6 +93,10 @@ public final class ExportCommand implements Callable<Integer> {
       // An HF folder: HF → HF, to change its dtype or quantize it (an FP8 folder is read dequantized).
       return exportSource("hf", () -> CheckpointSource.openHf(source, autoBridge, HfDtypes.Policy.strict()),
           autoBridge);
+    }
+    if (experts != null) {
+      // Another expert layout: the shards' HF view, relaid out, through the same writer.
+      return exportSource("shards", () -> CheckpointSource.openShards(source, autoBridge), autoBridge);
     }
     long start = System.nanoTime();
     Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(dtype.dtype,
@@ -106,7 +122,7 @@ public final class ExportCommand implements Callable<Integer> {
   private Integer exportSource(String form, Supplier<CheckpointSource> opener, AutoBridge autoBridge) {
     long start = System.nanoTime();
     TorchDistConversions.HfSummary summary;
-    try (CheckpointSource checkpoint = opener.get()) {
+    try (CheckpointSource checkpoint = experts == null ? opener.get() : opener.get().withExperts(experts)) {
       summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(dtype.dtype,
           quantize.blocks(), threads.hfFiles()),
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,

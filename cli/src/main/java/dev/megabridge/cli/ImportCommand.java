@@ -43,6 +43,9 @@ public final class ImportCommand implements Callable<Integer> {
   MixedDtypesOption dtypes;
 
   @Mixin
+  CommonStateOption commonState;
+
+  @Mixin
   CommonOptions common;
 
   @Mixin
@@ -51,6 +54,7 @@ public final class ImportCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Output.existingDirectory(source, "HF folder");
+    commonState.rejectUnless(format == Choices.MegatronFormat.TORCH_DIST, "a shards folder has no common state");
     if (format == Choices.MegatronFormat.TORCH_DIST) {
       return importTorchDist();
     }
@@ -78,7 +82,7 @@ public final class ImportCommand implements Callable<Integer> {
     AutoBridge autoBridge = AutoBridge.discover();
     try (CheckpointSource hf = CheckpointSource.openHf(source, autoBridge, dtypes.policy())) {
       summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
-          layout.bridgeOptions(), overwrite, threads.distcpFiles()),
+          layout.bridgeOptions(), overwrite, threads.distcpFiles(), commonState.forTorchDist()),
           autoBridge,
           ConsoleProgress.create(common));
     }

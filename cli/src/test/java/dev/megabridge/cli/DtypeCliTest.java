@@ -116,7 +116,7 @@ class DtypeCliTest {
     assertSameConfigBesidesDtype(source, fp32);
     Path kept = temp.resolve("kept");
     assertThat(run("export", shards.toString(), kept.toString(), "--quiet").exitCode()).isZero();
-    assertThat(Files.readString(kept.resolve("config.json"))).as("--dtype keep copies the config verbatim")
+    assertThat(Files.readString(kept.resolve("config.json"))).as("--dtype source (the default) copies the config verbatim")
         .isEqualTo(Files.readString(source.resolve("config.json")));
   }
 

@@ -150,7 +150,8 @@ class FlagsTest {
     String model = fixture("qwen35_dense_vl").toString();
     Map<List<String>, String> cases = Map.of(
         List.of("import", model, temp.resolve("a").toString(), "--format", "tdist"), "expected shards or torch_dist",
-        List.of("export", model, temp.resolve("b").toString(), "--dtype", "f16"), "expected keep or bf16 or fp32",
+        List.of("export", model, temp.resolve("b").toString(), "--dtype", "f16"),
+            "expected source or keep or bf16 or fp32",
         List.of("import", model, temp.resolve("c").toString(), "--mtp-naming", "new"), "expected current or legacy",
         List.of("import", model, temp.resolve("d").toString(), "--experts", "te"), "expected grouped or sequential",
         List.of("provider", model, "--format", "yaml"), "expected json or megatron-args");

@@ -122,10 +122,16 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
   }
 
   public static CheckpointSource openTorchDist(Path directory, Optional<Path> hfConfig, AutoBridge autoBridge) {
-    TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, autoBridge);
+    return openTorchDist(directory, hfConfig, TorchDistCheckpoint.HfView.ofSource(), autoBridge);
+  }
+
+  /** A torch_dist checkpoint; {@code view} says how the HF view of one megabridge did not write is built. */
+  public static CheckpointSource openTorchDist(Path directory, Optional<Path> hfConfig, TorchDistCheckpoint.HfView view,
+      AutoBridge autoBridge) {
+    TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(directory, hfConfig, view, autoBridge);
     // Nothing below can fail: the checkpoint resolved and checked everything when it opened.
     return new CheckpointSource(checkpoint.directory(),
-        new MapTensorSource(checkpoint.directory().toString(), checkpoint.hfTensors()), checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedSource(), checkpoint.smallFilesDirectory(),
+        new MapTensorSource(checkpoint.directory().toString(), checkpoint.hfTensors()), checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedFiles(), checkpoint.smallFilesDirectory(),
         checkpoint.smallFiles(), checkpoint);
   }
 
@@ -136,6 +142,21 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
       case TorchDistCheckpoint torchDist -> Optional.of(torchDist.schema());
       default -> Optional.empty();
     };
+  }
+
+  /**
+   * This source with its routed experts in {@code layout} ({@link HfExpertLayout#relayout}: bytes moved, not
+   * converted). The result takes over closing the resource; if relaying out fails, this source is closed.
+   */
+  public CheckpointSource withExperts(HfExpertLayout layout) {
+    try {
+      HfExpertLayout.View view = layout.relayout(infos, tensors::tensor);
+      return new CheckpointSource(location, new MapTensorSource(location.toString(), view.tensors()), config,
+          view.infos(), recordedFiles, smallFilesDirectory, smallFiles, resource);
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
   }
 
   /** The folders this source reads: its location and, where they live elsewhere, its small files. */

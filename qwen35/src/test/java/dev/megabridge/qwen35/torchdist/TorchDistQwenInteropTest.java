@@ -4,8 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.megabridge.core.convert.CheckpointSource;
+import dev.megabridge.core.convert.Progress;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
 import dev.megabridge.core.io.torchdist.InteropScript;
+import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.qwen35.Fixtures;
 import java.nio.file.Path;
@@ -101,6 +107,32 @@ class TorchDistQwenInteropTest {
             .isEqualTo("torch.bfloat16");
       }
     }
+  }
+
+  /** {@code --common-state sharded}: torch reads the model and, weights_only, the v0.19 common state object. */
+  @Test
+  void torchReadsTheShardedCommonStateOfAQwenCheckpoint() throws Exception {
+    Path hf = Fixtures.tiny("qwen35_moe_vl_packed_bf16");
+    Path save = temp.resolve("sharded");
+    try (CheckpointSource source = CheckpointSource.openHf(hf)) {
+      TorchDistConversions.toTorchDist(source, save, new TorchDistOptions(ParallelLayout.single(),
+          BridgeOptions.defaults(), false, 2, MegatronCommonState.Storage.SHARDED), AutoBridge.discover(),
+          Progress.NONE);
+    }
+    Path checkpoint = save.resolve("release");
+    assertThat(checkpoint.resolve("common.pt")).doesNotExist();
+    InteropScript.runOk(script, List.of("verify-qwen", temp.toString(), checkpoint.toString(), hf.toString()));
+
+    JsonNode entry = JSON.readTree(temp.resolve("qwen-report.json").toFile()).get(checkpoint.toString());
+    for (String list : List.of("missing", "unexpected", "different", "different_dcp_load", "extra_states_missing",
+        "extra_states_unexpected")) {
+      assertThat(entry.get(list)).as(list).isEmpty();
+    }
+    assertThat(entry.get("common_form").asText()).isEqualTo("common_state/shard_0_1");
+    JsonNode args = entry.get("common").get("args").get("Namespace");
+    assertThat(args.get("num_layers").asInt()).isEqualTo(8);
+    assertThat(args.get("hidden_size").asInt()).isEqualTo(64);
+    assertThat(entry.get("common").get("checkpoint_version").asDouble()).isEqualTo(3.0);
   }
 
   @Test

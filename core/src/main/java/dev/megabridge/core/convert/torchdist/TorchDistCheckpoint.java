@@ -1,19 +1,24 @@
 package dev.megabridge.core.convert.torchdist;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.HfExpertLayout;
 import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfTensorInfo;
 import dev.megabridge.core.convert.MegatronCheckpoint;
 import dev.megabridge.core.convert.ShardEntry;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.error.CheckpointFormatException;
+import dev.megabridge.core.error.ConfigException;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.error.ShapeMismatchException;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsFile;
 import dev.megabridge.core.io.torchdist.TorchDistReader;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
@@ -51,6 +56,25 @@ public final class TorchDistCheckpoint implements AutoCloseable {
   private static final String PLACEHOLDER_FILE = SafetensorsCheckpoint.SINGLE_FILE;
   private static final int MAX_LISTED = 40;
 
+  /**
+   * How the HF view of a checkpoint megabridge did not write (no sidecar) is built from {@code --hf-config}'s
+   * folder. By default every tensor gets the dtype the HF source has it in: the folder's safetensors headers
+   * when it holds weights (whose names, order, file split and expert layout, main decoder and MTP each, are
+   * then followed too), else the config's {@code dtype} / {@code torch_dtype} (top level, then
+   * {@code text_config}) with the bridge's float32-by-design tensors ({@link BridgeModel#keepsFloat32}) F32; a
+   * config naming no dtype leaves the stored dtypes. Without weights the experts are per-expert (see
+   * {@link HfExpertLayout#relayout} for another layout).
+   *
+   * @param storedDtypes every tensor in the dtype Megatron stored it in instead ({@code export --dtype keep})
+   */
+  public record HfView(boolean storedDtypes) {
+
+    /** The HF source's dtypes. */
+    public static HfView ofSource() {
+      return new HfView(false);
+    }
+  }
+
   /** A parameter's placement and the checkpoint keys it is read from (one per section for {@link DistForm.Sections}). */
   private record Resolved(DistPlacement placement, List<String> keys, ShardEntry entry) {}
 
@@ -64,20 +88,24 @@ public final class TorchDistCheckpoint implements AutoCloseable {
   private final Path smallFilesDirectory;
   private final List<String> smallFiles;
   private final boolean recordedSource;
+  private final boolean recordedFiles;
   private final ShardPlan plan;
   private final Map<String, Tensor> assembled = new HashMap<>();
   private final LinkedHashMap<String, Tensor> hfTensors;
   private final List<HfTensorInfo> hfTensorInfos;
 
   private TorchDistCheckpoint(TorchDistReader reader, HfConfig config, Path smallFilesDirectory,
-      List<String> smallFiles, Optional<TorchDistSidecar> sidecar, AutoBridge autoBridge) {
+      List<String> smallFiles, Optional<TorchDistSidecar> sidecar, Optional<List<HfTensorInfo>> hfWeights,
+      HfView view, AutoBridge autoBridge) {
     this.reader = reader;
     this.config = config;
     this.smallFilesDirectory = smallFilesDirectory;
     this.smallFiles = List.copyOf(smallFiles);
     this.recordedSource = sidecar.isPresent();
-    Optional<Set<String>> names = sidecar.map(recorded -> new LinkedHashSet<>(
-        recorded.hfTensors().stream().map(HfTensorInfo::name).toList()));
+    this.recordedFiles = sidecar.isPresent() || hfWeights.isPresent();
+    Optional<List<HfTensorInfo>> listed = sidecar.map(TorchDistSidecar::hfTensors).or(() -> hfWeights);
+    Optional<Set<String>> names = listed.map(recorded -> new LinkedHashSet<>(
+        recorded.stream().map(HfTensorInfo::name).toList()));
     this.schema = SchemaDetection.detect(reader.directory(), reader.tensorKeys(), config, names, autoBridge);
     if (sidecar.isPresent() && sidecar.get().options().schema() != schema) {
       throw new CheckpointFormatException(reader.directory() + ": " + TorchDistSidecar.FILE_NAME + " records the "
@@ -87,13 +115,17 @@ public final class TorchDistCheckpoint implements AutoCloseable {
     BridgeOptions options = sidecar.map(TorchDistSidecar::options).orElse(BridgeOptions.forSchema(schema))
         .withVocabPadding(VocabPadding.none());
     BridgeModel model = autoBridge.fromConfig(config, names, options);
-    List<HfTensorInfo> infos = sidecar.map(TorchDistSidecar::hfTensors).orElseGet(() -> specInfos(model));
+    List<HfTensorInfo> infos = listed.orElseGet(() -> specInfos(model));
     Map<String, HfTensorInfo> infoMap = new LinkedHashMap<>();
     infos.forEach(info -> infoMap.put(info.name(), info));
     this.plan = ShardPlan.build(model, ParallelLayout.single(), infoMap);
     this.scheme = TorchDistScheme.of(model);
     Map<MegatronParam, Resolved> resolved = resolve(scheme);
     this.hfTensors = gather(resolved, infos);
+    if (!recordedSource && !view.storedDtypes()) {
+      Map<String, DType> dtypes = hfWeights.map(TorchDistCheckpoint::dtypesOf).orElseGet(() -> configDtypes(model));
+      hfTensors.replaceAll((name, tensor) -> inSourceDtype(name, tensor, dtypes));
+    }
     this.hfTensorInfos = infos.stream().map(info -> {
       Tensor tensor = hfTensors.get(info.name());
       return new HfTensorInfo(info.name(), tensor.dtype(), tensor.shape(), info.file());
@@ -110,19 +142,31 @@ public final class TorchDistCheckpoint implements AutoCloseable {
    * {@code hfConfigDirectory} when given, else from the sidecar megabridge recorded on import.
    */
   public static TorchDistCheckpoint open(Path path, Optional<Path> hfConfigDirectory, AutoBridge autoBridge) {
+    return open(path, hfConfigDirectory, HfView.ofSource(), autoBridge);
+  }
+
+  /** {@link #open(Path, Optional, AutoBridge)} with the HF view of a checkpoint without sidecar built as {@code view} says. */
+  public static TorchDistCheckpoint open(Path path, Optional<Path> hfConfigDirectory, HfView view,
+      AutoBridge autoBridge) {
     TorchDistReader reader = TorchDistReader.open(path);
     try {
       Optional<TorchDistSidecar> sidecar = TorchDistSidecar.read(reader.directory());
       if (hfConfigDirectory.isPresent()) {
         Path hf = hfConfigDirectory.get();
-        return new TorchDistCheckpoint(reader, HfConfig.load(hf), hf, HfFiles.smallFiles(hf), sidecar, autoBridge);
+        HfConfig config = HfConfig.load(hf);
+        // With our sidecar, its recorded tensor list rules; the folder's weights are not read.
+        Optional<List<HfTensorInfo>> weights = sidecar.isEmpty() && SafetensorsCheckpoint.isPresent(hf)
+            ? Optional.of(weightInfos(hf, config)) : Optional.empty();
+        return new TorchDistCheckpoint(reader, config, hf, HfFiles.smallFiles(hf), sidecar, weights, view,
+            autoBridge);
       }
       if (sidecar.isEmpty()) {
         throw new UsageException(reader.directory() + " has no " + TorchDistSidecar.FILE_NAME
             + " (not written by megabridge); pass --hf-config with the model's HF folder");
       }
       return new TorchDistCheckpoint(reader, sidecar.get().config(reader.directory()),
-          reader.directory().resolve(TorchDistSidecar.HF_FILES_DIR), sidecar.get().hfFiles(), sidecar, autoBridge);
+          reader.directory().resolve(TorchDistSidecar.HF_FILES_DIR), sidecar.get().hfFiles(), sidecar, Optional.empty(),
+          view, autoBridge);
     } catch (RuntimeException e) {
       reader.close();
       throw e;
@@ -136,6 +180,62 @@ public final class TorchDistCheckpoint implements AutoCloseable {
       out.add(new HfTensorInfo(spec.name(), DType.F32, spec.shape(), PLACEHOLDER_FILE));
     }
     return out;
+  }
+
+  /** The tensors of the HF folder {@code hf} from its headers (an FP8 folder as its bf16 view), in its order. */
+  private static List<HfTensorInfo> weightInfos(Path hf, HfConfig config) {
+    try (SafetensorsCheckpoint files = SafetensorsCheckpoint.open(hf)) {
+      TensorSource view = Fp8DequantizedSource.viewOf(config, files, DType.BF16);
+      return List.copyOf(HfTensorInfo.of(view, files.fileNames()).values());
+    }
+  }
+
+  private static Map<String, DType> dtypesOf(List<HfTensorInfo> infos) {
+    Map<String, DType> out = new HashMap<>();
+    infos.forEach(info -> out.put(info.name(), info.dtype()));
+    return out;
+  }
+
+  /** The config's weights dtype for every tensor, F32 for those the bridge keeps in float32; none named: empty. */
+  private Map<String, DType> configDtypes(BridgeModel model) {
+    Optional<DType> declared = configDtype();
+    Map<String, DType> out = new HashMap<>();
+    declared.ifPresent(dtype -> model.hfTensors().forEach(spec ->
+        out.put(spec.name(), model.keepsFloat32(spec.name()) ? DType.F32 : dtype)));
+    return out;
+  }
+
+  /** {@code dtype}, {@code torch_dtype}, {@code text_config.dtype}, {@code text_config.torch_dtype}: the first set. */
+  private Optional<DType> configDtype() {
+    for (String section : List.of("", "text_config")) {
+      JsonNode node = section.isEmpty() ? config.raw() : config.raw().get(section);
+      for (String key : List.of("dtype", "torch_dtype")) {
+        JsonNode value = node == null ? null : node.get(key);
+        if (value == null || value.isNull()) {
+          continue;
+        }
+        Optional<DType> dtype = value.isTextual() ? DType.fromTorchName(value.textValue()) : Optional.empty();
+        if (dtype.isEmpty()) {
+          throw new ConfigException(config.file() + ": " + (section.isEmpty() ? key : section + "." + key) + " is "
+              + value + ", not a floating dtype megabridge writes (bfloat16, float16, float32, float64)");
+        }
+        return dtype;
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** {@code tensor} converted to the HF source's dtype of {@code name}, when both are floating and differ. */
+  private Tensor inSourceDtype(String name, Tensor tensor, Map<String, DType> dtypes) {
+    DType wanted = dtypes.get(name);
+    if (wanted == null || wanted == tensor.dtype()) {
+      return tensor;
+    }
+    if (!wanted.isFloating() || !tensor.dtype().isFloating()) {
+      throw new ShapeMismatchException(reader.directory() + ": " + name + " is stored as " + tensor.dtype()
+          + " but the HF source (" + smallFilesDirectory + ") has it as " + wanted + "; only floating dtypes convert");
+    }
+    return tensor.convert(wanted);
   }
 
   private Map<MegatronParam, Resolved> resolve(TorchDistScheme scheme) {
@@ -309,6 +409,11 @@ public final class TorchDistCheckpoint implements AutoCloseable {
   /** Whether the HF tensor list (order, dtypes, files) was recorded by megabridge's import. */
   public boolean recordedSource() {
     return recordedSource;
+  }
+
+  /** Whether the HF tensors carry a real file split: recorded by import, or read from the HF folder's weights. */
+  public boolean recordedFiles() {
+    return recordedFiles;
   }
 
   public Path smallFilesDirectory() {

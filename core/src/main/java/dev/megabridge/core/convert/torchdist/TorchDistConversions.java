@@ -42,9 +42,17 @@ public final class TorchDistConversions {
   /**
    * @param requestedLayout validated against the model and recorded; the chunking is always TP=1 (§5.7)
    * @param dataFiles how many {@code .distcp} files the items are spread over (written in parallel)
+   * @param commonState {@code common.pt} (legacy, the default) or Megatron v0.19's bytes item
    */
   public record TorchDistOptions(ParallelLayout requestedLayout, BridgeOptions bridgeOptions, boolean overwrite,
-      int dataFiles) {}
+      int dataFiles, MegatronCommonState.Storage commonState) {
+
+    /** With the legacy {@code common.pt}. */
+    public TorchDistOptions(ParallelLayout requestedLayout, BridgeOptions bridgeOptions, boolean overwrite,
+        int dataFiles) {
+      this(requestedLayout, bridgeOptions, overwrite, dataFiles, MegatronCommonState.Storage.LEGACY);
+    }
+  }
 
   public record TorchDistSummary(String architecture, String requestedLayout, int tensorKeys, int chunks,
       int extraStateObjects, long bytesWritten, Path checkpointDirectory, String schema) {}
@@ -82,11 +90,13 @@ public final class TorchDistConversions {
     TorchDistWriter.Summary written;
     OutputDirectory.requireApart(output.toAbsolutePath().normalize(), source.inputs());
     try {
-      written = TorchDistWriter.writeRelease(output, contents, new TorchDistWriter.Options(options.dataFiles()),
-          options.overwrite(), progress::advance, directory -> {
+      written = TorchDistWriter.writeRelease(output, contents,
+          new TorchDistWriter.Options(options.dataFiles(), options.commonState()), options.overwrite(),
+          progress::advance, directory -> {
             sidecar.write(directory, source.smallFilesDirectory());
             if (!narrowed.isEmpty()) {
-              SafetensorsWriter.writeFile(directory.resolve(TorchDistSidecar.NARROWED_FILE), narrowed, narrowedBytes -> {});
+              SafetensorsWriter.writeFile(directory.resolve(TorchDistSidecar.NARROWED_FILE), narrowed,
+                  narrowedBytes -> {});
             }
           });
     } finally {

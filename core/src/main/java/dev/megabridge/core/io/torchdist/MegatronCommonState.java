@@ -17,6 +17,21 @@ import java.util.Map;
 public final class MegatronCommonState {
   private MegatronCommonState() {}
 
+  /**
+   * Where a checkpoint keeps its common state (spec §1.3, §4.3). {@link #LEGACY}: the file {@code common.pt}, which
+   * every Megatron ≥ v0.16 reads (v0.19+ with a deprecation warning) and slime's pin needs. {@link #SHARDED}: as
+   * Megatron ≥ v0.19 saves it, the bytes item {@link #SHARDED_KEY} in the DCP files holding
+   * {@code torch.save([common dict])}, no {@code common.pt} and the 2-field {@code metadata.json}; Megatron ≤ v0.18
+   * cannot load it.
+   */
+  public enum Storage {
+    LEGACY,
+    SHARDED
+  }
+
+  /** The ShardedObject key of the common state in the DCP files (one object, offset 0 of 1). */
+  public static final String SHARDED_KEY = "common_state/shard_0_1";
+
   /** {@code checkpoint_version} 3.0 as every current Megatron writes. */
   public static final double CHECKPOINT_VERSION = 3.0;
 

@@ -34,7 +34,9 @@ import java.util.function.LongConsumer;
 /**
  * Writes a Megatron {@code torch_dist} checkpoint without torch (spec §1–§4, plan §7.1): {@code .distcp}
  * data files of concatenated torch archives, the DCP {@code .metadata}, a legacy {@code common.pt} (read
- * by every Megatron ≥ v0.16, including v0.19 which prefers it) and the 4-field {@code metadata.json}, last.
+ * by every Megatron ≥ v0.16, including v0.19 which prefers it) and the 4-field {@code metadata.json}, last; or,
+ * asked for ({@link MegatronCommonState.Storage#SHARDED}), Megatron v0.19's form: the common state as a bytes
+ * item in the data files and the 2-field {@code metadata.json}.
  * Tensor bytes stream from the lazy chunk {@link Tensor}s through one bounded buffer per data file; the
  * model is never materialised. The output folder appears atomically ({@link OutputDirectory}).
  */
@@ -43,6 +45,9 @@ public final class TorchDistWriter {
   /** Megatron ≤ v0.18 form; v0.19 keeps only the first two fields and accepts it (spec §1.2). */
   static final String METADATA_JSON = "{\"sharded_backend\": \"torch_dist\", \"sharded_backend_version\": 1, "
       + "\"common_backend\": \"torch\", \"common_backend_version\": 1}";
+  /** Megatron ≥ v0.19, whose common state is a bytes item: no common backend (spec §1.2). */
+  static final String METADATA_JSON_SHARDED_COMMON =
+      "{\"sharded_backend\": \"torch_dist\", \"sharded_backend_version\": 1}";
   static final String TRACKER_FILE = "latest_checkpointed_iteration.txt";
   static final String RELEASE = "release";
 
@@ -144,12 +149,20 @@ public final class TorchDistWriter {
     }
   }
 
-  /** {@code dataFiles}: how many {@code __0_<n>.distcp} files to spread the items over (written in parallel). */
-  public record Options(int dataFiles) {
+  /**
+   * @param dataFiles how many {@code __0_<n>.distcp} files to spread the items over (written in parallel)
+   * @param commonState where the common state goes: {@code common.pt} or a bytes item in the DCP files
+   */
+  public record Options(int dataFiles, MegatronCommonState.Storage commonState) {
     public Options {
       if (dataFiles < 1 || dataFiles > 64) {
         throw new InternalException("data file count " + dataFiles + " outside 1..64");
       }
+    }
+
+    /** The legacy {@code common.pt}. */
+    public Options(int dataFiles) {
+      this(dataFiles, MegatronCommonState.Storage.LEGACY);
     }
 
     public static Options defaults() {
@@ -226,8 +239,17 @@ public final class TorchDistWriter {
     for (int index = 0; index < fileCount; index++) {
       files.add(new ArrayList<>());
     }
+    boolean sharded = options.commonState() == MegatronCommonState.Storage.SHARDED;
+    List<BytesEntry> bytesItems = new ArrayList<>(contents.bytesItems());
+    if (sharded) {
+      // As Megatron ≥ v0.19 saves it: the last bytes item, torch.save([common dict]).
+      if (bytesItems.stream().anyMatch(entry -> entry.key().equals(MegatronCommonState.SHARDED_KEY))) {
+        throw new InternalException("key '" + MegatronCommonState.SHARDED_KEY + "' written twice");
+      }
+      bytesItems.add(BytesEntry.shardedObject(MegatronCommonState.SHARDED_KEY, contents.commonState()));
+    }
     List<Item> items = new ArrayList<>();
-    contents.bytesItems().forEach(entry -> items.add(new BytesItem(entry)));
+    bytesItems.forEach(entry -> items.add(new BytesItem(entry)));
     for (TensorEntry entry : contents.tensors()) {
       entry.chunks().forEach(chunk -> items.add(new TensorItem(entry.key(), chunk)));
     }
@@ -253,7 +275,7 @@ public final class TorchDistWriter {
       keys.put(entry.key(), new DcpMetadata.TensorStorage(entry.dtype(), entry.globalShape(),
           entry.chunks().stream().map(chunk -> new DcpMetadata.Chunk(chunk.offsets(), chunk.data().shape())).toList()));
     }
-    for (BytesEntry entry : contents.bytesItems()) {
+    for (BytesEntry entry : bytesItems) {
       keys.put(entry.key(), new DcpMetadata.BytesStorage());
     }
     long dataBytes = 0;
@@ -268,8 +290,10 @@ public final class TorchDistWriter {
       }
     }
     writeBytes(directory.resolve(".metadata"), new DcpMetadata(keys, storage).encode());
-    writeBytes(directory.resolve("common.pt"), new TorchArchiveWriter("common").toBytes(contents.commonState()));
-    writeString(directory.resolve("metadata.json"), METADATA_JSON);
+    if (!sharded) {
+      writeBytes(directory.resolve("common.pt"), new TorchArchiveWriter("common").toBytes(contents.commonState()));
+    }
+    writeString(directory.resolve("metadata.json"), sharded ? METADATA_JSON_SHARDED_COMMON : METADATA_JSON);
     return new Summary(directory, fileNames, dataBytes);
   }
 

@@ -91,6 +91,39 @@ class TorchInteropTest {
     assertThat(common.get("args").get("Namespace").get("tokenizer_type").asText()).isEqualTo("HuggingFaceTokenizer");
   }
 
+  /** The v0.19 common state: torch loads the bytes item weights_only as a list of the dict; no common.pt. */
+  @Test
+  void torchLoadsTheShardedCommonState() throws Exception {
+    Written written = TorchDistRoundTripTest.sampleContents();
+    Path save = temp.resolve("save");
+    TorchDistWriter.writeRelease(save, written.contents(),
+        new TorchDistWriter.Options(2, MegatronCommonState.Storage.SHARDED), false, bytes -> {});
+    Path work = Files.createDirectories(temp.resolve("work"));
+    SafetensorsWriter.writeFile(work.resolve("expected.safetensors"), new java.util.TreeMap<>(written.globals())
+        .entrySet().stream().map(entry -> new SafetensorsWriter.Entry(entry.getKey(), entry.getValue())).toList(),
+        bytes -> {});
+
+    InteropScript.runOk(script, List.of("verify-java", save.resolve("release").toString(), work.toString()));
+
+    JsonNode report = JSON.readTree(work.resolve("report.json").toFile());
+    assertThat(report.has("common_weights_only")).as("no common.pt").isFalse();
+    assertThat(report.get("metadata_keys")).extracting(JsonNode::asText).contains(MegatronCommonState.SHARDED_KEY);
+    assertThat(report.get("metadata_json").size()).isEqualTo(2);
+    assertThat(report.get("metadata_json").get("sharded_backend").asText()).isEqualTo("torch_dist");
+    for (Map.Entry<String, Tensor> global : written.globals().entrySet()) {
+      assertThat(report.get("tensors").get(global.getKey()).get("equal_dcp_load").asBoolean()).as(global.getKey())
+          .isTrue();
+    }
+    JsonNode stored = report.get("common_state_weights_only");
+    assertThat(stored.isArray()).isTrue();
+    assertThat(stored.size()).isEqualTo(1);
+    JsonNode common = stored.get(0);
+    assertThat(common.get("checkpoint_version").asDouble()).isEqualTo(3.0);
+    assertThat(common.get("iteration").asInt()).isZero();
+    assertThat(common.get("args").get("Namespace").get("num_layers").asInt()).isEqualTo(1);
+    assertThat(common.get("args").get("Namespace").get("tokenizer_type").asText()).isEqualTo("HuggingFaceTokenizer");
+  }
+
   @Test
   void javaReadsWhatTorchWrote() throws Exception {
     Path ckpt = temp.resolve("ckpt");
