@@ -6,6 +6,7 @@ import dev.megabridge.bench.SyntheticCheckpoint;
 import dev.megabridge.bench.VerifyBenchmark;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.report.ByteSizes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -151,7 +152,7 @@ public final class BenchCommand implements Runnable {
             "layers", layers, "bytes", bytes, "seconds", seconds));
       } else {
         System.out.printf("synthetic %s with %d layers → %s: %s in %.2f s%n", configDirectory.getFileName(), layers,
-            output.toAbsolutePath().normalize(), Output.bytes(bytes), seconds);
+            output.toAbsolutePath().normalize(), ByteSizes.format(bytes), seconds);
       }
       return 0;
     }

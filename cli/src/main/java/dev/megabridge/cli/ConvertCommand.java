@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import dev.megabridge.core.spi.BridgeOptions.Schema;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -62,35 +61,15 @@ public final class ConvertCommand implements Callable<Integer> {
             new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
                 threads.distcpFiles(), commonState.forTorchDist()), autoBridge,
                 ConsoleProgress.create(common));
-        printTorchDist("convert", summary, (System.nanoTime() - start) / 1e9, common);
+        Output.report(common, "convert", "torch_dist", summary, (System.nanoTime() - start) / 1e9, "");
       } else {
         TorchDistConversions.ShardsSummary summary = TorchDistConversions.toShards(hf, output, layout.layout(),
             layout.bridgeOptions(), overwrite, threads.rankFiles(),
             autoBridge, ConsoleProgress.create(common));
-        double seconds = (System.nanoTime() - start) / 1e9;
-        if (common.json) {
-          Output.json(Output.object("command", "convert", "format", "shards", "summary", summary, "seconds", seconds));
-        } else {
-          System.out.printf("converted %s (%s schema) → shards (%s, %s schema) %s: %d ranks, %d tensors, %s in %.2f s%n",
-              summary.architecture(), hf.schema().map(Schema::id).orElseThrow(), summary.layout(), summary.schema(),
-              summary.output(), summary.ranks(), summary.tensors(),
-              Output.bytes(summary.bytesWritten()), seconds);
-        }
+        Output.report(common, "convert", "shards", summary, (System.nanoTime() - start) / 1e9, "");
       }
     }
     return 0;
   }
 
-  /** The summary line (or JSON) of a torch_dist write, shared with {@code import --format torch_dist}. */
-  static void printTorchDist(String command, TorchDistConversions.TorchDistSummary summary, double seconds,
-      CommonOptions common) {
-    if (common.json) {
-      Output.json(Output.object("command", command, "format", "torch_dist", "summary", summary, "seconds", seconds));
-    } else {
-      System.out.printf("wrote %s torch_dist (%s schema) → %s: %d keys (%d chunks, TP=1; requested %s), %d extra-state objects,"
-          + " %s in %.2f s%n", summary.architecture(), summary.schema(), summary.checkpointDirectory(), summary.tensorKeys(),
-          summary.chunks(), summary.requestedLayout(), summary.extraStateObjects(), Output.bytes(summary.bytesWritten()),
-          seconds);
-    }
-  }
 }

@@ -5,6 +5,7 @@ import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.StridedTensor;
 import dev.megabridge.runtime.qwen35.ForwardResult;
@@ -175,12 +176,12 @@ public final class DemoCommand implements Callable<Integer> {
     for (Map<String, Object> row : rows) {
       System.out.printf(Locale.ROOT, "%s: %s via %s, layers %s, %s tensors, %s, experts %s%n", row.get("model"),
           row.get("architecture"), row.get("bridge"), row.get("layer_pattern"), row.get("tensors"),
-          Output.bytes((Long) row.get("bytes")), row.get("expert_layout"));
+          ByteSizes.format((Long) row.get("bytes")), row.get("expert_layout"));
       Map<String, Object> components = (Map<String, Object>) row.get("components");
       components.forEach((component, counts) -> {
         Map<String, Object> values = (Map<String, Object>) counts;
         System.out.printf(Locale.ROOT, "    %-15s %5s tensors %12s%n", component, values.get("tensors"),
-            Output.bytes(((Number) values.get("bytes")).longValue()));
+            ByteSizes.format(((Number) values.get("bytes")).longValue()));
       });
     }
     System.out.println();

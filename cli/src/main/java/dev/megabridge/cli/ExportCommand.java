@@ -1,15 +1,16 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.HfExpertLayout;
 import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.ShardsManifest;
-import dev.megabridge.core.config.HfConfig;
-import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,21 +103,8 @@ public final class ExportCommand implements Callable<Integer> {
     Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(dtype.dtype,
         Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
         quantize.blocks(), threads.hfFiles()), autoBridge, ConsoleProgress.create(common));
-    double seconds = (System.nanoTime() - start) / 1e9;
-    if (!common.json) {
-      System.out.printf("exported %s (shards, %s schema) → %s: %d tensors in %d file(s), %s in %.2f s%s%n",
-          summary.architecture(), summary.schema(), summary.output(), summary.tensors(), summary.files(), Output.bytes(summary.bytesWritten()), seconds,
-          quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse(""));
-    }
-    List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(output, common.json) : null;
-    if (common.json) {
-      Output.json(Output.object("command", "export", "summary", summary, "seconds", seconds,
-          "quantize", quantize.blocks().map(Object::toString).orElse(null), "tp_check", tpReport));
-    }
-    tpCheck.enforce(tpReport);
-    return 0;
+    return finish("shards", summary, (System.nanoTime() - start) / 1e9);
   }
-
 
   /** Export of a source opened as HF tensors (a torch_dist checkpoint or an HF folder). */
   private Integer exportSource(String form, Supplier<CheckpointSource> opener, AutoBridge autoBridge) {
@@ -128,18 +116,19 @@ public final class ExportCommand implements Callable<Integer> {
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
           autoBridge, ConsoleProgress.create(common));
     }
-    double seconds = (System.nanoTime() - start) / 1e9;
+    return finish(form, summary, (System.nanoTime() - start) / 1e9);
+  }
+
+  /** The report, then (with --check-tp) the TP check of what was written, in one JSON object with --json. */
+  private Integer finish(String form, Report summary, double seconds) {
+    String note = quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse("");
     if (!common.json) {
-      System.out.printf("exported %s (%s) → %s: %d tensors in %d file(s), %s in %.2f s%s%n",
-          summary.architecture(), summary.sourceSchema() == null ? form
-              : form + ", " + summary.sourceSchema() + " schema", summary.output(), summary.tensors(), summary.files(),
-          Output.bytes(summary.bytesWritten()), seconds,
-          quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse(""));
+      Output.report(common, "export", form, summary, seconds, note);
     }
     List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(output, common.json) : null;
     if (common.json) {
-      Output.json(Output.object("command", "export", "format", form, "summary", summary, "seconds", seconds,
-          "quantize", quantize.blocks().map(Object::toString).orElse(null), "tp_check", tpReport));
+      Output.report(common, "export", form, summary, seconds, note,
+          "quantize", quantize.blocks().map(Object::toString).orElse(null), "tp_check", tpReport);
     }
     tpCheck.enforce(tpReport);
     return 0;

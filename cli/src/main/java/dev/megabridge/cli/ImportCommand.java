@@ -1,7 +1,7 @@
 package dev.megabridge.cli;
 
-import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.CheckpointSource;
+import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
@@ -63,13 +63,7 @@ public final class ImportCommand implements Callable<Integer> {
         parseRanks(ranks), overwrite, threads.rankFiles(), dtypes.policy()),
         AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
-    if (common.json) {
-      Output.json(Output.object("command", "import", "summary", summary, "seconds", seconds));
-    } else {
-      System.out.printf("imported %s (%s, %s schema) → %s: %d of %d ranks, %d tensors, %s in %.2f s%n",
-          summary.architecture(), summary.layout(), summary.schema(), summary.output(), summary.ranksWritten(), summary.ranksTotal(), summary.tensorsWritten(),
-          Output.bytes(summary.bytesWritten()), seconds);
-    }
+    Output.report(common, "import", null, summary, seconds, "");
     return 0;
   }
 
@@ -86,7 +80,7 @@ public final class ImportCommand implements Callable<Integer> {
           autoBridge,
           ConsoleProgress.create(common));
     }
-    ConvertCommand.printTorchDist("import", summary, (System.nanoTime() - start) / 1e9, common);
+    Output.report(common, "import", "torch_dist", summary, (System.nanoTime() - start) / 1e9, "");
     return 0;
   }
 

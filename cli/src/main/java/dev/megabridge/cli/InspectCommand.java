@@ -16,6 +16,7 @@ import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.torchdist.TorchDistReader;
 import dev.megabridge.core.quant.Fp8DequantizedSource;
+import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.HfTensorSpec;
@@ -314,7 +315,7 @@ public final class InspectCommand implements Callable<Integer> {
           System.out.println(indent + "  - " + item);
         }
       } else if (key.equals("bytes") && value instanceof Number bytes) {
-        System.out.println(indent + key + ": " + Output.bytes(bytes.longValue()) + " (" + bytes + ")");
+        System.out.println(indent + key + ": " + ByteSizes.format(bytes.longValue()) + " (" + bytes + ")");
       } else if (key.endsWith("seconds") && value instanceof Double seconds) {
         System.out.println(indent + key + ": " + String.format(Locale.ROOT, "%.2f s", seconds));
       } else if (value instanceof Double number) {
@@ -338,10 +339,10 @@ public final class InspectCommand implements Callable<Integer> {
     for (Map<String, Object> rank : ranks) {
       long rankTensors = ((Number) rank.get("tensors")).longValue();
       long rankBytes = ((Number) rank.get("bytes")).longValue();
-      System.out.printf(Locale.ROOT, row, rank.get("index"), rank.get("rank"), rankTensors, Output.bytes(rankBytes));
+      System.out.printf(Locale.ROOT, row, rank.get("index"), rank.get("rank"), rankTensors, ByteSizes.format(rankBytes));
       tensors += rankTensors;
       bytes += rankBytes;
     }
-    System.out.printf(Locale.ROOT, row, "total", "", tensors, Output.bytes(bytes));
+    System.out.printf(Locale.ROOT, row, "total", "", tensors, ByteSizes.format(bytes));
   }
 }

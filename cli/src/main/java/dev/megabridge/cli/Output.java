@@ -1,5 +1,6 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.report.Report;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -46,6 +47,27 @@ final class Output {
       System.out.println(JSON.writeValueAsString(value));
     } catch (JsonProcessingException e) {
       throw new InternalException("cannot write JSON: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Prints what a command did, the one way every conversion command does: its report's line with the elapsed time
+   * and {@code note} (e.g. the FP8 block size; may be empty), or with {@code --json} one object with the keys
+   * {@code command}, {@code format} (the form read or written, when the command has several; null: none),
+   * {@code summary} (the report's components), {@code seconds}, then the {@code extra} key, value pairs.
+   */
+  static void report(CommonOptions common, String command, String format, Report summary, double seconds, String note,
+      Object... extra) {
+    if (common.json) {
+      Map<String, Object> object = object("command", command);
+      if (format != null) {
+        object.put("format", format);
+      }
+      object.putAll(object("summary", summary, "seconds", seconds));
+      object.putAll(object(extra));
+      json(object);
+    } else {
+      System.out.printf(Locale.ROOT, "%s in %.2f s%s%n", summary.describe(), seconds, note);
     }
   }
 
@@ -184,18 +206,5 @@ final class Output {
       return String.format(Locale.ROOT, "%.1f", bytes / 1024.0);
     }
     return Long.toString(bytes);
-  }
-
-  static String bytes(long bytes) {
-    if (bytes >= 1L << 30) {
-      return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
-    }
-    if (bytes >= 1L << 20) {
-      return String.format(Locale.ROOT, "%.2f MiB", bytes / (double) (1L << 20));
-    }
-    if (bytes >= 1L << 10) {
-      return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
-    }
-    return bytes + " B";
   }
 }

@@ -10,6 +10,7 @@ import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.quant.Fp8Blocks;
 import dev.megabridge.core.quant.Fp8Config;
+import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.Fp8CodesTensor;
 import dev.megabridge.core.tensor.Fp8ScalesTensor;
@@ -126,7 +127,7 @@ public final class StreamExportCommand implements Callable<Integer> {
       } else {
         System.out.printf("stream-export (%s schema) → %s: %d bucket(s), the largest %s (limit %s)%s%s%n", schema,
             output, summary.size(),
-            Output.bytes(plan.largestBucketBytes()), Output.bytes(limit),
+            ByteSizes.format(plan.largestBucketBytes()), ByteSizes.format(limit),
             blocks.map(size -> " (blockwise FP8, " + size + ")").orElse(""),
             splitTensors == 0 ? "" : "; " + (splitTensors - splitScales) + " tensor(s) larger than the limit split "
                 + "along axis 0" + (splitScales == 0 ? "" : ", " + splitScales + " of them FP8 with their scales"));

@@ -1,20 +1,21 @@
 package dev.megabridge.cli;
 
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.WeightDiff;
 import dev.megabridge.core.convert.WeightDiff.Status;
 import dev.megabridge.core.convert.WeightDiff.TensorDiff;
-import dev.megabridge.core.convert.CheckpointSource;
+import dev.megabridge.core.convert.WeightDiff;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.runtime.qwen35.ImagePreprocessor;
 import dev.megabridge.runtime.qwen35.Qwen35Model;
 import dev.megabridge.runtime.qwen35.RuntimeOptions;
-import dev.megabridge.runtime.verify.LogprobParity;
 import dev.megabridge.runtime.verify.LogprobParity.HeadComparison;
 import dev.megabridge.runtime.verify.LogprobParity.Prompt;
 import dev.megabridge.runtime.verify.LogprobParity.PromptComparison;
+import dev.megabridge.runtime.verify.LogprobParity;
 import dev.megabridge.runtime.verify.VerifyPrompts;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,7 +108,7 @@ public final class VerifyCommand implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "%d tensors: %d identical, %d different, %d only in %s, %d only in %s, %d of "
           + "another shape (%s compared in %.2f s)%n", report.tensors().size(), report.count(Status.IDENTICAL),
           report.count(Status.DIFFERENT), report.count(Status.ONLY_LEFT), left, report.count(Status.ONLY_RIGHT), right,
-          report.count(Status.SHAPE_MISMATCH), Output.bytes(report.bytesCompared()), seconds);
+          report.count(Status.SHAPE_MISMATCH), ByteSizes.format(report.bytesCompared()), seconds);
       for (TensorDiff diff : differences.stream().limit(LISTED_DIFFERENCES).toList()) {
         System.out.println("  " + describe(diff));
       }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -267,7 +268,7 @@ class CliTest {
     assertThat(manifest.get("buckets").size()).isGreaterThan(5);
     Run text = run("stream-export", shards.toString(), "--bucket-size", "40KiB", "--out",
         temp.resolve("b2").toString());
-    assertThat(text.out()).contains("the largest " + Output.bytes(largest) + " (limit 40.0 KiB)");
+    assertThat(text.out()).contains("the largest " + ByteSizes.format(largest) + " (limit 40.0 KiB)");
     Run tooSmall = run("stream-export", shards.toString(), "--bucket-size", "1KiB", "--out",
         temp.resolve("b3").toString());
     assertThat(tooSmall.exitCode()).isEqualTo(2);

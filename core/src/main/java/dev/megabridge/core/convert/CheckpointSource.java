@@ -10,8 +10,8 @@ import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.quant.Fp8DequantizedSource;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
-import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
+import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.DType;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -133,6 +133,15 @@ public record CheckpointSource(Path location, TensorSource tensors, HfConfig con
     return new CheckpointSource(checkpoint.directory(),
         new MapTensorSource(checkpoint.directory().toString(), checkpoint.hfTensors()), checkpoint.config(), checkpoint.hfTensorInfos(), checkpoint.recordedFiles(), checkpoint.smallFilesDirectory(),
         checkpoint.smallFiles(), checkpoint);
+  }
+
+  /** {@code shards}, {@code torch_dist} or {@code hf}: the form this source was opened from. */
+  public String form() {
+    return switch (resource) {
+      case MegatronCheckpoint _ -> "shards";
+      case TorchDistCheckpoint _ -> "torch_dist";
+      default -> "hf";
+    };
   }
 
   /** The Megatron schema of a shards folder (recorded) or torch_dist checkpoint (told from its keys); empty for HF. */

@@ -2,10 +2,13 @@ package dev.megabridge.core.convert;
 
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.quant.Fp8Blocks;
+import dev.megabridge.core.report.ByteSizes;
+import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.tensor.DType;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -38,7 +41,14 @@ public final class Exporter {
   }
 
   /** @param schema the Megatron schema the shards were written in */
-  public record Summary(String architecture, int tensors, int files, long bytesWritten, Path output, String schema) {}
+  public record Summary(String architecture, int tensors, int files, long bytesWritten, Path output, String schema)
+      implements Report {
+    @Override
+    public String describe() {
+      return String.format(Locale.ROOT, "exported %s (shards, %s schema) → %s: %d tensors in %d file(s), %s",
+          architecture, schema, output, tensors, files, ByteSizes.format(bytesWritten));
+    }
+  }
 
   private Exporter() {}
 

@@ -4,12 +4,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.core.io.WorkerPool;
 import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.TensorSource;
+import dev.megabridge.core.io.WorkerPool;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.report.ByteSizes;
+import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
@@ -25,6 +27,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -57,7 +60,13 @@ public final class Importer {
 
   /** What an import did. */
   public record Summary(String architecture, String bridge, String layout, int ranksWritten, int ranksTotal,
-      int tensorsWritten, long bytesWritten, Path output, String schema) {}
+      int tensorsWritten, long bytesWritten, Path output, String schema) implements Report {
+    @Override
+    public String describe() {
+      return String.format(Locale.ROOT, "imported %s (%s, %s schema) → %s: %d of %d ranks, %d tensors, %s", architecture,
+          layout, schema, output, ranksWritten, ranksTotal, tensorsWritten, ByteSizes.format(bytesWritten));
+    }
+  }
 
   private Importer() {}
 

@@ -7,23 +7,26 @@ import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.core.io.pickle.PickleValue;
-import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
 import dev.megabridge.core.io.pickle.PickleValue.PyInt;
 import dev.megabridge.core.io.pickle.PickleValue.PyNone;
+import dev.megabridge.core.io.pickle.PickleValue;
+import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.io.torchdist.TorchDistWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.report.ByteSizes;
+import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
-import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
+import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -55,14 +58,38 @@ public final class TorchDistConversions {
   }
 
   public record TorchDistSummary(String architecture, String requestedLayout, int tensorKeys, int chunks,
-      int extraStateObjects, long bytesWritten, Path checkpointDirectory, String schema) {}
+      int extraStateObjects, long bytesWritten, Path checkpointDirectory, String schema) implements Report {
+    @Override
+    public String describe() {
+      return String.format(Locale.ROOT, "wrote %s torch_dist (%s schema) → %s: %d keys (%d chunks, TP=1; requested %s), "
+          + "%d extra-state objects, %s", architecture, schema, checkpointDirectory, tensorKeys, chunks, requestedLayout,
+          extraStateObjects, ByteSizes.format(bytesWritten));
+    }
+  }
 
+  /** @param sourceSchema the Megatron schema the source was written in */
   public record ShardsSummary(String architecture, String layout, int ranks, int tensors, long bytesWritten,
-      Path output, String schema) {}
+      Path output, String schema, String sourceSchema) implements Report {
+    @Override
+    public String describe() {
+      return String.format(Locale.ROOT, "converted %s (%s schema) → shards (%s, %s schema) %s: %d ranks, %d tensors, %s",
+          architecture, sourceSchema, layout, schema, output, ranks, tensors, ByteSizes.format(bytesWritten));
+    }
+  }
 
-  /** @param sourceSchema the Megatron schema the source was written in; null for an HF source */
+  /**
+   * @param sourceForm {@code torch_dist}, {@code shards} or {@code hf}
+   * @param sourceSchema the Megatron schema the source was written in; null for an HF source
+   */
   public record HfSummary(String architecture, int tensors, int files, long bytesWritten, Path output,
-      String sourceSchema) {}
+      String sourceForm, String sourceSchema) implements Report {
+    @Override
+    public String describe() {
+      return String.format(Locale.ROOT, "exported %s (%s) → %s: %d tensors in %d file(s), %s", architecture,
+          sourceSchema == null ? sourceForm : sourceForm + ", " + sourceSchema + " schema", output, tensors, files,
+          ByteSizes.format(bytesWritten));
+    }
+  }
 
   private static BridgeModel bind(CheckpointSource source, AutoBridge autoBridge, BridgeOptions options) {
     return autoBridge.fromConfig(source.config(), Optional.of(new LinkedHashSet<>(source.infoMap().keySet())), options);
@@ -145,7 +172,7 @@ public final class TorchDistConversions {
     Importer.Summary summary = Importer.write(source, output, new Importer.Options(layout, options, Optional.empty(),
         overwrite, threads), autoBridge, progress);
     return new ShardsSummary(summary.architecture(), summary.layout(), summary.ranksTotal(), summary.tensorsWritten(),
-        summary.bytesWritten(), summary.output(), summary.schema());
+        summary.bytesWritten(), summary.output(), summary.schema(), source.schema().map(Schema::id).orElse("hf"));
   }
 
   /**
@@ -176,6 +203,6 @@ public final class TorchDistConversions {
     }
     return new HfSummary(source.config().architectures().stream().findFirst().orElse("?"), prepared.tensors().size(),
         (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize(),
-        source.schema().map(Schema::id).orElse(null));
+        source.form(), source.schema().map(Schema::id).orElse(null));
   }
 }
