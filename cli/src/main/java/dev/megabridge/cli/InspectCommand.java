@@ -169,15 +169,11 @@ public final class InspectCommand implements Callable<Integer> {
       long parameters = model.hfTensors().stream().mapToLong(spec -> spec.shape().numel()).sum();
       report.put("parameters", parameters);
       if (!layoutOptions.isDefault()) {
-        // Plan from the config alone: every tensor assumed in the provider's params dtype.
+        // Plan from the config alone: every tensor assumed in the provider's params dtype (F32 exceptions kept).
         DType dtype = DType
             .fromTorchName(String.valueOf(model.provider().get("params_dtype")))
             .orElse(DType.F32);
-        Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
-        for (HfTensorSpec spec : model.hfTensors()) {
-          infos.put(spec.name(), new HfTensorInfo(spec.name(), dtype, spec.shape(), "(config only)"));
-        }
-        ShardPlan plan = ShardPlan.build(model, layoutOptions.layout(), infos);
+        ShardPlan plan = ShardPlan.fromConfig(model, layoutOptions.layout(), dtype);
         report.put("layout", plan.layout().describe() + " (valid for this model)");
         report.put("assumed_dtype", dtype.name());
         report.put("ranks", rankReport(plan.ranks()));

@@ -27,6 +27,9 @@ import java.util.Set;
  */
 public final class ShardPlan {
 
+  /** The file name {@link #fromConfig} gives every tensor. */
+  public static final String CONFIG_ONLY_FILE = "(config only)";
+
   private static final int MAX_LISTED = 40;
 
   private final BridgeModel model;
@@ -53,6 +56,24 @@ public final class ShardPlan {
    * checkpoint order).
    */
   public static ShardPlan build(BridgeModel model, ParallelLayout layout, Map<String, HfTensorInfo> hfTensors) {
+    return plan(model, layout, hfTensors);
+  }
+
+  /**
+   * Plans {@code layout} for a model known only from its config: every tensor the model has, in {@code dtype}
+   * except those the bridge keeps in float32 by design, in one placeholder file. For sizing ranks before any
+   * weight exists.
+   */
+  public static ShardPlan fromConfig(BridgeModel model, ParallelLayout layout, DType dtype) {
+    Map<String, HfTensorInfo> infos = new LinkedHashMap<>();
+    for (HfTensorSpec spec : model.hfTensors()) {
+      DType tensorDtype = model.keepsFloat32(spec.name()) ? DType.F32 : dtype;
+      infos.put(spec.name(), new HfTensorInfo(spec.name(), tensorDtype, spec.shape(), CONFIG_ONLY_FILE));
+    }
+    return plan(model, layout, infos);
+  }
+
+  private static ShardPlan plan(BridgeModel model, ParallelLayout layout, Map<String, HfTensorInfo> hfTensors) {
     model.validateLayout(layout);
     checkHfTensors(model, hfTensors);
     List<MegatronParam> params = model.megatronParams(layout);
