@@ -7,6 +7,7 @@ import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.tensor.StridedTensor;
 import dev.megabridge.runtime.qwen35.ForwardResult;
 import dev.megabridge.runtime.qwen35.GridThw;
@@ -62,6 +63,8 @@ public final class DemoCommand implements Callable<Integer> {
       CommonOptions quiet = new CommonOptions();
       quiet.quiet = true;
       Map<String, Object> roundTrip = RoundTripCommand.run(model, TemporaryFolders.systemTemp(), layout, quiet);
+      Map<String, Object> slimeRoundTrip = RoundTripCommand.run(model, TemporaryFolders.systemTemp(),
+          LayoutOptions.of(2, 2, moe ? 2 : 1).withSchema(Schema.SLIME), quiet);
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("model", name);
       row.put("architecture", inspected.get("architecture"));
@@ -74,6 +77,7 @@ public final class DemoCommand implements Callable<Integer> {
       row.put("layout", roundTrip.get("layout"));
       row.put("ranks", roundTrip.get("ranks"));
       row.put("round_trip", Boolean.TRUE.equals(roundTrip.get("identical")) ? "bit-identical" : "DIFFERS");
+      row.put("slime_round_trip", Boolean.TRUE.equals(slimeRoundTrip.get("identical")) ? "bit-identical" : "DIFFERS");
       row.put("forward", shardedForward(model, root.resolve("reference"), layout));
       rows.add(row);
     }
@@ -82,7 +86,8 @@ public final class DemoCommand implements Callable<Integer> {
     } else {
       printTable(rows);
     }
-    boolean allIdentical = rows.stream().allMatch(row -> row.get("round_trip").equals("bit-identical"));
+    boolean allIdentical = rows.stream().allMatch(row -> row.get("round_trip").equals("bit-identical")
+        && row.get("slime_round_trip").equals("bit-identical"));
     boolean allMatch = rows.stream().allMatch(row -> (double) ((Map<?, ?>) row.get("forward")).get("max_abs_error")
         <= LOGITS_TOLERANCE);
     return allIdentical && allMatch ? 0 : 1;
@@ -185,13 +190,14 @@ public final class DemoCommand implements Callable<Integer> {
       });
     }
     System.out.println();
-    System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %s%n", "model", "layout", "ranks", "HF → Megatron → HF",
-        "TP forward from shards: max |Δlogits| vs transformers (text+image, logits+MTP)");
+    System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %-18s  %s%n", "model", "layout", "ranks",
+        "HF → Megatron → HF", "same, slime schema", "TP forward from shards: max |Δlogits| vs transformers "
+            + "(text+image, logits+MTP)");
     for (Map<String, Object> row : rows) {
       Map<String, Object> forward = (Map<String, Object>) row.get("forward");
       double error = (double) forward.get("max_abs_error");
-      System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %.2e %s (%s)%n", row.get("model"), row.get("layout"),
-          row.get("ranks"), row.get("round_trip"), error, error <= LOGITS_TOLERANCE ? "ok" : "EXCEEDS 2e-4",
+      System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %-18s  %.2e %s (%s)%n", row.get("model"),
+          row.get("layout"), row.get("ranks"), row.get("round_trip"), row.get("slime_round_trip"), error, error <= LOGITS_TOLERANCE ? "ok" : "EXCEEDS 2e-4",
           forward.get("reference"));
     }
   }

@@ -67,6 +67,12 @@ public final class LayoutOptions {
     return options;
   }
 
+  /** The same options for {@code schema} (programmatic use: demo). */
+  LayoutOptions withSchema(Schema schema) {
+    this.schema = schema;
+    return this;
+  }
+
   ParallelLayout layout() {
     return new ParallelLayout(tp, pp, vpp, ep, etp == null ? tp : etp, Optional.ofNullable(firstStageLayers),
         Optional.ofNullable(lastStageLayers));

@@ -17,6 +17,7 @@ class DemoCommandTest {
     assertThat(models).hasSize(DemoCommand.MODELS.size());
     for (JsonNode model : models) {
       assertThat(model.get("round_trip").asText()).isEqualTo("bit-identical");
+      assertThat(model.get("slime_round_trip").asText()).isEqualTo("bit-identical");
       assertThat(model.get("layout").asText()).startsWith("tp2-pp2");
       assertThat(model.get("forward").get("max_abs_error").asDouble()).as(model.get("model").asText())
           .isLessThanOrEqualTo(DemoCommand.LOGITS_TOLERANCE);
