@@ -3,6 +3,8 @@ package dev.megabridge.core.quant;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.sun.management.ThreadMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -49,5 +51,33 @@ class Fp8KernelTest {
       scalar.quantize(values, rows, columns, from, to, scale, scalarCodes);
       assertThat(vectorCodes).as("codes, trial %d", trial).isEqualTo(scalarCodes);
     }
+  }
+
+  /**
+   * Issue 15: a cold Vector API kernel runs as allocating Java fallbacks (hundreds of MB in an export's first second);
+   * after {@link Fp8Kernels#warmUp} a full-width band is quantized without allocating a byte.
+   */
+  @Test
+  void warmedUpVectorKernelQuantizesABandWithoutAllocating() {
+    assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(), "no jdk.incubator.vector module");
+    ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+    assumeTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled(),
+        "this JVM does not count allocated bytes per thread");
+    VectorFp8Kernel kernel = new VectorFp8Kernel();
+    // A generous limit: the JIT's compile threads share the CPUs with other tests.
+    assertThat(Fp8Kernels.warmUp(kernel, 60_000_000_000L)).as("allocation-free within 60 s").isTrue();
+    Fp8BlockQuantizer quantizer = new Fp8BlockQuantizer(128, 128, kernel);
+    int columns = 2048;
+    float[] band = new float[128 * columns];
+    SplittableRandom random = new SplittableRandom(3);
+    for (int index = 0; index < band.length; index++) {
+      band[index] = (float) random.nextGaussian();
+    }
+    byte[] codes = new byte[band.length];
+    float[] scales = new float[columns / 128];
+    long before = threads.getCurrentThreadAllocatedBytes();
+    quantizer.quantizeBand(band, 128, columns, codes, scales);
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertThat(allocated).as("bytes allocated quantizing a 128 x %d band", columns).isZero();
   }
 }
