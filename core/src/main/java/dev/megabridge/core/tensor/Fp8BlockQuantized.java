@@ -169,7 +169,7 @@ public final class Fp8BlockQuantized {
     int elementSize = dtype.byteSize();
     int[] position = {0};
     tensor.forEachRun((segment, offset, length) -> {
-      ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
+      ChecksummedReads.observeInPlace(segment, offset, length);
       int count = Math.toIntExact(length / elementSize);
       widen(dtype, segment, offset, count, into, position[0]);
       position[0] += count;
