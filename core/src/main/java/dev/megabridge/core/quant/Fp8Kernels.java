@@ -9,11 +9,17 @@ import java.lang.management.ManagementFactory;
 /**
  * Picks the FP8 kernel once (the vectorization-provider idiom): the Vector API one when the
  * {@code jdk.incubator.vector} module is readable, else the scalar one; {@code -Dmegabridge.ops=scalar} forces
- * the scalar kernel. The Vector API kernel is handed out behind the scalar one until a background thread has warmed
- * it up on one small block ({@link #warmUp}, {@link WarmingFp8Kernel}); where the JVM cannot tell when that is done
- * (no per-thread allocation counts), it is handed out at once.
+ * the scalar kernel. The Vector API kernel is handed out behind the scalar one until a background thread, started
+ * once there is enough work to pay for it, has warmed it up on one small block ({@link #warmUp},
+ * {@link WarmingFp8Kernel}); where the JVM cannot tell when that is done (no per-thread allocation counts), it is
+ * handed out at once.
  */
 final class Fp8Kernels {
+  /**
+   * Elements quantized with the scalar kernel before the Vector API kernel is warmed up: 2^28 (512 MiB of bf16
+   * weights), more than the tiny fixtures hold and a fraction of a second of scalar work, far less than a real model.
+   */
+  static final long WARM_UP_AFTER_ELEMENTS = 1L << 28;
   /** Longest the warm-up waits for the JIT; a kernel not compiled by then is not switched to (the scalar one is faster). */
   static final long WARM_UP_LIMIT_NANOS = 5_000_000_000L;
   /**
@@ -35,7 +41,7 @@ final class Fp8Kernels {
     try {
       Fp8Kernel vector = (Fp8Kernel) Class.forName("dev.megabridge.core.quant.VectorFp8Kernel")
           .getDeclaredConstructor().newInstance();
-      return countsAllocation() ? new WarmingFp8Kernel(vector, WARM_UP_LIMIT_NANOS) : vector;
+      return countsAllocation() ? new WarmingFp8Kernel(vector, WARM_UP_AFTER_ELEMENTS, WARM_UP_LIMIT_NANOS) : vector;
     } catch (ReflectiveOperationException | LinkageError e) {
       return new ScalarFp8Kernel();
     }

@@ -1,29 +1,38 @@
 package dev.megabridge.core.quant;
 
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
 /**
  * The scalar kernel until the Vector API kernel has been warmed up on a background thread ({@link Fp8Kernels#warmUp}),
  * then the Vector API kernel. Both give identical results ({@code Fp8KernelTest}), so what a caller gets does not
  * depend on when the switch happens; meanwhile quantization runs at the scalar kernel's speed instead of waiting for
- * the warm-up (0.8–1 s) or running the Vector API's allocating fallbacks.
+ * the warm-up (about 1 s) or running the Vector API's allocating fallbacks. The warm-up starts only once
+ * {@code warmUpAfterElements} elements have been quantized: it costs about 1 s of one CPU, 31 MB of garbage and
+ * 17 MiB of JIT memory (issue 15), which a small export (the tiny fixtures: a few MB) would pay for nothing.
  */
 final class WarmingFp8Kernel implements Fp8Kernel {
   private final Fp8Kernel scalar = new ScalarFp8Kernel();
+  private final Fp8Kernel vector;
+  private final long limitNanos;
+  private final AtomicLong elementsBeforeWarmUp;
+  private final AtomicBoolean warmUpStarted = new AtomicBoolean();
   private volatile Fp8Kernel current = scalar;
 
-  /** Starts warming {@code vector} up on a daemon thread; switches to it once it runs allocation-free. */
-  WarmingFp8Kernel(Fp8Kernel vector, long limitNanos) {
-    Thread warmUp = new Thread(() -> {
-      if (Fp8Kernels.warmUp(vector, limitNanos)) {
-        current = vector;
-      }
-    }, "megabridge-fp8-warm-up");
-    warmUp.setDaemon(true);
-    warmUp.start();
+  WarmingFp8Kernel(Fp8Kernel vector, long warmUpAfterElements, long limitNanos) {
+    this.vector = vector;
+    this.limitNanos = limitNanos;
+    this.elementsBeforeWarmUp = new AtomicLong(warmUpAfterElements);
   }
 
   /** The kernel calls go to now. */
   Fp8Kernel current() {
     return current;
+  }
+
+  /** Whether the background warm-up has been started. */
+  boolean warmUpStarted() {
+    return warmUpStarted.get();
   }
 
   @Override
@@ -33,6 +42,24 @@ final class WarmingFp8Kernel implements Fp8Kernel {
 
   @Override
   public void quantize(float[] values, int rows, int columns, int from, int to, float scale, byte[] codes) {
-    current.quantize(values, rows, columns, from, to, scale, codes);
+    Fp8Kernel kernel = current;
+    kernel.quantize(values, rows, columns, from, to, scale, codes);
+    if (kernel == scalar && elementsBeforeWarmUp.addAndGet(-(long) rows * (to - from)) < 0) {
+      startWarmUp();
+    }
+  }
+
+  /** Starts warming the vector kernel up on a daemon thread (once); switches to it once it runs allocation-free. */
+  private void startWarmUp() {
+    if (!warmUpStarted.compareAndSet(false, true)) {
+      return;
+    }
+    Thread warmUp = new Thread(() -> {
+      if (Fp8Kernels.warmUp(vector, limitNanos)) {
+        current = vector;
+      }
+    }, "megabridge-fp8-warm-up");
+    warmUp.setDaemon(true);
+    warmUp.start();
   }
 }

@@ -80,4 +80,46 @@ class Fp8KernelTest {
     long allocated = threads.getCurrentThreadAllocatedBytes() - before;
     assertThat(allocated).as("bytes allocated quantizing a 128 x %d band", columns).isZero();
   }
+
+  /**
+   * Issue 15: the preferred kernel quantizes with the scalar kernel, starts warming the vector kernel up only after
+   * the given number of elements (a tiny export never pays for it), then switches to it; the codes are the scalar
+   * kernel's before, during and after the switch.
+   */
+  @Test
+  void warmingKernelSwitchesToTheVectorKernelOnlyAfterEnoughWork() throws InterruptedException {
+    assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(), "no jdk.incubator.vector module");
+    assumeTrue(Fp8Kernels.countsAllocation(), "this JVM does not count allocated bytes per thread");
+    VectorFp8Kernel vector = new VectorFp8Kernel();
+    WarmingFp8Kernel warming = new WarmingFp8Kernel(vector, 10 * 128 * 128, 60_000_000_000L);
+    ScalarFp8Kernel scalar = new ScalarFp8Kernel();
+    int columns = 512;
+    float[] band = new float[128 * columns];
+    SplittableRandom random = new SplittableRandom(5);
+    for (int index = 0; index < band.length; index++) {
+      band[index] = (float) (random.nextGaussian() * Math.pow(2, random.nextInt(-20, 20)));
+    }
+    byte[] expected = new byte[band.length];
+    float[] expectedScales = new float[columns / 128];
+    new Fp8BlockQuantizer(128, 128, scalar).quantizeBand(band, 128, columns, expected, expectedScales);
+    Fp8BlockQuantizer quantizer = new Fp8BlockQuantizer(128, 128, warming);
+    byte[] codes = new byte[band.length];
+    float[] scales = new float[columns / 128];
+    quantizer.quantizeBand(band, 128, columns, codes, scales);
+    quantizer.quantizeBand(band, 128, columns, codes, scales);
+    assertThat(warming.warmUpStarted()).as("warm-up started after 8 of 10 blocks").isFalse();
+    assertThat(warming.current()).isInstanceOf(ScalarFp8Kernel.class);
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    do {
+      quantizer.quantizeBand(band, 128, columns, codes, scales);
+      assertThat(codes).isEqualTo(expected);
+      assertThat(scales).isEqualTo(expectedScales);
+      Thread.sleep(10);
+    } while (warming.current() != vector && System.nanoTime() < deadline);
+    assertThat(warming.warmUpStarted()).isTrue();
+    assertThat(warming.current()).as("switched to the vector kernel within 60 s").isSameAs(vector);
+    quantizer.quantizeBand(band, 128, columns, codes, scales);
+    assertThat(codes).isEqualTo(expected);
+    assertThat(scales).isEqualTo(expectedScales);
+  }
 }
