@@ -16,18 +16,18 @@ import java.lang.management.ManagementFactory;
  */
 final class Fp8Kernels {
   /**
-   * Elements quantized with the scalar kernel before the Vector API kernel is warmed up: 2^28 (512 MiB of bf16
-   * weights), more than the tiny fixtures hold and a fraction of a second of scalar work, far less than a real model.
+   * Elements quantized with the scalar kernel before the Vector API kernel is warmed up: 2^24 (32 MiB of bf16
+   * weights), more than the tiny fixtures hold (under 2 M) and a few ms of scalar work, far less than a real model.
    */
-  static final long WARM_UP_AFTER_ELEMENTS = 1L << 28;
+  static final long WARM_UP_AFTER_ELEMENTS = 1L << 24;
   /** Longest the warm-up waits for the JIT; a kernel not compiled by then is not switched to (the scalar one is faster). */
   static final long WARM_UP_LIMIT_NANOS = 5_000_000_000L;
   /**
    * Calls in a row before the warm-up starts waiting between calls: enough to reach the JIT's compile thresholds
-   * with the calls that follow (measured: allocation-free after 1.1 s and 31 MB of garbage; a burst of 10,000 calls
-   * took 0.8–1 s and 58 MB).
+   * with the calls that follow (measured: allocation-free after 0.7 s and 41 MB of garbage; a burst of 6,000 calls
+   * took 1.1 s and 31 MB, one of 10,000 calls with every 64th full 0.8–1 s and 58 MB).
    */
-  private static final int WARM_UP_BURST = 6_000;
+  private static final int WARM_UP_BURST = 8_000;
 
   static final Fp8Kernel PREFERRED = choose();
 
@@ -53,8 +53,8 @@ final class Fp8Kernels {
    * object per operation: an export that met the kernel cold on two threads made about 600 MB of garbage in its
    * first second, and the young generation grew by 200 MB to absorb it (issue 15: the FP8 export's peak RssAnon
    * 500 MiB against the plain export's 250 MiB). Here the compile thresholds are reached with calls of about 30
-   * vector operations each, then one call per millisecond waits for the compiled code: about 31 MB of garbage in
-   * all, a third of what the young generation starts with. Returns whether the kernel ran allocation-free before
+   * vector operations each, then one call per millisecond waits for the compiled code: about 41 MB of garbage in
+   * all, less than half of what the young generation starts with. Returns whether the kernel ran allocation-free before
    * the limit.
    */
   static boolean warmUp(Fp8Kernel kernel, long limitNanos) {

@@ -7,9 +7,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * The scalar kernel until the Vector API kernel has been warmed up on a background thread ({@link Fp8Kernels#warmUp}),
  * then the Vector API kernel. Both give identical results ({@code Fp8KernelTest}), so what a caller gets does not
  * depend on when the switch happens; meanwhile quantization runs at the scalar kernel's speed instead of waiting for
- * the warm-up (about 1 s) or running the Vector API's allocating fallbacks. The warm-up starts only once
- * {@code warmUpAfterElements} elements have been quantized: it costs about 1 s of one CPU, 31 MB of garbage and
- * 17 MiB of JIT memory (issue 15), which a small export (the tiny fixtures: a few MB) would pay for nothing.
+ * the warm-up (about 0.7 s) or running the Vector API's allocating fallbacks. The warm-up starts only once
+ * {@code warmUpAfterElements} elements have been quantized: it costs a few tenths of a second of one CPU, about
+ * 40 MB of garbage and 17 MiB of JIT memory (issue 15), which a small export (the tiny fixtures: a few MB) would pay
+ * for nothing.
  */
 final class WarmingFp8Kernel implements Fp8Kernel {
   private final Fp8Kernel scalar = new ScalarFp8Kernel();
