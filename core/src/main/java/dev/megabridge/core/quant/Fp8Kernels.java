@@ -41,7 +41,12 @@ final class Fp8Kernels {
     try {
       Fp8Kernel vector = (Fp8Kernel) Class.forName("dev.megabridge.core.quant.VectorFp8Kernel")
           .getDeclaredConstructor().newInstance();
-      return countsAllocation() ? new WarmingFp8Kernel(vector, WARM_UP_AFTER_ELEMENTS, WARM_UP_LIMIT_NANOS) : vector;
+      if (!countsAllocation()) {
+        return vector;
+      }
+      ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+      return new WarmingFp8Kernel(vector, WARM_UP_AFTER_ELEMENTS, WARM_UP_LIMIT_NANOS,
+          threads::getCurrentThreadAllocatedBytes);
     } catch (ReflectiveOperationException | LinkageError e) {
       return new ScalarFp8Kernel();
     }
