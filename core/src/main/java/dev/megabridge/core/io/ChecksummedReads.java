@@ -73,7 +73,23 @@ public final class ChecksummedReads implements AutoCloseable {
     long address = source.address() + offset;
     Region region = find(address, length);
     if (region != null) {
-      region.cover(address - region.address, bytes);
+      region.cover(address - region.address, length, bytes);
+    }
+  }
+
+  /**
+   * {@link #observe} for a run read where it lies ({@code bytes} would be {@code source.asSlice(offset, length)}):
+   * takes no slice unless the run is hashed from it (a run of at least 64 KiB), so reading many short runs in place
+   * (FP8 quantization widens 512-byte rows of row-parallel shards) allocates nothing per run.
+   */
+  public static void observeInPlace(MemorySegment source, long offset, long length) {
+    if (BY_ADDRESS.isEmpty() || length == 0 || !source.isNative()) {
+      return;
+    }
+    long address = source.address() + offset;
+    Region region = find(address, length);
+    if (region != null) {
+      region.cover(address - region.address, length, null);
     }
   }
 
@@ -174,17 +190,20 @@ public final class ChecksummedReads implements AutoCloseable {
       return !closed && bytes.scope().isAlive();
     }
 
-    /** Adds the run at region offset {@code start} whose bytes are {@code data}. */
-    synchronized void cover(long start, MemorySegment data) {
+    /**
+     * Adds the run of {@code length} bytes at region offset {@code start} whose bytes are {@code data}, or the
+     * region's own bytes there when {@code data} is null.
+     */
+    synchronized void cover(long start, long length, MemorySegment data) {
       if (verified) {
         return;
       }
-      long end = start + data.byteSize();
+      long end = start + length;
       if (spans.size() == 1) {
         // The common case: runs arrive in order, each continuing the one span.
-        Span only = spans.firstEntry().getValue();
+        Span only = firstSpan();
         if (only.end == start) {
-          only.append(data);
+          only.append(length, data);
           completeIfCovered();
           return;
         }
@@ -198,7 +217,7 @@ public final class ChecksummedReads implements AutoCloseable {
         }
         Map.Entry<Long, Span> after = spans.higherEntry(position);
         long gapEnd = after == null ? end : Math.min(end, after.getKey());
-        MemorySegment piece = data.asSlice(position - start, gapEnd - position);
+        MemorySegment piece = data == null ? null : data.asSlice(position - start, gapEnd - position);
         Span span;
         if (before != null && before.getValue().end == position) {
           span = before.getValue();
@@ -206,7 +225,7 @@ public final class ChecksummedReads implements AutoCloseable {
           span = new Span(bytes, position);
           spans.put(position, span);
         }
-        span.append(piece);
+        span.append(gapEnd - position, piece);
         if (after != null && after.getKey() == span.end) {
           span.join(after.getValue());
           spans.remove(after.getKey());
@@ -216,9 +235,14 @@ public final class ChecksummedReads implements AutoCloseable {
       completeIfCovered();
     }
 
+    /** The first span, looked up without the entry copy {@code firstEntry()} allocates. */
+    private Span firstSpan() {
+      return spans.get(spans.firstKey());
+    }
+
     private void completeIfCovered() {
-      if (spans.size() == 1 && spans.firstKey() == 0 && spans.firstEntry().getValue().end == size) {
-        int actual = spans.firstEntry().getValue().crc();
+      if (spans.size() == 1 && spans.firstKey() == 0 && firstSpan().end == size) {
+        int actual = firstSpan().crc();
         spans.clear();
         check(actual, expected, size, description);
         verified = true;
@@ -280,8 +304,8 @@ public final class ChecksummedReads implements AutoCloseable {
       this.hashedEnd = start;
     }
 
-    void append(MemorySegment piece) {
-      long length = piece.byteSize();
+    /** Appends {@code length} bytes whose copy is {@code piece}, or which are read from the region if it is null. */
+    void append(long length, MemorySegment piece) {
       if (length < DEFER_RUN) {
         end += length;
         if (end - hashedEnd >= DEFER_LIMIT) {
@@ -290,7 +314,7 @@ public final class ChecksummedReads implements AutoCloseable {
         return;
       }
       hashPending();
-      Crc32.update(tail, piece);
+      Crc32.update(tail, piece != null ? piece : region.asSlice(end, length));
       tailLength += length;
       end += length;
       hashedEnd = end;

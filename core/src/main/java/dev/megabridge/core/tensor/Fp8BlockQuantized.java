@@ -83,14 +83,17 @@ public final class Fp8BlockQuantized {
   /** Streams the codes band by band (a band = one block row of one matrix) and records the scales. */
   void streamCodes(Tensor.RunConsumer consumer) {
     float[] scales = new float[matrixCount() * scaleRows * scaleColumns];
-    byte[] codes = new byte[quantizer.blockRows() * columns];
     float[] bandScales = new float[scaleColumns];
-    MemorySegment codeSegment = MemorySegment.ofArray(codes);
-    forEachBand((matrix, band, bandRows, values) -> {
-      quantizer.quantizeBand(values, bandRows, columns, codes, bandScales);
-      System.arraycopy(bandScales, 0, scales, (matrix * scaleRows + band) * scaleColumns, scaleColumns);
-      consumer.accept(codeSegment, 0, (long) bandRows * columns);
-    });
+    BandBuffers buffers = BandBuffers.acquire(quantizer.blockRows() * columns);
+    try {
+      forEachBand(buffers.values, (matrix, band, bandRows, values) -> {
+        quantizer.quantizeBand(values, bandRows, columns, buffers.codes, bandScales);
+        System.arraycopy(bandScales, 0, scales, (matrix * scaleRows + band) * scaleColumns, scaleColumns);
+        consumer.accept(buffers.codeSegment, 0, (long) bandRows * columns);
+      });
+    } finally {
+      buffers.release();
+    }
     scaleValues = scales;
   }
 
@@ -102,14 +105,19 @@ public final class Fp8BlockQuantized {
     }
     float[] scales = new float[matrixCount() * scaleRows * scaleColumns];
     int blockColumns = quantizer.blockColumns();
-    forEachBand((matrix, band, bandRows, values) -> {
-      int base = (matrix * scaleRows + band) * scaleColumns;
-      for (int block = 0; block < scaleColumns; block++) {
-        int from = block * blockColumns;
-        int to = Math.min(columns, from + blockColumns);
-        scales[base + block] = quantizer.blockScale(values, bandRows, columns, from, to);
-      }
-    });
+    BandBuffers buffers = BandBuffers.acquire(quantizer.blockRows() * columns);
+    try {
+      forEachBand(buffers.values, (matrix, band, bandRows, values) -> {
+        int base = (matrix * scaleRows + band) * scaleColumns;
+        for (int block = 0; block < scaleColumns; block++) {
+          int from = block * blockColumns;
+          int to = Math.min(columns, from + blockColumns);
+          scales[base + block] = quantizer.blockScale(values, bandRows, columns, from, to);
+        }
+      });
+    } finally {
+      buffers.release();
+    }
     scaleValues = scales;
     return scales;
   }
@@ -133,13 +141,12 @@ public final class Fp8BlockQuantized {
   }
 
   /**
-   * Visits every band of every matrix in row-major order, its values widened to float32 into one reused array
-   * (valid during the callback).
+   * Visits every band of every matrix in row-major order, its values widened to float32 into {@code values} (at
+   * least one band long; the same array every time, valid during the callback).
    */
-  private void forEachBand(BandConsumer consumer) {
+  private void forEachBand(float[] values, BandConsumer consumer) {
     int rank = source.shape().rank();
     long[] leading = new long[rank - 2];
-    float[] values = new float[quantizer.blockRows() * columns];
     int matrix = 0;
     do {
       Tensor matrixView = source;
@@ -162,29 +169,69 @@ public final class Fp8BlockQuantized {
     int elementSize = dtype.byteSize();
     int[] position = {0};
     tensor.forEachRun((segment, offset, length) -> {
-      ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
+      ChecksummedReads.observeInPlace(segment, offset, length);
       int count = Math.toIntExact(length / elementSize);
-      int base = position[0];
-      switch (dtype) {
-        case BF16 -> {
-          for (int index = 0; index < count; index++) {
-            into[base + index] = DType.bf16ToFloat(segment.get(StridedTensor.I16, offset + 2L * index));
-          }
-        }
-        case F16 -> {
-          for (int index = 0; index < count; index++) {
-            into[base + index] = DType.f16ToFloat(segment.get(StridedTensor.I16, offset + 2L * index));
-          }
-        }
-        case F32 -> MemorySegment.copy(segment, StridedTensor.F32, offset, into, base, count);
-        case F64 -> {
-          for (int index = 0; index < count; index++) {
-            into[base + index] = (float) segment.get(StridedTensor.F64, offset + 8L * index);
-          }
-        }
-        default -> throw new IllegalStateException("not a float dtype: " + dtype);
-      }
+      widen(dtype, segment, offset, count, into, position[0]);
       position[0] += count;
     });
+  }
+
+  /** {@code count} elements of {@code dtype} at {@code offset} of {@code segment}, as float32 into {@code into}. */
+  private static void widen(DType dtype, MemorySegment segment, long offset, int count, float[] into, int base) {
+    switch (dtype) {
+      case BF16 -> {
+        for (int index = 0; index < count; index++) {
+          into[base + index] = DType.bf16ToFloat(segment.get(StridedTensor.I16, offset + 2L * index));
+        }
+      }
+      case F16 -> {
+        for (int index = 0; index < count; index++) {
+          into[base + index] = DType.f16ToFloat(segment.get(StridedTensor.I16, offset + 2L * index));
+        }
+      }
+      case F32 -> MemorySegment.copy(segment, StridedTensor.F32, offset, into, base, count);
+      case F64 -> {
+        for (int index = 0; index < count; index++) {
+          into[base + index] = (float) segment.get(StridedTensor.F64, offset + 8L * index);
+        }
+      }
+      default -> throw new IllegalStateException("not a float dtype: " + dtype);
+    }
+  }
+
+  /**
+   * One thread's band buffers (a band's values widened to float32 and its codes), kept between tensors so that
+   * quantizing allocates nothing per tensor: 5 bytes per element of the widest band the thread has quantized
+   * (128 rows × a 4096-wide weight: 2.5 MiB). Allocated per tensor they were 0.8 GB of garbage in the FP8 export of a
+   * 5.9 GB checkpoint (one layer of the 35B-A3B model's widths), and the young generation grew with it (issue 15). A buffer is taken out of its
+   * thread's slot while in use, so a nested use on the same thread gets buffers of its own.
+   */
+  private static final class BandBuffers {
+    private static final ThreadLocal<BandBuffers> IDLE = new ThreadLocal<>();
+
+    float[] values = new float[0];
+    byte[] codes = new byte[0];
+    MemorySegment codeSegment = MemorySegment.ofArray(codes);
+
+    /** This thread's idle buffers (or new ones), at least {@code elements} long. */
+    static BandBuffers acquire(int elements) {
+      BandBuffers buffers = IDLE.get();
+      if (buffers == null) {
+        buffers = new BandBuffers();
+      } else {
+        IDLE.remove();
+      }
+      if (buffers.values.length < elements) {
+        buffers.values = new float[elements];
+        buffers.codes = new byte[elements];
+        buffers.codeSegment = MemorySegment.ofArray(buffers.codes);
+      }
+      return buffers;
+    }
+
+    /** Puts the buffers back into this thread's slot. */
+    void release() {
+      IDLE.set(this);
+    }
   }
 }

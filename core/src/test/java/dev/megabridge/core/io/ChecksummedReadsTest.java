@@ -80,6 +80,46 @@ class ChecksummedReadsTest {
     }
   }
 
+  /** Runs read in place: 512-byte rows (not hashed one by one) and runs of 64 KiB and more (hashed as they come). */
+  private static List<long[]> inPlaceRuns(long size, long seed) {
+    List<long[]> runs = new ArrayList<>();
+    long position = 0;
+    for (int index = 0; position < size; index++) {
+      long length = Math.min(size - position, index % 5 == 4 ? 70_000 : 512);
+      runs.add(new long[] {position, length});
+      position += length;
+    }
+    Collections.shuffle(runs, new Random(seed));
+    return runs;
+  }
+
+  @Test
+  void runsObservedInPlaceVerifyTheRegionAndCatchAFlippedByte() {
+    try (Arena arena = Arena.ofConfined(); ChecksummedReads checks = new ChecksummedReads()) {
+      MemorySegment region = randomRegion(arena, 400_000, 7);
+      checks.register(region, Crc32.of(region), "rank file [a.weight]");
+      for (long[] run : inPlaceRuns(region.byteSize(), 8)) {
+        ChecksummedReads.observeInPlace(region, run[0], run[1]);
+      }
+      assertThat(checks.verifyPartlyRead()).isZero();
+      assertThat(checks.verifyAll()).isZero();
+    }
+    try (Arena arena = Arena.ofConfined(); ChecksummedReads checks = new ChecksummedReads()) {
+      MemorySegment region = randomRegion(arena, 400_000, 9);
+      int expected = Crc32.of(region);
+      checks.register(region, expected, "rank file [b.weight]");
+      region.set(ValueLayout.JAVA_BYTE, 300_001, (byte) (region.get(ValueLayout.JAVA_BYTE, 300_001) ^ 1));
+      assertThatThrownBy(() -> {
+        for (long[] run : inPlaceRuns(region.byteSize(), 10)) {
+          ChecksummedReads.observeInPlace(region, run[0], run[1]);
+        }
+      }).isInstanceOf(CheckpointFormatException.class)
+          .hasMessageContaining("rank file [b.weight]")
+          .hasMessageContaining("expected " + Crc32.hex(expected))
+          .hasMessageContaining("computed " + Crc32.hex(Crc32.of(region)));
+    }
+  }
+
   @Test
   void aRegionReadInPartIsVerifiedWholeBeforeAnOutputIsCommitted() throws Exception {
     try (Arena arena = Arena.ofConfined(); ChecksummedReads checks = new ChecksummedReads()) {

@@ -2,10 +2,14 @@ package dev.megabridge.core.tensor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.sun.management.ThreadMXBean;
 import dev.megabridge.core.quant.Fp8BlockQuantizer;
 import dev.megabridge.core.quant.Fp8E4m3;
+import dev.megabridge.core.quant.ScalarFp8Kernel;
 import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -112,5 +116,50 @@ class Fp8TensorTest {
   private static void assertViewEquals(Tensor actual, Tensor expected) {
     assertThat(actual.shape()).isEqualTo(expected.shape());
     assertThat(actual.toFloatArray()).containsExactly(expected.toFloatArray());
+  }
+
+  /**
+   * Issue 15: streaming the codes (or the scales alone) of one more tensor reuses the thread's band buffers instead
+   * of allocating a band of float32 values and codes per tensor (2.5 MiB here).
+   */
+  @Test
+  void streamingAnotherTensorAllocatesNoBandBuffers() {
+    ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+    assumeTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled(),
+        "this JVM does not count allocated bytes per thread");
+    // The scalar kernel: what is measured here is the buffers, not the Vector API kernel's warm-up (Fp8KernelTest).
+    Fp8BlockQuantizer blocks = new Fp8BlockQuantizer(128, 128, new ScalarFp8Kernel());
+    // float32 sources: widening bf16 element by element allocates while the JIT has not compiled that loop yet.
+    Tensor first = randomBf16(new SplittableRandom(4), 256, 4096).convert(DType.F32).materialize();
+    Tensor second = randomBf16(new SplittableRandom(5), 256, 4096).convert(DType.F32).materialize();
+    new Fp8BlockQuantized(first, blocks).codes().forEachRun((segment, offset, length) -> {});
+    Fp8BlockQuantized next = new Fp8BlockQuantized(second, blocks);
+    long before = threads.getCurrentThreadAllocatedBytes();
+    next.codes().forEachRun((segment, offset, length) -> {});
+    new Fp8BlockQuantized(second, blocks).scales().forEachRun((segment, offset, length) -> {});
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    long bandBytes = 128L * 4096 * (Float.BYTES + 1);
+    assertThat(allocated).as("bytes allocated streaming codes and scales").isLessThan(bandBytes / 10);
+  }
+
+  /** A tensor streamed while another one's codes are being streamed on the same thread gets buffers of its own. */
+  @Test
+  void nestedStreamsOnOneThreadKeepTheirOwnBuffers() {
+    Fp8BlockQuantizer blocks = new Fp8BlockQuantizer(16, 32);
+    Tensor outer = randomBf16(new SplittableRandom(6), 48, 96);
+    Tensor inner = randomBf16(new SplittableRandom(7), 40, 96);
+    byte[] outerAlone = new Fp8BlockQuantized(outer, blocks).codes().toByteArray();
+    byte[] innerAlone = new Fp8BlockQuantized(inner, blocks).codes().toByteArray();
+    byte[] outerNested = new byte[outerAlone.length];
+    MemorySegment target = MemorySegment.ofArray(outerNested);
+    long[] position = {0};
+    byte[][] innerNested = new byte[1][];
+    new Fp8BlockQuantized(outer, blocks).codes().forEachRun((segment, offset, length) -> {
+      innerNested[0] = new Fp8BlockQuantized(inner, blocks).codes().toByteArray();
+      MemorySegment.copy(segment, offset, target, position[0], length);
+      position[0] += length;
+    });
+    assertThat(outerNested).isEqualTo(outerAlone);
+    assertThat(innerNested[0]).isEqualTo(innerAlone);
   }
 }
