@@ -71,7 +71,7 @@ public final class ProviderCommand implements Callable<Integer> {
 
   /**
    * The format asked for, else json for the Megatron-Bridge schema and megatron-args for slime's: slime builds its
-   * model from Megatron-LM arguments ({@code --spec} + flags, slime-native-schema §5), there is no Megatron-Bridge
+   * model from Megatron-LM arguments ({@code --spec} + flags, docs/mappings.md §6), there is no Megatron-Bridge
    * provider to print, so {@code --format json} with {@code --schema slime} is refused rather than answered with a
    * provider slime never reads.
    */

@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * Element-wise {@code target(source + addend)}: the value is widened to fp32 (exactly), the addend added in
  * fp32, and the sum rounded once to the target dtype (round to nearest even). Used for dtype changes on
- * export and for the zero-centred norm shift of spec §3.8.
+ * export and for the zero-centred norm shift of docs/mappings.md §2.
  */
 public record ConvertedTensor(Tensor source, DType dtype, float addend) implements Tensor {
 

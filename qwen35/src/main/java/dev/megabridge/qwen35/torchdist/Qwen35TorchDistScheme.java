@@ -17,11 +17,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Qwen3.5(-VL) keys in Megatron's sharded state dict (megatron-checkpoint-format §5–§6): per-layer language
- * keys (the GDN hybrid is non-homogeneous, §5.2), stacked vision keys with a leading depth axis, routed
- * experts under {@code mlp.experts.experts.*} with the expert axis (§5.4), GDN {@code in_proj} and
- * {@code conv1d} sections as separate keys (§6.2), SwiGLU {@code linear_fc1} halves as two chunks (§5.3),
- * and MTP under {@code transformer_layer} whatever the in-memory name (§6.6).
+ * Qwen3.5(-VL) keys in Megatron's sharded state dict (docs/formats.md §3.10–§3.16): per-layer language
+ * keys (the GDN hybrid is non-homogeneous), stacked vision keys with a leading depth axis, routed
+ * experts under {@code mlp.experts.experts.*} with the expert axis, GDN {@code in_proj} and
+ * {@code conv1d} sections as separate keys, SwiGLU {@code linear_fc1} halves as two chunks,
+ * and MTP under {@code transformer_layer} whatever the in-memory name.
  */
 public final class Qwen35TorchDistScheme implements TorchDistScheme {
 
@@ -33,8 +33,8 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
   private static final Pattern VISION_LAYER = Pattern.compile("^vision_model\\.decoder\\.layers\\.(\\d+)\\.(.*)$");
   private static final Set<String> PARAMETER_SUFFIXES = Set.of("weight", "bias", "layer_norm_weight", "layer_norm_bias");
   /**
-   * Modules that are Transformer Engine modules with {@code _extra_state} in the TE spec (§5.5): fused
-   * LayerNorm linears, column/row-parallel linears, grouped expert linears and (TE ≥ 1.13) TE norms. Writing
+   * Modules that are Transformer Engine modules with {@code _extra_state} in the TE spec (docs/formats.md §3.13):
+   * fused LayerNorm linears, column/row-parallel linears, grouped expert linears and (TE ≥ 1.13) TE norms. Writing
    * a superset is harmless; a requested object that is missing aborts Megatron's load.
    */
   private static final Set<String> TE_MODULES = Set.of("linear_qkv", "linear_proj", "q_layernorm", "k_layernorm",
@@ -54,7 +54,8 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
   public DistPlacement place(MegatronParam param) {
     String name = param.name().replace(MTP_CURRENT, MTP_ON_DISK);
     if (slime() && isSlimeHfModule(name)) {
-      // slime-native-schema §4.2: plain PyTorch modules, one replicated key each, no _extra_state (§2.9).
+      // slime's schema: plain PyTorch modules, one replicated key each, no _extra_state
+      // (docs/formats.md §3.3, §3.13).
       return new DistPlacement(new DistForm.Whole(name), Optional.empty(), false);
     }
     DistForm form = form(name);
@@ -75,7 +76,7 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
     Matcher vision = VISION_LAYER.matcher(name);
     if (vision.matches()) {
       int depth = model.qwenConfig().vision().orElseThrow().depth();
-      // The vision MLP is not gated: fc1 is one chunk per layer (§6.7).
+      // The vision MLP is not gated: fc1 is one chunk per layer (docs/formats.md §3.12).
       return new DistForm.Stacked("vision_model.decoder.layers." + vision.group(2), Integer.parseInt(vision.group(1)),
           depth, false);
     }
@@ -96,7 +97,7 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
     return new DistForm.Whole(name);
   }
 
-  /** Routed experts: {@code <layer>.mlp.experts.experts.linear_fc{1,2}.weight [E, …]} (§5.4). */
+  /** Routed experts: {@code <layer>.mlp.experts.experts.linear_fc{1,2}.weight [E, …]} (docs/formats.md §3.11). */
   private DistForm expert(String experts, String linear, int expert) {
     return new DistForm.Stacked(experts + ".experts." + linear + ".weight", expert, model.numExperts(),
         linear.equals("linear_fc1"));
@@ -115,7 +116,7 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
     return model.options().schema() == Schema.SLIME;
   }
 
-  /** slime's Gated DeltaNet block and vision tower: HF modules inside the Megatron model (§1.1, §1.2). */
+  /** slime's Gated DeltaNet block and vision tower: HF modules inside the Megatron model (docs/formats.md §3.3). */
   private static boolean isSlimeHfModule(String name) {
     return name.contains(".self_attention.linear_attn.") || name.endsWith(".self_attention.input_layernorm.weight")
         || name.startsWith(Qwen35MappingTables.SLIME_VISION_PREFIX);
@@ -123,7 +124,7 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
 
   /**
    * slime trains with {@code --bf16} and Megatron's {@code Float16Module} casts every parameter, so the F32
-   * {@code A_log} and gated-norm weights of an official checkpoint are stored BF16 (slime-native-schema §2.10).
+   * {@code A_log} and gated-norm weights of an official checkpoint are stored BF16 (docs/formats.md §3.3).
    */
   @Override
   public DType storedDtype(MegatronParam param, DType dtype) {
@@ -132,7 +133,9 @@ public final class Qwen35TorchDistScheme implements TorchDistScheme {
     return narrowed ? HALF_PRECISION.get(model.qwenConfig().declaredDtype().orElseThrow()) : dtype;
   }
 
-  /** Megatron main-branch builds of 2026-02-01..10 wrote MTP keys as {@code mtp_model_layer} (§6.6). */
+  /**
+   * Megatron main-branch builds of 2026-02-01..10 wrote MTP keys as {@code mtp_model_layer} (docs/formats.md §3.14).
+   */
   @Override
   public List<String> readCandidates(String key) {
     return key.contains(MTP_ON_DISK) && key.contains("mtp.layers.")

@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * How one global Megatron parameter (its full TP=1 tensor) is stored under torch_dist keys, as a
- * TP=1/EP=1/PP=1 Megatron save writes it (megatron-checkpoint-format §5.2–§5.4, §5.7).
+ * TP=1/EP=1/PP=1 Megatron save writes it (docs/formats.md §3.9–§3.12).
  */
 public sealed interface DistForm {
 
@@ -24,12 +24,15 @@ public sealed interface DistForm {
   /** One key holding the whole tensor in one chunk (replicated parameters, TP=1 splits). */
   record Whole(String key) implements DistForm {}
 
-  /** A SwiGLU {@code linear_fc1} {@code [2F, …]}: gate rows and up rows as two chunks of one key (§5.3). */
+  /**
+   * A SwiGLU {@code linear_fc1} {@code [2F, …]}: gate rows and up rows as two chunks of one key
+   * (docs/formats.md §3.12).
+   */
   record SwigluHalves(String key) implements DistForm {}
 
   /**
    * A fused parameter stored as one key per consecutive row block of axis 0, {@code <key>.<section>}
-   * (GDN {@code in_proj.weight}, {@code conv1d.weight}: §6.2).
+   * (GDN {@code in_proj.weight}, {@code conv1d.weight}: docs/formats.md §3.12).
    */
   record Sections(String key, List<Section> sections) implements DistForm {
     public Sections {
@@ -49,7 +52,8 @@ public sealed interface DistForm {
 
   /**
    * Entry {@code index} of {@code count} along a prepended axis of {@code key}: a layer of a homogeneous
-   * (stacked) block or a routed expert; one chunk per entry, or per entry and SwiGLU half (§5.2, §5.4).
+   * (stacked) block or a routed expert; one chunk per entry, or per entry and SwiGLU half
+   * (docs/formats.md §3.10, §3.11).
    */
   record Stacked(String key, int index, int count, boolean swigluHalves) implements DistForm {
     public Stacked {

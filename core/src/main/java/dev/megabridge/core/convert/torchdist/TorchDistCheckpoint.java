@@ -46,9 +46,10 @@ import java.util.Set;
  * A torch_dist checkpoint opened as the HF tensors it holds — ours (with {@link TorchDistSidecar}) or
  * Megatron's (any Megatron ≥ v0.16 save, legacy {@code common.pt} or v0.19 common state, any TP/EP chunking,
  * given an HF config). Opening resolves every Megatron parameter of the model to its keys (accepting both
- * MTP namings, §6.6) and fails with the complete list of missing and unused keys; {@link #hfTensors()} are
- * lazy views over the memory-mapped data files, with vocabulary padding rows dropped (§5.6) and the
- * inverse transforms of the mappings applied. Optimizer, RNG and {@code _extra_state} items are never read.
+ * MTP namings, docs/formats.md §3.14) and fails with the complete list of missing and unused keys;
+ * {@link #hfTensors()} are lazy views over the memory-mapped data files, with vocabulary padding rows dropped
+ * (docs/formats.md §3.15) and the inverse transforms of the mappings applied. Optimizer, RNG and
+ * {@code _extra_state} items are never read (docs/formats.md §3.17).
  */
 public final class TorchDistCheckpoint implements AutoCloseable {
 
@@ -111,7 +112,8 @@ public final class TorchDistCheckpoint implements AutoCloseable {
       throw new CheckpointFormatException(reader.directory() + ": " + TorchDistSidecar.FILE_NAME + " records the "
           + sidecar.get().options().schema().id() + " schema, but the keys are " + schema.id() + " keys");
     }
-    // Padding rows are dropped on read whatever their number (§5.6), so the plan expects the bare vocabulary.
+    // Padding rows are dropped on read whatever their number (docs/formats.md §3.15), so the plan expects the bare
+    // vocabulary.
     BridgeOptions options = sidecar.map(TorchDistSidecar::options).orElse(BridgeOptions.forSchema(schema))
         .withVocabPadding(VocabPadding.none());
     BridgeModel model = autoBridge.fromConfig(config, names, options);
@@ -132,7 +134,7 @@ public final class TorchDistCheckpoint implements AutoCloseable {
     }).toList();
   }
 
-  /** Whether {@code directory} looks like a torch_dist save folder or checkpoint folder (§1). */
+  /** Whether {@code directory} looks like a torch_dist save folder or checkpoint folder (docs/formats.md §3.4). */
   public static boolean isPresent(Path directory) {
     return Files.isRegularFile(directory.resolve(TRACKER_FILE)) || Files.isRegularFile(directory.resolve(".metadata"));
   }
@@ -308,7 +310,7 @@ public final class TorchDistCheckpoint implements AutoCloseable {
     Tensor read = switch (resolved.placement().form()) {
       case DistForm.Whole whole -> {
         Tensor stored = stored(resolved.keys().getFirst());
-        // Megatron pads the vocabulary to a multiple of make_vocab_size_divisible_by × TP (§5.6).
+        // Megatron pads the vocabulary to a multiple of make_vocab_size_divisible_by × TP (docs/formats.md §3.15).
         boolean padded = resolved.placement().vocabulary() && stored.shape().rank() == expected.rank()
             && stored.shape().dim(0) > expected.dim(0)
             && stored.shape().withDim(0, expected.dim(0)).equals(expected);

@@ -43,7 +43,8 @@ public final class TorchDistConversions {
   private TorchDistConversions() {}
 
   /**
-   * @param requestedLayout validated against the model and recorded; the chunking is always TP=1 (§5.7)
+   * @param requestedLayout validated against the model and recorded; the chunking is always TP=1
+   *     (docs/formats.md §3.9)
    * @param dataFiles how many {@code .distcp} files the items are spread over (written in parallel)
    * @param commonState {@code common.pt} (legacy, the default) or Megatron v0.19's bytes item
    */
@@ -98,7 +99,8 @@ public final class TorchDistConversions {
   /** HF tensors → torch_dist save folder ({@code release/} + tracker) with the sidecar for config-less export. */
   public static TorchDistSummary toTorchDist(CheckpointSource source, Path output, TorchDistOptions options,
       AutoBridge autoBridge, Progress progress) {
-    // The chunks are TP=1, but a padded vocabulary is padded for the TP of the run that will load it (§4.3).
+    // The chunks are TP=1, but a padded vocabulary is padded for the TP of the run that will load it
+    // (docs/formats.md §3.15).
     BridgeOptions bridgeOptions = options.bridgeOptions().withVocabPadding(
         options.bridgeOptions().vocabPadding().atTensorParallel(options.requestedLayout().tp()));
     BridgeModel model = bind(source, autoBridge, bridgeOptions);
@@ -135,9 +137,9 @@ public final class TorchDistConversions {
   }
 
   /**
-   * Common state (§4.2): {@code checkpoint_version} 3.0, iteration 0 and the {@code args} that Megatron checks
-   * against its run when present ({@code num_layers}, {@code hidden_size}, {@code num_attention_heads}), the
-   * fields slime's exporter reads, and the TP/PP sizes of the stored chunking.
+   * Common state (docs/formats.md §3.8): {@code checkpoint_version} 3.0, iteration 0 and the {@code args} that
+   * Megatron checks against its run when present ({@code num_layers}, {@code hidden_size},
+   * {@code num_attention_heads}), the fields slime's exporter reads, and the TP/PP sizes of the stored chunking.
    */
   static PyDict commonState(BridgeModel model) {
     Map<String, PickleValue> args = new LinkedHashMap<>();
@@ -150,7 +152,7 @@ public final class TorchDistConversions {
     if (args.size() < 3) {
       return MegatronCommonState.minimal(0);
     }
-    // What slime's convert_torch_dist_to_hf.py reads from args (slime-native-schema §4.4, §6.4).
+    // What slime's convert_torch_dist_to_hf.py reads from args (docs/formats.md §3.3, §3.8).
     for (String field : List.of("num_query_groups", "kv_channels", "vocab_size")) {
       if (provider.get(field) instanceof Number number) {
         args.put(field, PyInt.of(number.longValue()));

@@ -25,7 +25,8 @@ import java.util.TreeMap;
  * Builds the torch_dist contents of a model from its HF tensors: every owned parameter of a single-rank
  * (TP=1/PP=1/EP=1) {@link ShardPlan} is cut as its full Megatron tensor ({@code mapping.toMegatron(hf, 1, 0)})
  * and placed by the model's {@link TorchDistScheme}; stacked layers and experts are gathered on their
- * leading axis, and one empty {@code _extra_state} object is added per Transformer Engine module (§5.5).
+ * leading axis, and one empty {@code _extra_state} object is added per Transformer Engine module
+ * (docs/formats.md §3.13).
  * Every tensor stays a lazy view of the source: nothing is read until the writer streams it.
  */
 public final class TorchDistKeys {

@@ -8,8 +8,8 @@ import java.util.List;
 
 /**
  * A model family's torch_dist key conventions: which key, chunking and extra-state object each Megatron
- * parameter of a bound {@link BridgeModel} takes in Megatron's sharded state dict (megatron-checkpoint-format
- * §5–§6). A bridge supplies its family's scheme ({@link BridgeModel#torchDistScheme()}).
+ * parameter of a bound {@link BridgeModel} takes in Megatron's sharded state dict
+ * (docs/formats.md §3.9–§3.16). A bridge supplies its family's scheme ({@link BridgeModel#torchDistScheme()}).
  */
 public interface TorchDistScheme {
 
@@ -26,7 +26,7 @@ public interface TorchDistScheme {
 
   /**
    * Keys to try, in order, when reading {@code key} from a checkpoint written by some Megatron version
-   * (e.g. the short-lived {@code mtp_model_layer} MTP keys, §6.6); the first is {@code key} itself.
+   * (e.g. the short-lived {@code mtp_model_layer} MTP keys, docs/formats.md §3.14); the first is {@code key} itself.
    */
   default List<String> readCandidates(String key) {
     return List.of(key);

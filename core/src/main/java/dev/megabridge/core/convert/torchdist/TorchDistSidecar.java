@@ -24,7 +24,7 @@ import java.util.Optional;
  * the source's small files in {@code hf/} beside it, and {@link #NARROWED_FILE} where the scheme narrowed a dtype.
  * Megatron and DCP ignore them.
  *
- * @param requestedLayout the layout the import was asked for; the chunking is always TP=1 (spec §5.7) and
+ * @param requestedLayout the layout the import was asked for; the chunking is always TP=1 (docs/formats.md §3.9) and
  *     Megatron reshards on load
  */
 public record TorchDistSidecar(

@@ -32,11 +32,12 @@ import java.util.Map;
 /**
  * A generic pickle virtual machine for protocols 0–5 (every opcode of CPython's {@code pickletools} except
  * the extension registry and out-of-band buffers, which no checkpoint uses). It imports nothing: globals
- * stay {@link PyGlobal} references and calls become {@link PyObject}s, so arbitrary classes load (spec
- * §2.5). A few reductions that are really built-in values are folded into them: {@code OrderedDict()} →
- * dict, {@code set(list)}/{@code frozenset(list)} → set, {@code _codecs.encode(str, 'latin1')} and
- * {@code bytes()} → bytes (how protocol 2 spells bytes), {@code bytearray(...)} → bytes, and protocol 0's
- * {@code copyreg._reconstructor(cls, object, None)} → the same object NEWOBJ would create.
+ * stay {@link PyGlobal} references and calls become {@link PyObject}s, so arbitrary classes load
+ * (docs/formats.md §3.6). A few reductions that are really built-in values are folded into them:
+ * {@code OrderedDict()} → dict, {@code set(list)}/{@code frozenset(list)} → set,
+ * {@code _codecs.encode(str, 'latin1')} and {@code bytes()} → bytes (how protocol 2 spells bytes),
+ * {@code bytearray(...)} → bytes, and protocol 0's {@code copyreg._reconstructor(cls, object, None)} → the same
+ * object NEWOBJ would create.
  *
  * <p>Every malformed input (truncation, unknown opcode, stack misuse, bad memo reference, oversized
  * length) raises {@link CheckpointFormatException} naming the source and the byte position.

@@ -15,7 +15,7 @@ import java.util.Optional;
  * A Python value as a pickle describes it, without importing anything: primitives and containers map to
  * their Java counterparts, and every class instance (known or not) becomes a {@link PyObject} that records
  * how it was built (callable, arguments, state). This keeps the reader a generic pickle VM that never refuses
- * an unknown class (spec §2.5, §7.1).
+ * an unknown class (docs/formats.md §3.6).
  *
  * <p>Containers ({@link PyList}, {@link PyDict}, {@link PySet}, {@link PyObject}) are filled while a pickle
  * is read (APPENDS, SETITEMS, BUILD can target an object that is already referenced elsewhere through the
@@ -167,7 +167,7 @@ public sealed interface PickleValue {
 
   /**
    * A persistent id left unresolved: torch archives reference tensor storages this way
-   * ({@code ('storage', StorageClass, key, location, numel)}, spec §3.3).
+   * ({@code ('storage', StorageClass, key, location, numel)}, docs/formats.md §3.7).
    */
   record PyPersistentId(PickleValue id) implements PickleValue {
     public PyPersistentId {

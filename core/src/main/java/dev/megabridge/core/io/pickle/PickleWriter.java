@@ -23,7 +23,7 @@ import java.util.Map;
 
 /**
  * Writes {@link PickleValue}s as protocol-2 pickles (torch's {@code DEFAULT_PROTOCOL}; accepted by DCP and
- * Megatron, spec §2.1, §7.1). Strings and globals are memoised by value (BINPUT/BINGET), which keeps a
+ * Megatron, docs/formats.md §3.6). Strings and globals are memoised by value (BINPUT/BINGET), which keeps a
  * {@code .metadata} with ~10⁵ chunks small. Protocol 2 has no bytes or set opcodes, so bytes are written as
  * {@code _codecs.encode(latin1 str, 'latin1')} and sets as {@code builtins.set([...])}, as CPython does.
  */

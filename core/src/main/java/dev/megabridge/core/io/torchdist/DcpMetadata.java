@@ -27,11 +27,11 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The content of a DCP {@code .metadata} file that a reader or writer needs (spec §2): what each key is
+ * The content of a DCP {@code .metadata} file that a reader or writer needs (docs/formats.md §3.5): what each key is
  * (tensor with global shape, dtype and chunks, or bytes) and where each chunk/bytes item lives. Decoding is
  * tolerant (any root class with these attributes, extra attributes such as {@code mcore_data} or
  * {@code all_local_plans}, both {@code TensorProperties} encodings, optional {@code storage_meta}); encoding
- * writes exactly the minimal protocol-2 form of spec §2.3.
+ * writes exactly the minimal protocol-2 form of docs/formats.md §3.5.
  *
  * @param stateDictMetadata every key, in file order
  * @param storageData where each chunk ({@link Index} with offset) or bytes item (without) is stored

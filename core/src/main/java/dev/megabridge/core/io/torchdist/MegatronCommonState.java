@@ -10,7 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Builders for Megatron's common (non-tensor) state, {@code common.pt} (spec §4). Megatron loads it with
+ * Builders for Megatron's common (non-tensor) state, {@code common.pt} (docs/formats.md §3.8). Megatron loads it with
  * {@code weights_only=True}, so only primitives, containers, {@code None}, dtypes and registered classes
  * such as {@code argparse.Namespace} may appear in it.
  */
@@ -18,9 +18,9 @@ public final class MegatronCommonState {
   private MegatronCommonState() {}
 
   /**
-   * Where a checkpoint keeps its common state (spec §1.3, §4.3). {@link #LEGACY}: the file {@code common.pt}, which
-   * every Megatron ≥ v0.16 reads (v0.19+ with a deprecation warning) and slime's pin needs. {@link #SHARDED}: as
-   * Megatron ≥ v0.19 saves it, the bytes item {@link #SHARDED_KEY} in the DCP files holding
+   * Where a checkpoint keeps its common state (docs/formats.md §3.8). {@link #LEGACY}: the file {@code common.pt},
+   * which every Megatron ≥ v0.16 reads (v0.19+ with a deprecation warning) and slime's pin needs.
+   * {@link #SHARDED}: as Megatron ≥ v0.19 saves it, the bytes item {@link #SHARDED_KEY} in the DCP files holding
    * {@code torch.save([common dict])}, no {@code common.pt} and the 2-field {@code metadata.json}; Megatron ≤ v0.18
    * cannot load it.
    */
@@ -35,7 +35,9 @@ public final class MegatronCommonState {
   /** {@code checkpoint_version} 3.0 as every current Megatron writes. */
   public static final double CHECKPOINT_VERSION = 3.0;
 
-  /** {@code {'checkpoint_version': 3.0, 'iteration': iteration}} — enough for a release load (spec §4.2). */
+  /**
+   * {@code {'checkpoint_version': 3.0, 'iteration': iteration}} — enough for a release load (docs/formats.md §3.8).
+   */
   public static PyDict minimal(long iteration) {
     Map<String, PickleValue> fields = new LinkedHashMap<>();
     fields.put("checkpoint_version", new PyFloat(CHECKPOINT_VERSION));

@@ -28,10 +28,10 @@ import java.util.Set;
 /**
  * A {@code torch.save} archive read in place: our own central-directory parser (classic and zip64) over a
  * memory segment — usually a slice of a memory-mapped {@code .distcp} file — giving zero-copy access to its
- * stored records (spec §3.2–§3.4). Like {@code torch.load}, the archive's folder is the first entry's first
- * path component, offsets are taken relative to the archive start (corrected by the observed position of
+ * stored records (docs/formats.md §3.7). Like {@code torch.load}, the archive's folder is the first entry's
+ * first path component, offsets are taken relative to the archive start (corrected by the observed position of
  * the central directory if a writer made them absolute), and compressed records are refused. Unlike
- * {@code torch.load}, CRCs are checked (spec: the central directory's CRC-32 of each record): {@code data.pkl} when it
+ * {@code torch.load}, CRCs are checked (the central directory's CRC-32 of each record): {@code data.pkl} when it
  * is unpickled, a tensor's storage record as its bytes are streamed ({@link ChecksummedReads}: registered with the
  * scope the archive was opened with, or read whole at once without one), every record by {@link #verifyRecords()}.
  */
@@ -135,7 +135,7 @@ public final class TorchArchive {
 
   /**
    * The tensor a pickled {@code _rebuild_tensor_v2/v3} (or {@code _rebuild_parameter}) call denotes, as a
-   * zero-copy strided view of its storage record, honouring storage offset and strides (spec §3.3).
+   * zero-copy strided view of its storage record, honouring storage offset and strides (docs/formats.md §3.7).
    */
   public StridedTensor tensor(PickleValue reference) {
     StoredTensor stored = StoredTensor.parse(reference, source);

@@ -23,12 +23,12 @@ import java.util.List;
 import java.util.zip.CRC32;
 
 /**
- * Writes one archive in the format of {@code torch.save} (spec §3.2): an uncompressed zip whose records are
+ * Writes one archive in the format of {@code torch.save} (docs/formats.md §3.7): an uncompressed zip whose records are
  * {@code <dir>/data.pkl}, {@code .format_version}, {@code .storage_alignment}, {@code byteorder},
  * {@code data/<k>} (one per storage), {@code version}, {@code .data/serialization_id}; each record's data
  * starts at a multiple of 64 bytes from the archive start (an {@code FB} padding extra field), sizes and
  * CRC-32 follow the data in a descriptor, and a zip64 end record is always present (zip64 entry fields when
- * a record or offset passes 4 GiB, §3.4). Tensor bytes are streamed from the lazy {@link Tensor}s.
+ * a record or offset passes 4 GiB). Tensor bytes are streamed from the lazy {@link Tensor}s.
  *
  * <p>Usage: {@link #addTensor} for each tensor inside the object (it returns the pickled reference to place
  * in the object tree), then one {@link #write}.

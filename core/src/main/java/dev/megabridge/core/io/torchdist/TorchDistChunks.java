@@ -14,7 +14,7 @@ import java.util.stream.Collectors;
 
 /**
  * Model-agnostic Megatron conventions for turning a global tensor into torch_dist keys and chunks, as a
- * TP=1/EP=1/PP=1 Megatron save writes them (spec §5.1–§5.5, §5.7, §2.6). Which parameter takes which form
+ * TP=1/EP=1/PP=1 Megatron save writes them (docs/formats.md §3.9–§3.13). Which parameter takes which form
  * is a model decision made by the model's bridge; every chunk here is a lazy view of the input.
  */
 public final class TorchDistChunks {
@@ -27,7 +27,7 @@ public final class TorchDistChunks {
 
   /**
    * A SwiGLU {@code linear_fc1} weight {@code [2F, …]} (rows {@code [0,F)} gate, {@code [F,2F)} up): two
-   * chunks, as Megatron writes it even at TP=1 (spec §5.3).
+   * chunks, as Megatron writes it even at TP=1 (docs/formats.md §3.12).
    */
   public static TensorEntry swigluFc1(String key, Tensor fc1) {
     long rows = fc1.shape().dim(0);
@@ -41,7 +41,7 @@ public final class TorchDistChunks {
 
   /**
    * Per-layer tensors of a homogeneous block stacked on a prepended axis: global {@code [L, …]}, one chunk
-   * of shape {@code [1, …]} per layer at {@code (l, 0, …)} (spec §5.2).
+   * of shape {@code [1, …]} per layer at {@code (l, 0, …)} (docs/formats.md §3.10).
    */
   public static TensorEntry stackedLayers(String key, List<? extends Tensor> layers) {
     return stacked(key, layers, false);
@@ -49,7 +49,7 @@ public final class TorchDistChunks {
 
   /**
    * Expert tensors on a prepended expert axis: global {@code [E, …]}, one chunk per expert, or (SwiGLU fc1)
-   * two chunks per expert at rows {@code 0} and {@code F} of the inner {@code [2F, …]} (spec §5.4).
+   * two chunks per expert at rows {@code 0} and {@code F} of the inner {@code [2F, …]} (docs/formats.md §3.11).
    */
   public static TensorEntry experts(String key, List<? extends Tensor> perExpert, boolean swigluHalves) {
     return stacked(key, perExpert, swigluHalves);
@@ -88,7 +88,7 @@ public final class TorchDistChunks {
 
   /**
    * A fused parameter stored as separate keys {@code <key>.<section>} (GDN {@code in_proj.weight} and
-   * {@code conv1d.weight}, spec §6.2): consecutive row blocks of axis 0 in the order of {@code rows}.
+   * {@code conv1d.weight}, docs/formats.md §3.12): consecutive row blocks of axis 0 in the order of {@code rows}.
    */
   public static List<TensorEntry> sections(String key, Tensor fused, Map<String, Long> rows) {
     long total = rows.values().stream().mapToLong(Long::longValue).sum();
@@ -107,7 +107,7 @@ public final class TorchDistChunks {
 
   /**
    * A ShardedObject's key: {@code <key>/shard_<offsets joined by '.'>_<global shape joined by '.'>}
-   * (spec §2.6), e.g. {@code …linear_fc1._extra_state/shard_5.17_32.128}.
+   * (docs/formats.md §3.13), e.g. {@code …linear_fc1._extra_state/shard_5.17_32.128}.
    */
   public static String shardedObjectKey(String key, long[] offsets, long[] globalShape) {
     if (offsets.length != globalShape.length || offsets.length == 0) {

@@ -36,7 +36,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Reads a {@code torch_dist} checkpoint — ours, Megatron's legacy form with {@code common.pt}, Megatron
- * v0.19+ with the common state inside the DCP files (spec §1.3, §4.3), or a plain
+ * v0.19+ with the common state inside the DCP files (docs/formats.md §3.8), or a plain
  * {@code torch.distributed.checkpoint.save} folder. Data files are memory-mapped on first use and every
  * tensor is a lazy view: each chunk is a zero-copy strided view of its archive record (storage offset and
  * strides honoured), and the chunks are concatenated into the global tensor. Optimizer and RNG state are
@@ -165,7 +165,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
     }
   }
 
-  /** Optimizer state and RNG state: never model weights (spec §2.6, §5.9). */
+  /** Optimizer state and RNG state: never model weights (docs/formats.md §3.17). */
   private static boolean isTrainingState(String key) {
     return key.startsWith("optimizer.") || key.startsWith("rng_state");
   }

@@ -32,7 +32,7 @@ import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 
 /**
- * Writes a Megatron {@code torch_dist} checkpoint without torch (spec §1–§4, plan §7.1): {@code .distcp}
+ * Writes a Megatron {@code torch_dist} checkpoint without torch (docs/formats.md §3, §3.4–§3.8): {@code .distcp}
  * data files of concatenated torch archives, the DCP {@code .metadata}, a legacy {@code common.pt} (read
  * by every Megatron ≥ v0.16, including v0.19 which prefers it) and the 4-field {@code metadata.json}, last; or,
  * asked for ({@link MegatronCommonState.Storage#SHARDED}), Megatron v0.19's form: the common state as a bytes
@@ -42,10 +42,10 @@ import java.util.function.LongConsumer;
  */
 public final class TorchDistWriter {
 
-  /** Megatron ≤ v0.18 form; v0.19 keeps only the first two fields and accepts it (spec §1.2). */
+  /** Megatron ≤ v0.18 form; v0.19 keeps only the first two fields and accepts it (docs/formats.md §3.4). */
   static final String METADATA_JSON = "{\"sharded_backend\": \"torch_dist\", \"sharded_backend_version\": 1, "
       + "\"common_backend\": \"torch\", \"common_backend_version\": 1}";
-  /** Megatron ≥ v0.19, whose common state is a bytes item: no common backend (spec §1.2). */
+  /** Megatron ≥ v0.19, whose common state is a bytes item: no common backend (docs/formats.md §3.4). */
   static final String METADATA_JSON_SHARDED_COMMON =
       "{\"sharded_backend\": \"torch_dist\", \"sharded_backend_version\": 1}";
   static final String TRACKER_FILE = "latest_checkpointed_iteration.txt";
@@ -102,7 +102,7 @@ public final class TorchDistWriter {
     }
   }
 
-  /** A DCP bytes item: {@code bytes} are stored verbatim (normally a torch archive, spec §3.1). */
+  /** A DCP bytes item: {@code bytes} are stored verbatim (normally a torch archive, docs/formats.md §3.7). */
   public record BytesEntry(String key, byte[] bytes) {
     public BytesEntry {
       bytes = bytes.clone();
@@ -175,7 +175,7 @@ public final class TorchDistWriter {
 
   /**
    * Writes a Megatron save folder: {@code saveDir/latest_checkpointed_iteration.txt} = {@code release} and
-   * the checkpoint in {@code saveDir/release/} (spec §1.1). {@code progress} receives tensor byte counts
+   * the checkpoint in {@code saveDir/release/} (docs/formats.md §3.4). {@code progress} receives tensor byte counts
    * (from the writing threads).
    */
   public static Summary writeRelease(Path saveDir, Contents contents, Options options, boolean overwrite,

@@ -4,7 +4,7 @@ import dev.megabridge.core.io.pickle.PickleValue.PyGlobal;
 import dev.megabridge.core.tensor.DType;
 import java.util.Optional;
 
-/** The spellings of element types inside torch pickles (spec §2.2 dtype globals, §3.3 storage classes). */
+/** The spellings of element types inside torch pickles (docs/formats.md §3.5 dtype globals, §3.7 storage classes). */
 public final class TorchDtypes {
   private TorchDtypes() {}
 
