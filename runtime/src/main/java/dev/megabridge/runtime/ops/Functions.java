@@ -1,8 +1,8 @@
 package dev.megabridge.runtime.ops;
 
 /**
- * Element-wise functions and normalisations, evaluated in double and rounded to float once (qwen35-model-spec
- * §6.2), on row-major {@code [rows, width]} buffers.
+ * Element-wise functions and normalisations, evaluated in double and rounded to float once
+ * (docs/model.md §8), on row-major {@code [rows, width]} buffers.
  */
 public final class Functions {
 
@@ -68,7 +68,7 @@ public final class Functions {
     return x < 0 ? -result : result;
   }
 
-  /** {@code out[r] = x[r] / sqrt(mean(x[r]²) + eps) · (1 + weight)}: the zero-centred RMSNorm (spec §3.2). */
+  /** {@code out[r] = x[r] / sqrt(mean(x[r]²) + eps) · (1 + weight)}: the zero-centred RMSNorm (docs/model.md §3.2). */
   public static void rmsNormZeroCentred(float[] x, int rows, int width, float[] weight, float eps, float[] out) {
     for (int row = 0; row < rows; row++) {
       rmsNormRow(x, row * width, width, weight, true, eps, out, row * width);

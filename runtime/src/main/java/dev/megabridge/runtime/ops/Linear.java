@@ -238,15 +238,15 @@ public sealed interface Linear permits Linear.Dense, Linear.ColumnParallel, Line
    * A row-kind layer (attention output, MLP down projection, …): input features split over {@code t ≥ 1} shards,
    * one per tensor-parallel rank ({@code t = 1} for a single-rank checkpoint, see {@link #rowReduced}).
    *
-   * <p>Canonical reduction order, so that every tensor-parallel layout gives the single-rank result bit for bit:
-   * with {@code n} input features and {@code P = }{@link #canonicalPieces}{@code (n)}, output {@code j} is the
-   * balanced pairwise tree {@code ((p0 + p1) + (p2 + p3)) + (…)} over the pieces
-   * {@code p_k = dot(W[j, k·n/P, (k+1)·n/P), x[same range])}, each computed by
-   * {@link KernelOps#dotRowWindow} (whose arithmetic depends only on the piece length and values). When
-   * {@code t} is a power of two, {@code t ≤ P} and the shards are equally wide, shard {@code r} holds exactly the
-   * pieces {@code [r·P/t, (r+1)·P/t)}: its own subtree followed by the tree over ranks is the same tree. Any
-   * other split (t not a power of two, {@code t > P}, unequal shards) cannot reproduce it: each shard is then one
-   * piece and the partial sums are added in rank order, as before (close to, not bit-identical with, one rank).
+   * <p>Canonical reduction order (docs/model.md §9.4), so that every tensor-parallel layout gives the single-rank
+   * result bit for bit: with {@code n} input features and {@code P = }{@link #canonicalPieces}{@code (n)}, output
+   * {@code j} is the balanced pairwise tree {@code ((p0 + p1) + (p2 + p3)) + (…)} over the pieces
+   * {@code p_k = dot(W[j, k·n/P, (k+1)·n/P), x[same range])}, each computed by {@link KernelOps#dotRowWindow} (whose
+   * arithmetic depends only on the piece length and values). When {@code t} is a power of two, {@code t ≤ P} and the
+   * shards are equally wide, shard {@code r} holds exactly the pieces {@code [r·P/t, (r+1)·P/t)}: its own subtree
+   * followed by the tree over ranks is the same tree. Any other split (t not a power of two, {@code t > P}, unequal
+   * shards) cannot reproduce it: each shard is then one piece and the partial sums are added in rank order (close to,
+   * not bit-identical with, one rank).
    */
   record RowParallel(List<RowShard> shards) implements Linear {
 

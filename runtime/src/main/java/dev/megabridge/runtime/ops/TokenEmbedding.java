@@ -6,8 +6,8 @@ import java.util.List;
 
 /**
  * Token embedding lookup over a table stored as contiguous row ranges: one matrix for an HF checkpoint, one
- * slice of the vocabulary per tensor-parallel rank for Megatron's vocab-parallel embedding (megatron-bridge-spec
- * §3.2, column split of {@code word_embeddings}), where the rank owning a token supplies its row.
+ * slice of the vocabulary per tensor-parallel rank for Megatron's vocab-parallel embedding (the column split of
+ * {@code word_embeddings}, docs/mappings.md §2), where the rank owning a token supplies its row (docs/model.md §9.1).
  */
 public record TokenEmbedding(List<Part> parts, int rows, int columns) {
 

@@ -8,7 +8,7 @@ import java.util.function.Predicate;
 /**
  * {@link ModelWeights} over a Hugging Face safetensors folder (single or sharded). Tensors stay zero-copy views of
  * the mapped files. Accepts the text-only prefix {@code model.} for canonical {@code model.language_model.} names
- * (spec §2.1).
+ * (docs/model.md §2.1).
  */
 public final class CheckpointWeights implements ModelWeights {
 

@@ -5,7 +5,7 @@ import dev.megabridge.runtime.ops.Compute;
 import dev.megabridge.runtime.ops.Functions;
 
 /**
- * One pre-norm decoder layer (spec §3.1): {@code h += Mixer(RMSNorm₁₊(h)); h += FFN(RMSNorm₁₊(h))}.
+ * One pre-norm decoder layer (docs/model.md §3.1): {@code h += Mixer(RMSNorm₁₊(h)); h += FFN(RMSNorm₁₊(h))}.
  */
 record DecoderLayer(float[] inputNorm, float[] postAttentionNorm, Mixer mixer, FeedForward feedForward, float eps) {
 

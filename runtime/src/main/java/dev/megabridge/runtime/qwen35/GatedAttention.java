@@ -9,7 +9,7 @@ import dev.megabridge.runtime.qwen35.LayerState.AttentionCache;
 import java.util.List;
 
 /**
- * Full attention with output gate (spec §3.3): per-head [query | gate] rows of q_proj, zero-centred q/k norms,
+ * Full attention with output gate (docs/model.md §3.3): per-head [query | gate] rows of q_proj, zero-centred q/k norms,
  * partial M-RoPE, causal GQA softmax attention (query head h reads KV head h / (heads/kvHeads)),
  * {@code o ⊙ sigmoid(gate)} before o_proj.
  */

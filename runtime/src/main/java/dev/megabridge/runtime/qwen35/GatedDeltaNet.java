@@ -10,7 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Gated DeltaNet (spec §3.7): projections, causal depthwise conv + SiLU over the q|k|v channels, L2-normalised
+ * Gated DeltaNet (docs/model.md §3.5): projections, causal depthwise conv + SiLU over the q|k|v channels, L2-normalised
  * q/k (q scaled by d_k^-1/2), β = sigmoid(b), g = −exp(A_log)·softplus(a + dt_bias), the per-token delta rule
  * with decay applied first, gated RMSNorm per value head and out_proj. Value head h reads key head
  * ⌊h / (nV/nK)⌋. Prefill runs the same per-token recurrence as decoding, so both paths share one implementation.
@@ -380,7 +380,7 @@ final class GatedDeltaNet implements Mixer {
     return result;
   }
 
-  /** {@code x / sqrt(Σx² + 1e-6)} in place (eps added to the sum of squares, spec §3.7 step 5). */
+  /** {@code x / sqrt(Σx² + 1e-6)} in place (eps added to the sum of squares, docs/model.md §3.5 step 5). */
   private static void l2Normalise(float[] x, int offset, int length) {
     double sumOfSquares = 0;
     for (int i = 0; i < length; i++) {

@@ -3,8 +3,8 @@ package dev.megabridge.runtime.qwen35;
 import java.util.List;
 
 /**
- * Preprocessed images: {@code pixelValues} {@code [patches, patchDim]} (one row per patch, spec §5.3) and one grid
- * per image, in prompt order.
+ * Preprocessed images: {@code pixelValues} {@code [patches, patchDim]} (one row per patch, docs/model.md §5.4) and one
+ * grid per image, in prompt order.
  */
 public record ImageInput(float[] pixelValues, int patchDim, List<GridThw> grids) {
 

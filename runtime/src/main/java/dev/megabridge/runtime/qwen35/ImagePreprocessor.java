@@ -11,7 +11,7 @@ import java.util.List;
 import javax.imageio.ImageIO;
 
 /**
- * The Qwen2-VL image processor (spec §5): RGB conversion, smart resize to multiples of
+ * The Qwen2-VL image processor (docs/model.md §5): RGB conversion, smart resize to multiples of
  * {@code patchSize·mergeSize} within [minPixels, maxPixels], PIL-compatible bicubic resampling (Pillow's 8-bit
  * fixed-point two-pass filter, horizontal first), rescale and normalise, and the merge-block patch order.
  */
@@ -26,7 +26,10 @@ public record ImagePreprocessor(int patchSize, int temporalPatchSize, int mergeS
     std = std.clone();
   }
 
-  /** The Qwen3.5 defaults (spec §1.4): patch 16, temporal 2, merge 2, 65536…16777216 pixels, mean = std = 0.5. */
+  /**
+   * The Qwen3.5 defaults (docs/model.md §5.1): patch 16, temporal 2, merge 2, 65536…16777216 pixels,
+   * mean = std = 0.5.
+   */
   public static ImagePreprocessor defaults() {
     return new ImagePreprocessor(16, 2, 2, 65536, 16777216, 1 / 255.0, new double[] {0.5, 0.5, 0.5},
         new double[] {0.5, 0.5, 0.5});
@@ -97,7 +100,7 @@ public record ImagePreprocessor(int patchSize, int temporalPatchSize, int mergeS
     }
   }
 
-  /** Target (height, width) of smart_resize (spec §5.1), with Python's half-to-even rounding. */
+  /** Target (height, width) of smart_resize (docs/model.md §5.2), with Python's half-to-even rounding. */
   public int[] smartResize(int height, int width) {
     int factor = patchSize * mergeSize;
     if (height < factor || width < factor) {

@@ -29,7 +29,7 @@ sealed interface LayerState permits LayerState.AttentionCache, LayerState.DeltaN
 
   /**
    * The last {@code K − 1} pre-conv rows of the mixed projection (oldest first) and the fp32 recurrent state
-   * {@code S_h} ({@code [keyDim_h, valueDim_h]}) of every value head; both zero at sequence start (spec §3.7).
+   * {@code S_h} ({@code [keyDim_h, valueDim_h]}) of every value head; both zero at sequence start (docs/model.md §7.2).
    */
   final class DeltaNetState implements LayerState {
     final float[] convWindow;

@@ -12,12 +12,12 @@ import java.util.Map;
 
 /**
  * Where each row (or column) of one split rank's Megatron shard comes from, found by running the mapping itself
- * ({@link ParamMapping#toMegatron}, megatron-bridge-spec §3) on index tensors instead of re-deriving its layout:
- * every HF role tensor is replaced by one with the same extent along the probed axis (and along the packed-expert
- * axis 0 of rank-3 tensors) and 1 elsewhere, holding one plus the running index of (role, HF row) along that axis.
- * The shard the mapping builds from these tensors then names the source of every local row (column); a zero names
- * a row the mapping adds from no HF tensor (the zero rows of Megatron's vocabulary padding, slime-native-schema
- * §4.3), reported as {@link Source#PADDING}.
+ * ({@link ParamMapping#toMegatron}, docs/mappings.md §2; docs/model.md §9.2) on index tensors instead of re-deriving
+ * its layout: every HF role tensor is replaced by one with the same extent along the probed axis (and along the
+ * packed-expert axis 0 of rank-3 tensors) and 1 elsewhere, holding one plus the running index of (role, HF row) along
+ * that axis. The shard the mapping builds from these tensors then names the source of every local row (column); a zero
+ * names a row the mapping adds from no HF tensor (the zero rows of Megatron's vocabulary padding, docs/mappings.md §5),
+ * reported as {@link Source#PADDING}.
  */
 final class MappingProbe {
 

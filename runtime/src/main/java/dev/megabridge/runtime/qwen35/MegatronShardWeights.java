@@ -23,23 +23,23 @@ import java.util.Map;
 
 /**
  * {@link ModelWeights} over a megabridge Megatron shards folder, computed tensor-parallel as Megatron would: every
- * linear layer is built from each rank's own shard (a zero-copy view of the memory-mapped rank file).
- * Column-parallel layers (megatron-bridge-spec §3.2, §3.5–§3.8, §3.11) concatenate the rank outputs, each local row
- * scattered to the HF output feature it computes; row-parallel layers (§3.3) give each rank its input-column
- * range and add the rank partial sums in rank order; replicated weights (§3.4) come from rank 0. Which HF row or
- * column a local row or column holds is read off the parameter's own mapping ({@link MappingProbe}). Experts come
- * from the EP rank that holds them ({@link ShardPlan#gatherRanks}).
+ * linear layer is built from each rank's own shard (a zero-copy view of the memory-mapped rank file); docs/model.md §9
+ * describes the evaluation. Column-parallel layers (docs/mappings.md §2) concatenate the rank outputs, each local row
+ * scattered to the HF output feature it computes; row-parallel layers (docs/mappings.md §2) give each rank its
+ * input-column range and add the rank partial sums in rank order; replicated weights (docs/mappings.md §2) come from
+ * rank 0. Which HF row or column a local row or column holds is read off the parameter's own mapping
+ * ({@link MappingProbe}). Experts come from the EP rank that holds them ({@link ShardPlan#gatherRanks}).
  *
- * <p>slime's native schema (slime-native-schema §1–§2) replicates the Gated DeltaNet and the vision tower on every
+ * <p>slime's native schema (docs/mappings.md §5) replicates the Gated DeltaNet and the vision tower on every
  * TP rank, each running them whole: their layers are replicated weights, so the runtime computes them once from
  * rank 0's full copy, as any one rank would. Its embedding and output layer carry zero rows beyond the HF
- * vocabulary (§4.3); the probe marks them ({@link MappingProbe.Source#PADDING}) and no column-parallel shard
- * computes them, so the logits have exactly the config's {@code vocab_size} columns.
+ * vocabulary (docs/mappings.md §5); the probe marks them ({@link MappingProbe.Source#PADDING}) and no column-parallel
+ * shard computes them, so the logits have exactly the config's {@code vocab_size} columns.
  *
  * <p>Everything else (norms, biases, conv1d, A_log, dt_bias, position embeddings) is read as the HF tensor the
  * shards rebuild ({@link MegatronCheckpoint#hfTensors()}, lazy gathers): this undoes Megatron's conventions such as
- * the zero-centred GDN {@code out_norm} (Megatron stores {@code γ − 1}, §3.8), so those weights are used as HF
- * defines them.
+ * the zero-centred GDN {@code out_norm} (Megatron stores {@code γ − 1}, docs/mappings.md §2), so those weights are used
+ * as HF defines them.
  */
 public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
 

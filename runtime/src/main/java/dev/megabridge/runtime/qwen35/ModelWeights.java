@@ -23,11 +23,11 @@ public interface ModelWeights {
   Tensor tensor(String name);
 
   /**
-   * HF weight-name endings of the row-kind layers: exactly the weights Megatron splits row-parallel (spec §3.3,
-   * {@code RowMapping} / packed-expert {@code FusedExpertMapping}): attention {@code o_proj}, GDN {@code out_proj},
-   * MLP / shared-expert / expert {@code down_proj} (per-expert or packed {@code experts.down_proj}), vision
-   * {@code attn.proj}, {@code mlp.linear_fc2} and {@code merger.linear_fc2}, and their MTP equivalents. The shards
-   * path checks every layer it actually splits against this set ({@link MegatronShardWeights}).
+   * HF weight-name endings of the row-kind layers: exactly the weights Megatron splits row-parallel
+   * (docs/mappings.md §2, {@code RowMapping} / packed-expert {@code FusedExpertMapping}): attention {@code o_proj}, GDN
+   * {@code out_proj}, MLP / shared-expert / expert {@code down_proj} (per-expert or packed {@code experts.down_proj}),
+   * vision {@code attn.proj}, {@code mlp.linear_fc2} and {@code merger.linear_fc2}, and their MTP equivalents. The
+   * shards path checks every layer it actually splits against this set ({@link MegatronShardWeights}).
    */
   List<String> ROW_KIND_ENDINGS = List.of(".o_proj.weight", ".out_proj.weight", ".down_proj.weight",
       ".experts.down_proj", ".attn.proj.weight", ".linear_fc2.weight");

@@ -10,7 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Sparse MoE (spec §3.8): softmax over all router logits (fp32), top-k, renormalised weights, routed experts
+ * Sparse MoE (docs/model.md §3.7): softmax over all router logits (fp32), top-k, renormalised weights, routed experts
  * summed in ascending expert index, plus the shared expert scaled by {@code sigmoid(x·shared_expert_gateᵀ)}.
  * Experts load from per-expert tensors ({@code experts.<e>.{gate,up,down}_proj.weight}) or packed ones
  * ({@code experts.gate_up_proj [E, 2I, H]}, {@code experts.down_proj [E, H, I]}), as zero-copy row views.

@@ -6,7 +6,7 @@ import dev.megabridge.runtime.ops.Functions;
 import dev.megabridge.runtime.ops.Linear;
 
 /**
- * The multi-token-prediction head (spec §3.9): for position t,
+ * The multi-token-prediction head (docs/model.md §3.8): for position t,
  * {@code u = fc(concat(RMSNorm₁₊(embed[x_{t+1}]), RMSNorm₁₊(h_t)))}, one full-attention decoder layer over the MTP
  * sequence with the position ids of token t, then {@code RMSNorm₁₊(·; mtp.norm)}; the caller applies lm_head.
  */

@@ -5,8 +5,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * M-RoPE position ids (spec §3.6): {@code ids[axis][token]} for the axes T, H, W, and {@code ropeDelta} such that a
- * token appended at sequence index {@code i} gets position {@code i + ropeDelta} on all three axes.
+ * M-RoPE position ids (docs/model.md §6): {@code ids[axis][token]} for the axes T, H, W, and {@code ropeDelta} such
+ * that a token appended at sequence index {@code i} gets position {@code i + ropeDelta} on all three axes.
  */
 public record PositionIds(int[][] ids, int ropeDelta) {
 

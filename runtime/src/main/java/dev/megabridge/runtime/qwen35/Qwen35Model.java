@@ -27,7 +27,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Reference runtime of Qwen3.5(-VL), dense and MoE (qwen35-model-spec §3–§4): fp32 activations and accumulation
+ * Reference runtime of Qwen3.5(-VL), dense and MoE (docs/model.md §3–§4): fp32 activations and accumulation
  * over zero-copy F32/BF16 weights. Full forward passes with MTP logits, and generation with a KV cache plus the
  * recurrent Gated DeltaNet state.
  */
@@ -289,7 +289,7 @@ public final class Qwen35Model implements AutoCloseable {
 
   private record Prompt(float[] embeddings, PositionIds positions) {}
 
-  /** Token embeddings with image features scattered at the image placeholders (spec §4.7) and position ids. */
+  /** Token embeddings with image features scattered at the image placeholders (docs/model.md §4.6) and position ids. */
   private Prompt embedPrompt(long[] inputIds, Optional<ImageInput> image, ForwardTrace trace) {
     int width = embedTokens.columns();
     float[] embeddings = new float[inputIds.length * width];

@@ -6,7 +6,7 @@ import dev.megabridge.runtime.ops.Linear;
 import java.util.List;
 
 /**
- * {@code down( SiLU(x·gateᵀ) ⊙ (x·upᵀ) )} (spec §3.4); also one routed or shared expert. Gate and up are one
+ * {@code down( SiLU(x·gateᵀ) ⊙ (x·upᵀ) )} (docs/model.md §3.6); also one routed or shared expert. Gate and up are one
  * fused layer whose outputs are {@code [gate (I); up (I)]} (the layout of HF's packed {@code gate_up_proj}).
  */
 record SwiGlu(Linear gateUp, Linear down) implements FeedForward {

@@ -4,9 +4,9 @@ import dev.megabridge.qwen35.Qwen35Config.TextConfig;
 import java.util.List;
 
 /**
- * Partial, interleaved M-RoPE of the text model (spec §3.5): the first {@code rotaryDim} dims of every head are
- * rotated with rotate_half pairing {@code (i, i + rotaryDim/2)}; frequency {@code j} takes its position from axis
- * H when {@code j % 3 == 1 && j < 3·section[1]}, W when {@code j % 3 == 2 && j < 3·section[2]}, else T.
+ * Partial, interleaved M-RoPE of the text model (docs/model.md §3.4): the first {@code rotaryDim} dims of every head
+ * are rotated with rotate_half pairing {@code (i, i + rotaryDim/2)}; frequency {@code j} takes its position from axis H
+ * when {@code j % 3 == 1 && j < 3·section[1]}, W when {@code j % 3 == 2 && j < 3·section[2]}, else T.
  */
 final class TextRotary {
 

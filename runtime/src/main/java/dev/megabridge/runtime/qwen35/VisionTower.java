@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The vision encoder (spec §4): Conv3d patch embedding as a linear map over flattened patches, bilinear
+ * The vision encoder (docs/model.md §4): Conv3d patch embedding as a linear map over flattened patches, bilinear
  * (align-corners) resampling of the learned position table, pre-LN blocks with 2-D rotary bidirectional
  * attention per frame and GELU-tanh MLP, and the 2×2 patch merger (LayerNorm, concat, fc1, exact GELU, fc2).
  */
@@ -85,7 +85,7 @@ final class VisionTower {
     this.mergerFc1 = Affine.load(weights, prefix + "merger.linear_fc1");
     this.mergerFc2 = Affine.load(weights, prefix + "merger.linear_fc2");
     Shapes.check(mergerFc2.linear(), config.outHiddenSize(), config.mergedHiddenSize(), prefix + "merger.linear_fc2");
-    // Rotary over half the head dim: inv[j] = 1 / 10000^(2j / (d/2)), j < d/4 (spec §4.3), fp32.
+    // Rotary over half the head dim: inv[j] = 1 / 10000^(2j / (d/2)), j < d/4 (docs/model.md §4.3), fp32.
     int rotaryDim = config.headDim() / 2;
     this.inverseFrequencies = new float[rotaryDim / 2];
     for (int j = 0; j < inverseFrequencies.length; j++) {
@@ -158,7 +158,7 @@ final class VisionTower {
   }
 
   /**
-   * Row/column of every patch in merge-block order (spec §5.3: block row, block column, in-row, in-column) and
+   * Row/column of every patch in merge-block order (docs/model.md §5.4: block row, block column, in-row, in-column) and
    * the first patch of each frame (attention segments), with a final entry = total patches.
    */
   private int[] patchCoordinates(List<GridThw> grids, int[] rows, int[] columns) {
@@ -189,7 +189,7 @@ final class VisionTower {
   }
 
   /**
-   * Adds the bilinearly resampled position table (spec §4.2), reproducing transformers' fp32 arithmetic:
+   * Adds the bilinearly resampled position table (docs/model.md §4.2), reproducing transformers' fp32 arithmetic:
    * {@code linspace(0, S−1, n)} per axis, floor/ceil indices and the four weighted rows summed in order.
    */
   private void addPositionEmbeddings(float[] hidden, List<GridThw> grids) {
