@@ -30,7 +30,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A Qwen3.5 bridge bound to one checkpoint: layout variants detected from the tensor names (spec §4.4),
+ * A Qwen3.5 bridge bound to one checkpoint: layout variants detected from the tensor names (docs/mappings.md §4.9),
  * the expected HF tensors, the Megatron parameters of any layout, the provider and Megatron-LM arguments.
  */
 public final class Qwen35BridgeModel implements BridgeModel {
@@ -73,7 +73,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
   }
 
   /**
-   * Spec §4.4: per-expert if a name matches {@code <prefix>.<i>.(gate|up|down)_proj.weight}, packed if one
+   * docs/mappings.md §4.9: per-expert if a name matches {@code <prefix>.<i>.(gate|up|down)_proj.weight}, packed if one
    * matches {@code <prefix>(gate_up_proj|down_proj)}; both is an error; neither (or no weights) means
    * per-expert.
    */
@@ -200,7 +200,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
     return config.tieWordEmbeddings();
   }
 
-  // ---- HF tensors (qwen35-model-spec §2) ------------------------------------------------------------
+  // ---- HF tensors (docs/mappings.md §4.3–§4.8) --------------------------------------------------------
 
   @Override
   public List<HfTensorSpec> hfTensors() {
@@ -322,7 +322,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
     out.add(new HfTensorSpec(v + "merger.linear_fc2.bias", Shape.of(vision.outHiddenSize()), "visual"));
   }
 
-  // ---- Megatron parameters (spec §4.8) ---------------------------------------------------------------
+  // ---- Megatron parameters (docs/mappings.md §4.9) ----------------------------------------------------
 
   @Override
   public List<MegatronParam> megatronParams(ParallelLayout layout) {
@@ -374,7 +374,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
         case MEGATRON_BRIDGE -> names.addAll(List.of("in_proj.layer_norm_weight", "in_proj.weight", "conv1d.weight",
             "A_log", "dt_bias", "out_norm.weight", "out_proj.weight"));
         case SLIME -> {
-          // slime-native-schema §2.3: the HF module's own tensors, then its input norm.
+          // docs/mappings.md §5.1: the HF module's own tensors, then its input norm.
           Qwen35MappingTables.SLIME_GDN_TENSORS.forEach(tensor -> names.add("linear_attn." + tensor));
           names.add("input_layernorm.weight");
         }
@@ -426,7 +426,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
     }
   }
 
-  /** slime-native-schema §2.8: every vision tensor under its HF name, on the first stage. */
+  /** docs/mappings.md §5.1: every vision tensor under its HF name, on the first stage. */
   private static void addSlimeVisionParams(List<MegatronParam> out, VisionConfig vision) {
     List<HfTensorSpec> tensors = new ArrayList<>();
     addVisionTensors(tensors, vision);
@@ -445,7 +445,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
     divides("tp", tp, "text_config.num_attention_heads", text.numAttentionHeads());
     boolean slime = options.schema() == Schema.SLIME;
     if (slime) {
-      // slime-native-schema §1.1/§1.2: the Gated DeltaNet and the vision tower run whole on every TP rank.
+      // docs/mappings.md §5.1: the Gated DeltaNet and the vision tower run whole on every TP rank.
       long rows = options.vocabPadding().rows(text.vocabSize(), tp);
       divides("tp", tp, "the padded vocabulary (" + options.vocabPadding().describe() + ")", rows);
     } else {
@@ -482,7 +482,7 @@ public final class Qwen35BridgeModel implements BridgeModel {
     }
   }
 
-  // ---- provider (spec §5) -----------------------------------------------------------------------------
+  // ---- provider (docs/mappings.md §6) -----------------------------------------------------------------
 
   @Override
   public LinkedHashMap<String, Object> provider() {

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * A Qwen3.5(-VL) {@code config.json} with the class defaults of qwen35-model-spec §1 applied where a key is
+ * A Qwen3.5(-VL) {@code config.json} with the class defaults of docs/mappings.md §6.1 applied where a key is
  * missing (transformers omits keys equal to their default). {@code vision} is empty for the text-only
  * {@code *ForCausalLM} architectures, whose text fields sit at the top level.
  */
@@ -24,7 +24,7 @@ public record Qwen35Config(
     long visionStartTokenId,
     long visionEndTokenId) {
 
-  /** The language model part (spec §1.2). */
+  /** The language model part (docs/mappings.md §6.1). */
   public record TextConfig(
       String modelType,
       long vocabSize,
@@ -86,7 +86,7 @@ public record Qwen35Config(
     }
   }
 
-  /** The vision tower (spec §1.3). */
+  /** The vision tower (docs/mappings.md §6.1). */
   public record VisionConfig(
       int depth,
       int hiddenSize,
@@ -173,7 +173,7 @@ public record Qwen35Config(
       }
       vision = Optional.of(parsed);
     }
-    // The VL model's tie flag is the top-level one (spec §5.4); text-only models read their own.
+    // The VL model's tie flag is the top-level one (docs/mappings.md §6.1); text-only models read their own.
     boolean tie = visionLanguage ? top.booleanOr("tie_word_embeddings", false)
         : textSection.booleanOr("tie_word_embeddings", false);
     return new Qwen35Config(config, architecture, moe, visionLanguage, text, vision, tie,
@@ -205,7 +205,7 @@ public record Qwen35Config(
         layerTypes.add((layer + 1) % every == 0 ? LayerType.FULL_ATTENTION : LayerType.LINEAR_ATTENTION);
       }
     }
-    // rope: rope_parameters, then rope_scaling, then top-level keys (spec §1.2).
+    // rope: rope_parameters, then rope_scaling, then top-level keys (docs/mappings.md §6.1).
     Optional<ConfigSection> rope = section.section("rope_parameters").or(() -> section.section("rope_scaling"));
     double theta = rope.flatMap(r -> r.optDouble("rope_theta")).or(() -> section.optDouble("rope_theta"))
         .orElseThrow(() -> section.invalid("rope_parameters", "no rope_theta anywhere (real configs always carry it)"));

@@ -23,39 +23,43 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The Qwen3.5(-VL) mapping tables of megatron-bridge-spec §4.1–§4.6 in the priority order of §4.7, followed
- * by the separate-LayerNorm aliases (§2.1) and the slime MTP alias ({@code .mtp_model_layer.} →
- * {@code .transformer_layer.}, §4.5). Row comments give the spec table and row.
+ * The Qwen3.5(-VL) mapping tables of docs/mappings.md §4.3–§4.8 in the priority order of its §4.9, followed by
+ * the separate-LayerNorm aliases and the slime MTP alias ({@code .mtp_model_layer.} → {@code .transformer_layer.},
+ * both docs/mappings.md §1.3); the slime schema's tables (docs/mappings.md §5). Row comments name the table of
+ * that document.
  */
 public final class Qwen35MappingTables {
 
   /** The slime PR #2075 alias: the legacy MTP inner-layer name. */
   public static final AliasRule MTP_LEGACY_ALIAS = AliasRule.infix(".mtp_model_layer.", ".transformer_layer.");
 
-  /** Spec §2.1: separate-LayerNorm aliases, appended by every registry. */
+  /** docs/mappings.md §1.3: separate-LayerNorm aliases, appended by every registry. */
   public static final AliasRule SEPARATE_LAYERNORM_ALIASES = AliasRule.firstOf(
       AliasRule.suffix("self_attention.linear_qkv.layer_norm_weight", "input_layernorm.weight"),
       AliasRule.suffix("self_attention.linear_qkv.layer_norm_bias", "input_layernorm.bias"),
       AliasRule.suffix("mlp.linear_fc1.layer_norm_weight", "pre_mlp_layernorm.weight"),
       AliasRule.suffix("mlp.linear_fc1.layer_norm_bias", "pre_mlp_layernorm.bias"));
 
-  /** The nine Gated DeltaNet tensors of slime's HF-layout module, in its state-dict order (slime-native-schema §2.3). */
+  /** The nine Gated DeltaNet tensors of slime's HF-layout module, in its state-dict order (docs/mappings.md §5.1). */
   public static final List<String> SLIME_GDN_TENSORS = List.of("dt_bias", "A_log", "conv1d.weight",
       "in_proj_qkv.weight", "in_proj_z.weight", "in_proj_b.weight", "in_proj_a.weight", "norm.weight",
       "out_proj.weight");
 
-  /** slime keeps the transformers vision tower as {@code model.visual}: Megatron and HF names coincide (§1.2). */
+  /**
+   * slime keeps the transformers vision tower as {@code model.visual}: Megatron and HF names coincide
+   * (docs/mappings.md §5.1).
+   */
   public static final String SLIME_VISION_PREFIX = "model.visual.";
 
   private Qwen35MappingTables() {}
 
-  /** Which main-decoder / MTP routed-expert storage the HF checkpoint uses (spec §4.4). */
+  /** Which main-decoder / MTP routed-expert storage the HF checkpoint uses (docs/mappings.md §4.9). */
   public enum ExpertStorage {
     PER_EXPERT,
     PACKED
   }
 
-  /** Naming prefixes of the VL and text-only variants (spec §4 and §1.1). */
+  /** Naming prefixes of the VL and text-only variants (docs/mappings.md §4.2). */
   record Prefixes(String megatron, String hfLanguage, String megatronMtp) {
     static Prefixes of(boolean visionLanguage) {
       return visionLanguage
@@ -65,7 +69,7 @@ public final class Qwen35MappingTables {
   }
 
   /**
-   * The full registry for one model: spec rows, separate-LayerNorm aliases, then the MTP legacy alias
+   * The full registry for one model: table rows, separate-LayerNorm aliases, then the MTP legacy alias
    * (so both inner names resolve to the same HF tensors with identical transforms).
    */
   public static MappingRegistry registry(Qwen35Config config, ExpertStorage mainExperts, ExpertStorage mtpExperts,
@@ -87,7 +91,8 @@ public final class Qwen35MappingTables {
     String output = prefixes.megatron() + "output_layer.weight";
     String finalNorm = prefixes.megatron() + "decoder.final_layernorm.weight";
     if (config.moe()) {
-      // §4.7 MoE: LM auto rows, then the special transforms, experts, shared experts.
+      // Registry order of docs/mappings.md §4.9, MoE: LM plain rows, then the special transforms, experts,
+      // shared experts.
       rows.add(new ColumnMapping(embedding, prefixes.hfLanguage() + "embed_tokens.weight"));
       rows.add(new ColumnMapping(output, "lm_head.weight"));
       rows.add(new ReplicatedMapping(finalNorm, prefixes.hfLanguage() + "norm.weight"));
@@ -100,7 +105,8 @@ public final class Qwen35MappingTables {
       addRoutedExperts(rows, ld, hl, mainExperts, true);
       addSharedExperts(rows, ld, hl);
     } else {
-      // §4.7 dense: LM auto rows (output layer last), then QKV, fc1, GDN special rows.
+      // Registry order of docs/mappings.md §4.9, dense: LM plain rows (output layer last), then QKV, fc1,
+      // GDN special rows.
       rows.add(new ColumnMapping(embedding, prefixes.hfLanguage() + "embed_tokens.weight"));
       rows.add(new ReplicatedMapping(finalNorm, prefixes.hfLanguage() + "norm.weight"));
       rows.add(new ReplicatedMapping(ld + "mlp.linear_fc1.layer_norm_weight", hl + "post_attention_layernorm.weight"));
@@ -121,10 +127,11 @@ public final class Qwen35MappingTables {
   }
 
   /**
-   * slime's native model (slime-native-schema §2): the Megatron-Bridge rows for embedding, output layer, final
-   * norm, full attention, MLP, MoE and MTP, with the vocabulary padded (§4.3); the Gated DeltaNet as its ten HF
-   * tensors under {@code self_attention.}, copied and replicated (§2.3); the vision tower under its HF names,
-   * copied and replicated (§2.8). The slime MTP inner name {@code transformer_layer} comes from the alias rule.
+   * slime's native model (docs/mappings.md §5): the Megatron-Bridge rows for embedding, output layer, final norm,
+   * full attention, MLP, MoE and MTP, with the vocabulary padded (docs/mappings.md §5.2); the Gated DeltaNet as its
+   * ten HF tensors under {@code self_attention.}, copied and replicated, and the vision tower under its HF names,
+   * copied and replicated (both docs/mappings.md §5.1). The slime MTP inner name {@code transformer_layer} comes
+   * from the alias rule.
    */
   private static MappingRegistry slimeRegistry(Qwen35Config config, ExpertStorage mainExperts,
       ExpertStorage mtpExperts, VocabPadding padding) {
@@ -139,7 +146,7 @@ public final class Qwen35MappingTables {
     rows.add(new PaddedVocabMapping(prefixes.megatron() + "output_layer.weight", "lm_head.weight", vocab, padding));
     rows.add(new ReplicatedMapping(prefixes.megatron() + "decoder.final_layernorm.weight",
         prefixes.hfLanguage() + "norm.weight"));
-    // §2.3 rows 4–13.
+    // docs/mappings.md §5.1, GDN row: the input norm and the nine linear_attn tensors.
     rows.add(new ReplicatedMapping(ld + "self_attention.input_layernorm.weight", hl + "input_layernorm.weight"));
     for (String tensor : SLIME_GDN_TENSORS) {
       rows.add(new ReplicatedMapping(ld + "self_attention.linear_attn." + tensor, hl + "linear_attn." + tensor));
@@ -166,7 +173,7 @@ public final class Qwen35MappingTables {
     return MappingRegistry.of(rows).withAliases(SEPARATE_LAYERNORM_ALIASES).withAliases(MTP_LEGACY_ALIAS);
   }
 
-  /** §4.1 rows 4–7. */
+  /** docs/mappings.md §4.3, language model table: the full-attention rows except the fused QKV. */
   private static void addAttentionAutoRows(List<ParamMapping> rows, String ld, String hl) {
     rows.add(new ReplicatedMapping(ld + "self_attention.linear_qkv.layer_norm_weight", hl + "input_layernorm.weight"));
     rows.add(new ReplicatedMapping(ld + "self_attention.q_layernorm.weight", hl + "self_attn.q_norm.weight"));
@@ -174,7 +181,10 @@ public final class Qwen35MappingTables {
     rows.add(new RowMapping(ld + "self_attention.linear_proj.weight", hl + "self_attn.o_proj.weight"));
   }
 
-  /** §4.1 rows 8–11 (A_log and dt_bias are column-split: GatedDeltaNet is registered as column). */
+  /**
+   * docs/mappings.md §4.4, GDN table: input norm, out_proj, A_log, dt_bias (the last two column-split: Megatron-Bridge
+   * registers GatedDeltaNet as a column-parallel module).
+   */
   private static void addGdnAutoRows(List<ParamMapping> rows, String ld, String hl) {
     rows.add(new ReplicatedMapping(ld + "self_attention.in_proj.layer_norm_weight", hl + "input_layernorm.weight"));
     rows.add(new RowMapping(ld + "self_attention.out_proj.weight", hl + "linear_attn.out_proj.weight"));
@@ -182,14 +192,14 @@ public final class Qwen35MappingTables {
     rows.add(new ColumnMapping(ld + "self_attention.dt_bias", hl + "linear_attn.dt_bias"));
   }
 
-  /** §4.1 row 12. */
+  /** docs/mappings.md §4.3, language model table: the fused QKV row. */
   private static void addAttentionQkv(List<ParamMapping> rows, String ld, String hl, TextConfig text) {
     rows.add(new GatedQkvMapping(ld + "self_attention.linear_qkv.weight", hl + "self_attn.q_proj.weight",
         hl + "self_attn.k_proj.weight", hl + "self_attn.v_proj.weight", text.numAttentionHeads(),
         text.numKeyValueHeads(), text.headDim()));
   }
 
-  /** §4.1 rows 13–15. */
+  /** docs/mappings.md §4.4, GDN table: conv1d, in_proj, out_norm. */
   private static void addGdnSpecialRows(List<ParamMapping> rows, String ld, String hl, TextConfig text) {
     rows.add(new GdnConv1dMapping(ld + "self_attention.conv1d.weight", hl + "linear_attn.conv1d.weight",
         text.linearNumKeyHeads(), text.linearNumValueHeads(), text.linearKeyHeadDim(), text.linearValueHeadDim()));
@@ -199,7 +209,10 @@ public final class Qwen35MappingTables {
     rows.add(new ZeroCenteredNormMapping(ld + "self_attention.out_norm.weight", hl + "linear_attn.norm.weight"));
   }
 
-  /** §4.3 routed experts: grouped fc1, grouped fc2, then (main decoder only) SequentialMLP fc1, fc2. */
+  /**
+   * docs/mappings.md §4.6, MoE table, routed experts: grouped fc1, grouped fc2, then (main decoder only)
+   * SequentialMLP fc1, fc2.
+   */
   private static void addRoutedExperts(List<ParamMapping> rows, String prefix, String hl, ExpertStorage storage,
       boolean withSequential) {
     String groupedFc1 = prefix + "mlp.experts.linear_fc1.weight*";
@@ -223,7 +236,7 @@ public final class Qwen35MappingTables {
     }
   }
 
-  /** §4.3 shared expert rows. */
+  /** docs/mappings.md §4.6, MoE table: shared expert rows. */
   private static void addSharedExperts(List<ParamMapping> rows, String prefix, String hl) {
     rows.add(new GatedMlpMapping(prefix + "mlp.shared_experts.linear_fc1.weight",
         hl + "mlp.shared_expert.gate_proj.weight", hl + "mlp.shared_expert.up_proj.weight"));
@@ -232,9 +245,9 @@ public final class Qwen35MappingTables {
   }
 
   /**
-   * §4.5 MTP rows with the current inner name {@code mtp_model_layer} ("L" rows literal 0, "W" rows
-   * wildcard). MTP experts follow the checkpoint's MTP storage. Beyond the spec, MoE models also get
-   * SequentialMLP rows for MTP experts (appended after the spec rows), so a SequentialMLP Megatron model is
+   * docs/mappings.md §4.7, MTP table, with the current inner name {@code mtp_model_layer} ("0" rows literal 0,
+   * "*" rows wildcard). MTP experts follow the checkpoint's MTP storage. Beyond Megatron-Bridge's rows, MoE models
+   * also get SequentialMLP rows for MTP experts (appended after the vision rows), so a SequentialMLP Megatron model is
    * fully mapped instead of silently losing its MTP experts.
    */
   private static void addMtpRows(List<ParamMapping> rows, String mt, Qwen35Config config, ExpertStorage mtpExperts) {
@@ -277,7 +290,10 @@ public final class Qwen35MappingTables {
     }
   }
 
-  /** megabridge extension (not in the spec): SequentialMLP names for MTP experts, lowest priority. */
+  /**
+   * megabridge extension (not in Megatron-Bridge; docs/mappings.md §4.7): SequentialMLP names for MTP experts,
+   * lowest priority.
+   */
   private static void addMtpSequentialExperts(List<ParamMapping> rows, String mt, ExpertStorage storage) {
     String innerW = mt + ".*.mtp_model_layer.";
     String fc1 = innerW + "mlp.experts.local_experts.*.linear_fc1.weight";
@@ -295,7 +311,10 @@ public final class Qwen35MappingTables {
     }
   }
 
-  /** §4.6 vision rows (15 auto rows, concatenated QKV weight and bias, replicated patch/pos embeddings). */
+  /**
+   * docs/mappings.md §4.8, vision table (15 plain rows, concatenated QKV weight and bias, replicated patch/pos
+   * embeddings).
+   */
   private static void addVisionRows(List<ParamMapping> rows, VisionConfig vision) {
     String vd = "vision_model.decoder.layers.*.";
     String hv = "model.visual.blocks.*.";

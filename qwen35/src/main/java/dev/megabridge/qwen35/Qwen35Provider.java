@@ -10,7 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 
-/** HF config → Megatron model provider fields (megatron-bridge-spec §5) and Megatron-LM arguments. */
+/** HF config → Megatron model provider fields (docs/mappings.md §6.2, §6.3) and Megatron-LM arguments. */
 final class Qwen35Provider {
   private Qwen35Provider() {}
 
@@ -21,7 +21,7 @@ final class Qwen35Provider {
     fields.put("provider_class", config.visionLanguage()
         ? (config.moe() ? "Qwen35VLMoEModelProvider" : "Qwen35VLModelProvider")
         : "GPTModelProvider");
-    // §5.1 generic part (from text_config).
+    // docs/mappings.md §6.2, generic part (from text_config).
     fields.put("num_layers", text.numHiddenLayers());
     fields.put("hidden_size", text.hiddenSize());
     fields.put("ffn_hidden_size", config.moe() ? text.moeIntermediateSize() : text.intermediateSize());
@@ -45,7 +45,7 @@ final class Qwen35Provider {
     fields.put("bf16", paramsDtype.equals("bfloat16"));
     fields.put("fp16", paramsDtype.equals("float16"));
     fields.put("activation_func", text.hiddenAct());
-    // §5.2 common Qwen3.5 part.
+    // docs/mappings.md §6.2, common Qwen3.5 part.
     fields.put("normalization", "RMSNorm");
     fields.put("gated_linear_unit", true);
     fields.put("add_qkv_bias", text.attentionBias());
@@ -66,7 +66,7 @@ final class Qwen35Provider {
     if (model.mtpLayers() > 0) {
       fields.put("mtp_loss_scaling_factor", 0.1);
     }
-    // §5.3 MoE part.
+    // docs/mappings.md §6.2, MoE part.
     if (config.moe()) {
       fields.put("num_moe_experts", text.numExperts());
       fields.put("moe_router_topk", text.numExpertsPerTok());
@@ -83,12 +83,12 @@ final class Qwen35Provider {
       fields.put("moe_aux_loss_coeff", config.source().top().section("text_config")
           .flatMap(section -> section.optDouble("router_aux_loss_coef")).orElse(1e-3));
     }
-    // §5.4 VL overrides.
+    // docs/mappings.md §6.2, VL part.
     fields.put("share_embeddings_and_output_weights", config.tieWordEmbeddings());
     fields.put("position_embedding_type", config.visionLanguage() ? "mrope" : "rope");
     fields.put("mrope_section", text.mropeSection());
     fields.put("head_dim", text.headDim());
-    // Spec §5.4: getattr defaults apply only to a missing key; a key present with null is copied as null.
+    // docs/mappings.md §6.2: defaults apply only to a missing key; a key present as JSON null is copied as null.
     ConfigSection textSection = config.source().top().section("text_config").orElse(config.source().top());
     fields.put("bos_token_id", tokenId(textSection, "bos_token_id",
         text.bosTokenId().orElse(config.visionLanguage() && !config.moe() ? 248045L : null)));
@@ -132,12 +132,12 @@ final class Qwen35Provider {
     return fields;
   }
 
-  /** {@code value}, unless the config holds {@code key} explicitly as JSON null (then null, spec §5.4). */
+  /** {@code value}, unless the config holds {@code key} explicitly as JSON null (then null, docs/mappings.md §6.2). */
   private static Long tokenId(ConfigSection section, String key, Long value) {
     return section.has(key) && !section.hasValue(key) ? null : value;
   }
 
-  /** Largest power of two ≤ 128 dividing the vocabulary (spec §5.1; 248320 ⇒ 128). */
+  /** Largest power of two ≤ 128 dividing the vocabulary (docs/mappings.md §6.2; 248320 ⇒ 128). */
   static int vocabDivisor(long vocab) {
     int divisor = 128;
     while (divisor > 1 && vocab % divisor != 0) {
@@ -147,7 +147,7 @@ final class Qwen35Provider {
   }
 
   /**
-   * Spec §5.2: an explicit {@code layer_types} list gives a list (1 = linear attention, 0 = full
+   * docs/mappings.md §6.2: an explicit {@code layer_types} list gives a list (1 = linear attention, 0 = full
    * attention); otherwise the interval (default 4).
    */
   static Object linearAttentionFreq(TextConfig text) {

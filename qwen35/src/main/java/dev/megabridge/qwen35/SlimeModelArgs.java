@@ -8,11 +8,11 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * The model arguments of slime's {@code scripts/models/qwen3.5-*.sh} (slime-native-schema §5) for a config: what
+ * The model arguments of slime's {@code scripts/models/qwen3.5-*.sh} (docs/mappings.md §6.4) for a config: what
  * slime {@code main} needs on its command line to build the native Qwen3.5 model that {@code --schema slime}
  * checkpoints are written for, in the scripts' order.
  *
- * <p>Every size comes from the config (§5 "Relation to config.json", {@code text_config} for VL configs), never
+ * <p>Every size comes from the config (docs/mappings.md §6.4, {@code text_config} for VL configs), never
  * from the model name: {@code num_hidden_layers}, {@code hidden_size}, {@code num_attention_heads},
  * {@code num_key_value_heads}, {@code head_dim}, {@code intermediate_size} (dense; MoE passes
  * {@code moe_intermediate_size}, as slime's 35B-A3B script does: the dense MLP is never built), {@code vocab_size},
@@ -22,19 +22,19 @@ import java.util.List;
  * loss). Not Megatron arguments and so not printed: the Gated DeltaNet dimensions, the layer pattern,
  * {@code mrope_section} and the vision config — slime reads them from {@code --hf-checkpoint} when it builds the
  * model. {@code --position-embedding-type} is {@code rope} for the VL model too: its provider sets up the
- * multimodal rotary embedding itself (§1.2). No dtype flag: slime forces bf16 (§2.10).
+ * multimodal rotary embedding itself (docs/mappings.md §6.4). No dtype flag: slime forces bf16 (docs/mappings.md §5.3).
  *
  * <p>Which model: a VL config ({@code *ForConditionalGeneration}) gets slime's VL model
  * ({@code slime_plugins.models.qwen3_5_vl get_qwen3_5_vl_model_provider}, as {@code qwen3.5-35B-A3B-vl.sh}), also
  * for the dense sizes, whose slime scripts (9B, 27B) name the text spec: the text spec builds a bare GPTModel
  * without the {@code language_model.} prefix and without the vision tower, so it cannot load the slime checkpoint
- * megabridge writes for a VL config ({@code language_model.*} and {@code model.visual.*}, §1.2, §2.2), and it would
- * drop the vision weights. The VL provider is generic over dense and MoE (§1.2). A text-only config
- * ({@code *ForCausalLM}) gets the text spec {@code slime_plugins.models.qwen3_5 get_qwen3_5_spec}.
+ * megabridge writes for a VL config ({@code language_model.*} and {@code model.visual.*}, docs/mappings.md §5.1),
+ * and it would drop the vision weights. The VL provider is generic over dense and MoE (docs/mappings.md §6.4). A
+ * text-only config ({@code *ForCausalLM}) gets the text spec {@code slime_plugins.models.qwen3_5 get_qwen3_5_spec}.
  *
  * <p>MTP: {@code --mtp-num-layers N} exactly when the config declares N &gt; 0 MTP layers (slime's scripts leave
  * it out; {@code run-qwen3.5-35B-A3B-sft.sh} has it commented out). megabridge writes the MTP weights of such a
- * config, and slime builds and loads the MTP block only with this flag (§2.7).
+ * config, and slime builds and loads the MTP block only with this flag (docs/mappings.md §6.4).
  */
 final class SlimeModelArgs {
   private SlimeModelArgs() {}

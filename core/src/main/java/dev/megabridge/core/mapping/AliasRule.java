@@ -17,8 +17,8 @@ public interface AliasRule {
   }
 
   /**
-   * A pattern ending with {@code "*." + from} gets a copy ending with {@code "*." + to} (spec §2.1's
-   * separate-LayerNorm aliases; literal-prefixed names get none).
+   * A pattern ending with {@code "*." + from} gets a copy ending with {@code "*." + to} (the
+   * separate-LayerNorm aliases of docs/mappings.md §1.3; literal-prefixed names get none).
    */
   static AliasRule suffix(String from, String to) {
     return pattern -> pattern.endsWith("*." + from)
@@ -26,7 +26,7 @@ public interface AliasRule {
         : Optional.empty();
   }
 
-  /** The first rule that yields an alias wins (spec §2.1: one rewrite per mapping). */
+  /** The first rule that yields an alias wins (docs/mappings.md §1.3: one rewrite per mapping). */
   static AliasRule firstOf(AliasRule... rules) {
     return pattern -> {
       for (AliasRule rule : rules) {

@@ -4,7 +4,7 @@ import dev.megabridge.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
 
-/** Column-parallel (spec §3.2): split along dim 0; rank r holds {@code chunk_r(X, t, 0)}. */
+/** Column-parallel (docs/mappings.md §2): split along dim 0; rank r holds {@code chunk_r(X, t, 0)}. */
 public record ColumnMapping(String megatronParam, Map<String, String> hfParams) implements ParamMapping {
 
   public ColumnMapping {

@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Packed routed-expert {@code linear_fc2} (spec §3.11 {@code FusedExpertMapping}): HF
+ * Packed routed-expert {@code linear_fc2} (docs/mappings.md §2.6): HF
  * {@code down_proj [E, H, Ie]}; a resolved instance takes {@code HF[expert] [H, Ie]} and row-splits it over
  * ETP. Export yields that expert's {@code [H, Ie]}; the engine stacks all experts.
  */

@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Packed routed-expert {@code linear_fc1} (spec §3.11 {@code FusedGatedExpertMapping}): HF
+ * Packed routed-expert {@code linear_fc1} (docs/mappings.md §2.6): HF
  * {@code gate_up_proj [E, 2Ie, H]} holds per expert {@code [gate (Ie); up (Ie)]}. A resolved instance carries
  * one global expert id (the Megatron pattern's extra, last wildcard); it takes {@code W = HF[expert]} and
  * applies the gated-MLP ETP split. Export yields that expert's {@code [2Ie, H]}; the engine stacks all experts.

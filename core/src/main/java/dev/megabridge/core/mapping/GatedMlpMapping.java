@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * SwiGLU {@code linear_fc1} from HF gate/up (spec §3.7): rank r holds
+ * SwiGLU {@code linear_fc1} from HF gate/up (docs/mappings.md §2.3): rank r holds
  * {@code [chunk_r(gate, t, 0); chunk_r(up, t, 0)]}. Used for dense MLPs, shared experts and per-expert
  * routed experts (split by ETP there).
  */

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Language full attention with attention output gate (spec §3.5): HF {@code q_proj} holds per head
+ * Language full attention with attention output gate (docs/mappings.md §2.1): HF {@code q_proj} holds per head
  * {@code [query_h; gate_h]}, {@code k_proj}/{@code v_proj} are head-major. Megatron {@code linear_qkv}
  * is, per query group g: the query rows of the group's heads, their gate rows, K_g, V_g; column-split so
  * rank r holds groups {@code [r·ng/t, (r+1)·ng/t)}.

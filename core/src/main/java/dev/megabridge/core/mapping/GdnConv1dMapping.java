@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Gated DeltaNet depthwise {@code conv1d} (spec §3.8 {@code GDNConv1dMapping}): channels are
+ * Gated DeltaNet depthwise {@code conv1d} (docs/mappings.md §2.5): channels are
  * {@code [Q | K | V]}; rank r holds {@code [Q_r; K_r; V_r]}, the r-th contiguous part of each block.
  */
 public record GdnConv1dMapping(String megatronParam, Map<String, String> hfParams, int numKeyHeads,

@@ -6,9 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The Gated DeltaNet head arithmetic shared by the {@code in_proj} and {@code conv1d} mappings (spec §3.8): the
- * {@code [Q | K | V]} channel blocks of {@code keyDim}, {@code keyDim} and {@code valueDim} rows, of which
- * tensor-parallel rank r takes the r-th contiguous, head-aligned part of each.
+ * The Gated DeltaNet head arithmetic shared by the {@code in_proj} and {@code conv1d} mappings
+ * (docs/mappings.md §2.5): the {@code [Q | K | V]} channel blocks of {@code keyDim}, {@code keyDim} and
+ * {@code valueDim} rows, of which tensor-parallel rank r takes the r-th contiguous, head-aligned part of each.
  */
 record GdnHeads(int numKeyHeads, int numValueHeads, int keyHeadDim, int valueHeadDim) {
 

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Gated DeltaNet {@code in_proj} from the four separate HF projections (spec §3.8 table): rank r holds
- * {@code [q_r; k_r; v_r; z_r; beta_r; alpha_r]}, each the r-th of t contiguous parts of its HF block
+ * Gated DeltaNet {@code in_proj} from the four separate HF projections (docs/mappings.md §2.5, in_proj table):
+ * rank r holds {@code [q_r; k_r; v_r; z_r; beta_r; alpha_r]}, each the r-th of t contiguous parts of its HF block
  * (q and k from {@code in_proj_qkv} rows [0, QK) and [QK, 2QK), v from [2QK, 2QK+VD)). The full
  * Megatron tensor therefore depends on t.
  */

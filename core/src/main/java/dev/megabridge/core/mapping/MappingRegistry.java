@@ -9,7 +9,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * An immutable, ordered mapping table (spec §2). Order is priority: lookups return the first matching row.
+ * An immutable, ordered mapping table (docs/mappings.md §1). Order is priority: lookups return the first matching row.
  * All patterns are compiled once, in the constructor; the only way to add rows is to derive a new registry
  * ({@link #withAliases}), which rebuilds and recompiles — a built registry cannot be appended to.
  */
@@ -60,9 +60,9 @@ public final class MappingRegistry {
   }
 
   /**
-   * The first row one of whose HF patterns matches {@code hfName}, resolved with the HF captures (spec
-   * §2.4). Ambiguous by nature (several Megatron params can read one HF tensor): conversion is driven from
-   * Megatron names; this lookup is for inspection.
+   * The first row one of whose HF patterns matches {@code hfName}, resolved with the HF captures
+   * (docs/mappings.md §1.2). Ambiguous by nature (several Megatron params can read one HF tensor): conversion is
+   * driven from Megatron names; this lookup is for inspection.
    */
   public Optional<ParamMapping> hfToMegatron(String hfName) {
     for (Compiled row : compiled) {
@@ -96,7 +96,7 @@ public final class MappingRegistry {
     return rows.size() == mappings.size() ? this : new MappingRegistry(rows);
   }
 
-  /** Human-readable table in the layout of spec §2.5. */
+  /** Human-readable table, laid out as docs/mappings.md §1.2 describes. */
   public String describe() {
     StringBuilder out = new StringBuilder("MappingRegistry with " + mappings.size() + " mappings:\n");
     int index = 1;

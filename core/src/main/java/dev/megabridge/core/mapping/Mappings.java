@@ -12,7 +12,7 @@ final class Mappings {
 
   /**
    * Copies {@code hfParams} (keeping role order) after checking the role count and the wildcard-count
-   * rule of spec §2.2: every HF pattern has as many wildcards as the Megatron pattern, minus
+   * rule of docs/mappings.md §1.1: every HF pattern has as many wildcards as the Megatron pattern, minus
    * {@code extraMegatronWildcards} (1 for packed experts, whose Megatron side also captures the expert).
    */
   static Map<String, String> checked(String megatronParam, Map<String, String> hfParams, int roles,

@@ -7,7 +7,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A parameter-name pattern (spec §2.2): {@code *} matches one or more ASCII digits, {@code **} matches
+ * A parameter-name pattern (docs/mappings.md §1.1): {@code *} matches one or more ASCII digits, {@code **} matches
  * anything (dots included, possibly empty); every other character is literal; matches are anchored. A
  * pattern without wildcards is compared as a plain string. Compiled once, at construction.
  */
@@ -86,7 +86,7 @@ public final class NamePattern {
   }
 
   /**
-   * Substitutes captures into {@code pattern} (spec §2.3): every {@code **} left to right first, then every
+   * Substitutes captures into {@code pattern} (docs/mappings.md §1.2): every {@code **} left to right first, then every
    * remaining {@code *}; wildcards left over when the captures run out stay literal.
    */
   public static String substitute(String pattern, List<String> captures) {

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The packed routed-expert mappings (spec §3.11): one HF tensor {@code [E, ...]} holds every expert; a resolved
- * instance carries one global expert id (the Megatron pattern's extra, last wildcard) and maps
+ * The packed routed-expert mappings (docs/mappings.md §2.6): one HF tensor {@code [E, ...]} holds every expert;
+ * a resolved instance carries one global expert id (the Megatron pattern's extra, last wildcard) and maps
  * {@code HF[expert]}. Export yields that expert's slice; the engine stacks all experts.
  */
 sealed interface PackedExperts extends ParamMapping permits FusedGatedExpertMapping, FusedExpertMapping {

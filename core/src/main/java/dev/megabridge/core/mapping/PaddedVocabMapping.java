@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Column-parallel vocabulary rows with Megatron's padding (slime-native-schema §2.2 rows 1–2, §4.3): the HF
+ * Column-parallel vocabulary rows with Megatron's padding (docs/mappings.md §2.7, §5.2): the HF
  * tensor's {@code vocabSize} rows followed by zero rows up to {@code padding.rows(vocabSize, t)}, split along
  * dim 0. Export concatenates the shards and keeps the first {@code vocabSize} rows, whatever the pad rows hold.
  */

@@ -15,13 +15,13 @@ import java.util.Map;
 
 /**
  * One row of a mapping table: a Megatron parameter (pattern or concrete name) and the HF tensor(s) it is
- * made of, with the exact transform of megatron-bridge-spec §3 in both directions. Every mapping is a pure
+ * made of, with the exact transform of docs/mappings.md §2 in both directions. Every mapping is a pure
  * function of lazy tensors: {@link #toMegatron} builds one split rank's shard from the full HF tensors,
  * {@link #toHf} rebuilds the HF tensors from the shards of all split ranks. Both only slice and
  * concatenate (plus the ±1 of {@link ZeroCenteredNormMapping}), so {@code toHf(toMegatron(x)) == x} bit for bit.
  *
  * <p>The split group is the tensor-parallel group, or the expert-tensor-parallel group for expert
- * parameters ({@link #isExpert()}, spec §3.0); the engine picks the size.
+ * parameters ({@link #isExpert()}, docs/mappings.md §2); the engine picks the size.
  */
 public sealed interface ParamMapping
     permits ColumnMapping, RowMapping, ReplicatedMapping, ZeroCenteredNormMapping, GatedQkvMapping,
@@ -49,7 +49,7 @@ public sealed interface ParamMapping
     return getClass().getSimpleName();
   }
 
-  /** Expert parameter (split by ETP, distributed by EP): spec §3.0's rule on the Megatron name. */
+  /** Expert parameter (split by ETP, distributed by EP): the rule of docs/mappings.md §2 on the Megatron name. */
   default boolean isExpert() {
     return megatronParam().contains(".experts.linear_fc") || megatronParam().contains(".experts.local_experts.");
   }
@@ -67,7 +67,7 @@ public sealed interface ParamMapping
     return 0;
   }
 
-  /** Substitutes captures of a Megatron (or HF) match into both sides (spec §2.3). */
+  /** Substitutes captures of a Megatron (or HF) match into both sides (docs/mappings.md §1.2). */
   default ParamMapping resolve(List<String> captures) {
     Map<String, String> hf = new LinkedHashMap<>();
     hfParams().forEach((role, pattern) -> hf.put(role, NamePattern.substitute(pattern, captures)));

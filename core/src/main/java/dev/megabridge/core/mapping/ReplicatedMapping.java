@@ -4,7 +4,7 @@ import dev.megabridge.core.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
 
-/** Replicated (spec §3.4): the full tensor on every rank; export takes rank 0's copy. */
+/** Replicated (docs/mappings.md §2): the full tensor on every rank; export takes rank 0's copy. */
 public record ReplicatedMapping(String megatronParam, Map<String, String> hfParams) implements ParamMapping {
 
   public ReplicatedMapping {

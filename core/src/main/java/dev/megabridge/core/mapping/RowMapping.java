@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Row-parallel (spec §3.3): 2-D weights split along dim 1 ({@code chunk_r(X, t, 1)}); 1-D biases are
+ * Row-parallel (docs/mappings.md §2): 2-D weights split along dim 1 ({@code chunk_r(X, t, 1)}); 1-D biases are
  * replicated on every rank.
  */
 public record RowMapping(String megatronParam, Map<String, String> hfParams) implements ParamMapping {

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Vision attention (spec §3.6): HF fused {@code qkv} = {@code [Q; K; V]} (each head-major, hd rows per head),
- * weight or bias. Megatron row {@code h·3hd + j·hd + d} ← HF row {@code j·Hv + h·hd + d}; column-split so
+ * Vision attention (docs/mappings.md §2.2): HF fused {@code qkv} = {@code [Q; K; V]} (each head-major, hd rows per
+ * head), weight or bias. Megatron row {@code h·3hd + j·hd + d} ← HF row {@code j·Hv + h·hd + d}; column-split so
  * rank r holds heads {@code [r·nh/t, (r+1)·nh/t)}.
  */
 public record VisionQkvMapping(String megatronParam, Map<String, String> hfParams, int numHeads, int headDim)

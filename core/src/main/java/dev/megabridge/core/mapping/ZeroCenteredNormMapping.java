@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Replicated norm weight whose convention differs by one (spec §3.8 {@code RMSNorm2ZeroCenteredRMSNormMapping}):
+ * Replicated norm weight whose convention differs by one (docs/mappings.md §2.4):
  * HF stores the plain gamma, Megatron the zero-centred one. Import computes {@code hf − 1}, export
  * {@code meg + 1}, each in fp32 and rounded once to the tensor's own dtype.
  */

@@ -11,13 +11,13 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Picks a bridge for a Hugging Face folder as megatron-bridge-spec §1.3 does: the first entry of
+ * Picks a bridge for a Hugging Face folder as Megatron-Bridge does (docs/mappings.md §4.1): the first entry of
  * {@code architectures} that ends with a supported suffix, looked up by exact name; {@code model_type} is
  * never consulted.
  */
 public final class AutoBridge {
 
-  /** Architecture suffixes AutoBridge accepts at all (spec §1.3). */
+  /** Architecture suffixes AutoBridge accepts at all (docs/mappings.md §4.1). */
   public static final List<String> SUPPORTED_SUFFIXES = List.of("ForCausalLM", "ForConditionalGeneration",
       "NemotronH_Nano_VL_V2", "NemotronH_Nano_Omni_Reasoning_V3", "NemotronH_Super_Omni_Reasoning_V3",
       "Qwen2_5OmniModel", "NemotronLabsDiffusionModel", "LLaDAModelLM", "ForMaskedLM", "ForTokenClassification");

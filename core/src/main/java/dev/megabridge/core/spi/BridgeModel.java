@@ -32,7 +32,7 @@ public interface BridgeModel {
 
   /**
    * Every global Megatron parameter of a model built with {@code layout}, in a deterministic order,
-   * including the copies Megatron keeps on later pipeline stages (spec §6.2–§6.3).
+   * including the copies Megatron keeps on later pipeline stages (docs/mappings.md §3.5).
    */
   List<MegatronParam> megatronParams(ParallelLayout layout);
 
@@ -66,7 +66,7 @@ public interface BridgeModel {
   /** Checks model-specific divisibility of {@code layout}; errors name the dimension. */
   void validateLayout(ParallelLayout layout);
 
-  /** The Megatron model-provider fields (megatron-bridge-spec §5), in a stable order. */
+  /** The Megatron model-provider fields (docs/mappings.md §6.2), in a stable order. */
   LinkedHashMap<String, Object> provider();
 
   /** Megatron-LM command-line arguments for this model. */

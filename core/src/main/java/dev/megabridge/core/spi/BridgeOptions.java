@@ -28,8 +28,8 @@ public record BridgeOptions(Schema schema, MtpNaming mtpNaming, ExpertNaming exp
   }
 
   /**
-   * Which Megatron model the names and transforms are for: Megatron-Bridge's Qwen3.5 model (megatron-bridge-spec)
-   * or the native model slime's {@code main} builds (slime-native-schema).
+   * Which Megatron model the names and transforms are for: Megatron-Bridge's Qwen3.5 model
+   * (docs/mappings.md §4) or the native model slime's {@code main} builds (docs/mappings.md §5).
    */
   public enum Schema {
     MEGATRON_BRIDGE("megatron-bridge", MtpNaming.CURRENT),
@@ -53,7 +53,7 @@ public record BridgeOptions(Schema schema, MtpNaming mtpNaming, ExpertNaming exp
       return defaultMtpNaming;
     }
 
-    /** slime pads the vocabulary as Megatron does (slime-native-schema §4.3); Megatron-Bridge never pads. */
+    /** slime pads the vocabulary as Megatron does (docs/mappings.md §5.2); Megatron-Bridge never pads. */
     public VocabPadding defaultVocabPadding() {
       return this == SLIME ? VocabPadding.megatron() : VocabPadding.none();
     }
@@ -68,7 +68,7 @@ public record BridgeOptions(Schema schema, MtpNaming mtpNaming, ExpertNaming exp
     }
   }
 
-  /** Inner name of the MTP transformer layer (megatron-bridge-spec §4.5). */
+  /** Inner name of the MTP transformer layer (docs/mappings.md §1.3). */
   public enum MtpNaming {
     /** Current Megatron-core: {@code mtp_model_layer}. */
     CURRENT("mtp_model_layer"),
@@ -86,7 +86,7 @@ public record BridgeOptions(Schema schema, MtpNaming mtpNaming, ExpertNaming exp
     }
   }
 
-  /** Megatron routed-expert parameter naming (spec §3.9). */
+  /** Megatron routed-expert parameter naming (docs/mappings.md §2.6). */
   public enum ExpertNaming {
     /** TEGroupedMLP: {@code experts.linear_fc1.weight<j>}. */
     GROUPED,

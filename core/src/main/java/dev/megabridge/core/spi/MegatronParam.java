@@ -18,7 +18,7 @@ public record MegatronParam(String name, String mappingName, Placement placement
     return new MegatronParam(name, name, placement, layer, expert, false);
   }
 
-  /** Where in the pipeline a parameter lives (spec §6.2–§6.3). */
+  /** Where in the pipeline a parameter lives (docs/mappings.md §3.5). */
   public enum Placement {
     /** First stage, first chunk: the vision tower and the word embedding. */
     FIRST_STAGE,

@@ -4,7 +4,7 @@ import dev.megabridge.core.error.LayoutException;
 
 /**
  * How many rows the Megatron embedding and output layer hold for a vocabulary of {@code V} tokens. Megatron pads
- * {@code V} up to a multiple of {@code make_vocab_size_divisible_by × TP} (slime-native-schema §4.3); the pad
+ * {@code V} up to a multiple of {@code make_vocab_size_divisible_by × TP} (docs/mappings.md §5.2); the pad
  * rows are zeros on import and are dropped on export, so the HF side always has {@code V} rows.
  */
 public sealed interface VocabPadding {
