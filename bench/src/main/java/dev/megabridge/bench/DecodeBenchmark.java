@@ -86,7 +86,7 @@ public final class DecodeBenchmark {
     }
     HfConfig hfConfig = HfConfig.parse(Path.of("synthetic-qwen3.5-0.8b/config.json"), configJson(options.layers()));
     Qwen35Config config = Qwen35Config.parse(hfConfig, Qwen35Config.DENSE_TEXT);
-    SyntheticWeights weights = new SyntheticWeights(config.text(), config.tieWordEmbeddings());
+    SyntheticWeights weights = new SyntheticWeights(config);
     RuntimeOptions runtime = RuntimeOptions.defaults().withThreads(options.threads());
     try (Qwen35Model model = Qwen35Model.create(config, weights, runtime, weights);
         CopyBandwidth copy = new CopyBandwidth(options.copyBytes(), options.threads())) {

@@ -3,8 +3,10 @@ package dev.megabridge.bench;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
+import dev.megabridge.qwen35.Qwen35Config;
 import dev.megabridge.qwen35.Qwen35Config.TextConfig;
 import dev.megabridge.runtime.qwen35.ModelWeights;
+import dev.megabridge.runtime.qwen35.RowKinds;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -22,8 +24,12 @@ final class SyntheticWeights implements ModelWeights, AutoCloseable {
   private final Arena arena = Arena.ofShared();
   private final Map<String, Tensor> tensors = new LinkedHashMap<>();
   private long state = 0x9E3779B97F4A7C15L;
+  private final RowKinds rowKinds;
 
-  SyntheticWeights(TextConfig text, boolean tied) {
+  SyntheticWeights(Qwen35Config config) {
+    this.rowKinds = RowKinds.of(config);
+    TextConfig text = config.text();
+    boolean tied = config.tieWordEmbeddings();
     int hidden = text.hiddenSize();
     add("model.embed_tokens.weight", DType.BF16, text.vocabSize(), hidden);
     for (int layer = 0; layer < text.numHiddenLayers(); layer++) {
@@ -97,6 +103,11 @@ final class SyntheticWeights implements ModelWeights, AutoCloseable {
 
   long totalBytes() {
     return tensors.values().stream().mapToLong(Tensor::byteSize).sum();
+  }
+
+  @Override
+  public RowKinds rowKinds() {
+    return rowKinds;
   }
 
   @Override

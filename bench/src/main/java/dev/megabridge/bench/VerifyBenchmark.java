@@ -130,7 +130,7 @@ public final class VerifyBenchmark {
   }
 
   private static ShapeReport measure(String name, Qwen35Config config, Options options, double kernelPeak) {
-    SyntheticWeights weights = new SyntheticWeights(config.text(), config.tieWordEmbeddings());
+    SyntheticWeights weights = new SyntheticWeights(config);
     long flops = 2L * options.promptTokens() * matmulWeights(weights.tensors(), config);
     RuntimeOptions runtime = RuntimeOptions.defaults().withThreads(options.threads());
     try (Qwen35Model model = Qwen35Model.create(config, weights, runtime, weights)) {

@@ -15,9 +15,16 @@ public final class CheckpointWeights implements ModelWeights {
   private static final String LANGUAGE_PREFIX = "model.language_model.";
 
   private final TensorSource source;
+  private final RowKinds rowKinds;
 
-  public CheckpointWeights(TensorSource source) {
+  public CheckpointWeights(TensorSource source, RowKinds rowKinds) {
     this.source = source;
+    this.rowKinds = rowKinds;
+  }
+
+  @Override
+  public RowKinds rowKinds() {
+    return rowKinds;
   }
 
   private String resolve(String name) {

@@ -12,6 +12,7 @@ import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
+import dev.megabridge.qwen35.Qwen35Config;
 import dev.megabridge.runtime.ops.Linear;
 import dev.megabridge.runtime.ops.WeightMatrix;
 import java.nio.file.Path;
@@ -51,11 +52,13 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
   private final Map<String, Tensor> hfTensors;
   private final Map<String, Owner> owners = new HashMap<>();
   private final Map<String, Map<Integer, Owner>> packedOwners = new HashMap<>();
+  private final RowKinds rowKinds;
 
   private MegatronShardWeights(MegatronCheckpoint checkpoint) {
     this.checkpoint = checkpoint;
     this.plan = checkpoint.plan();
     this.hfTensors = checkpoint.hfTensors();
+    this.rowKinds = RowKinds.of(Qwen35Config.parse(config(), architecture()));
     for (Map.Entry<MegatronParam, ParamMapping> owned : plan.ownedParams().entrySet()) {
       ParamMapping mapping = owned.getValue();
       mapping.hfParams().forEach((role, hfName) -> {
@@ -102,6 +105,11 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
   }
 
   @Override
+  public RowKinds rowKinds() {
+    return rowKinds;
+  }
+
+  @Override
   public boolean contains(String name) {
     return resolve(name) != null;
   }
@@ -138,7 +146,7 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
 
   /**
    * The layer of HF weight {@code name} from the shards of the split ranks (TP, or ETP for experts) holding it.
-   * Row-kind layers ({@link ModelWeights#rowKind}) are always {@link Linear.RowParallel}, even unsplit, so they
+   * Row-kind layers ({@link RowKinds}) are always {@link Linear.RowParallel}, even unsplit, so they
    * reduce in the same canonical order as the single-rank forward; a weight the mapping splits by input column
    * must be row-kind and a row-kind weight must be split that way (checked here, so the name set and the mappings
    * cannot drift apart unnoticed).
@@ -151,9 +159,9 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
     for (Rank rank : ranks) {
       shards.add(checkpoint.rankTensor(rank, localName));
     }
-    boolean rowKind = ModelWeights.rowKind(name);
+    boolean rowKind = rowKinds.contains(name);
     if (mapping instanceof ReplicatedMapping) {
-      return ModelWeights.singleRank(name, WeightMatrix.of(shards.getFirst()));
+      return singleRank(name, WeightMatrix.of(shards.getFirst()));
     }
     Map<String, Shape> hfShapes = new LinkedHashMap<>();
     mapping.hfParams().forEach((role, hfName) -> hfShapes.put(role, plan.hfTensors().get(hfName).shape()));
@@ -163,7 +171,7 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
     boolean rowSplit = localShape.dim(localShape.rank() - 1) != hfShape.dim(hfShape.rank() - 1);
     if (splitSize > 1 && rowSplit != rowKind) {
       throw new MappingException(owner.param().name() + ": " + name + " is " + (rowSplit ? "" : "not ")
-          + "split by input column, but the runtime's row-kind names say otherwise");
+          + "split by input column, but Megatron-Bridge's table says otherwise (RowKinds)");
     }
     if (rowKind) {
       return rowParallel(owner, shards, hfShapes, splitSize);

@@ -22,27 +22,15 @@ public interface ModelWeights {
   /** A lazy (ideally zero-copy) view of the tensor; throws if absent. */
   Tensor tensor(String name);
 
-  /**
-   * HF weight-name endings of the row-kind layers: exactly the weights Megatron splits row-parallel
-   * (docs/mappings.md §2, {@code RowMapping} / packed-expert {@code FusedExpertMapping}): attention {@code o_proj}, GDN
-   * {@code out_proj}, MLP / shared-expert / expert {@code down_proj} (per-expert or packed {@code experts.down_proj}),
-   * vision {@code attn.proj}, {@code mlp.linear_fc2} and {@code merger.linear_fc2}, and their MTP equivalents. The
-   * shards path checks every layer it actually splits against this set ({@link MegatronShardWeights}).
-   */
-  List<String> ROW_KIND_ENDINGS = List.of(".o_proj.weight", ".out_proj.weight", ".down_proj.weight",
-      ".experts.down_proj", ".attn.proj.weight", ".linear_fc2.weight");
-
-  /** Whether the HF weight {@code name} belongs to a row-kind layer (see {@link #ROW_KIND_ENDINGS}). */
-  static boolean rowKind(String name) {
-    return ROW_KIND_ENDINGS.stream().anyMatch(name::endsWith);
-  }
+  /** The weights whose layers reduce in the canonical row-parallel order (docs/model.md §9.4). */
+  RowKinds rowKinds();
 
   /**
    * The single-rank layer of HF weight {@code name}: row-kind layers reduce in the canonical order of
    * {@link Linear.RowParallel} (so they match any tensor-parallel split bit for bit), the rest are dense.
    */
-  static Linear singleRank(String name, WeightMatrix weight) {
-    return rowKind(name) ? Linear.rowReduced(weight) : Linear.dense(weight);
+  default Linear singleRank(String name, WeightMatrix weight) {
+    return rowKinds().contains(name) ? Linear.rowReduced(weight) : Linear.dense(weight);
   }
 
   /** The linear layer whose HF weight is {@code name} ({@code [out, in]}). */

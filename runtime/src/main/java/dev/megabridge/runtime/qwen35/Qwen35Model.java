@@ -111,7 +111,8 @@ public final class Qwen35Model implements AutoCloseable {
     if (TorchDistCheckpoint.isPresent(directory)) {
       CheckpointSource source = CheckpointSource.openTorchDist(directory, hfConfig, AutoBridge.discover());
       try {
-        return new Qwen35Model(parse(directory, source.config()), new CheckpointWeights(source.tensors()), options,
+        Qwen35Config config = parse(directory, source.config());
+        return new Qwen35Model(config, new CheckpointWeights(source.tensors(), RowKinds.of(config)), options,
             source, "torch_dist, " + source.schema().orElseThrow().id() + " schema");
       } catch (RuntimeException e) {
         source.close();
@@ -126,7 +127,7 @@ public final class Qwen35Model implements AutoCloseable {
       Optional<Fp8Config> fp8 = Fp8Config.of(hfConfigFile);
       TensorSource weights = fp8.<TensorSource>map(blocks -> Fp8DequantizedSource.of(checkpoint, blocks, DType.BF16))
           .orElse(checkpoint);
-      return new Qwen35Model(config, new CheckpointWeights(weights), options, checkpoint,
+      return new Qwen35Model(config, new CheckpointWeights(weights, RowKinds.of(config)), options, checkpoint,
           fp8.isPresent() ? "hf, blockwise FP8" : "hf");
     } catch (RuntimeException e) {
       checkpoint.close();

@@ -1,7 +1,9 @@
 package dev.megabridge.runtime.qwen35;
 
+import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.tensor.StridedTensor;
+import dev.megabridge.qwen35.Qwen35Config;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,7 +42,9 @@ final class Fixtures {
 
   /** The HF weights of fixture {@code name} (not cached; small). */
   static ModelWeights loadedWeights(String name) {
-    return new CheckpointWeights(SafetensorsCheckpoint.open(model(name)));
+    HfConfig config = HfConfig.load(model(name));
+    return new CheckpointWeights(SafetensorsCheckpoint.open(model(name)),
+        RowKinds.of(Qwen35Config.parse(config, config.architectures().getFirst())));
   }
 
   /** {@code reference/<referenceModel>/reference.safetensors}. */

@@ -2,6 +2,7 @@ package dev.megabridge.runtime.qwen35;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.mapping.FusedExpertMapping;
 import dev.megabridge.core.mapping.MappingRegistry;
@@ -10,6 +11,7 @@ import dev.megabridge.core.mapping.RowMapping;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.qwen35.Qwen35Config;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -18,11 +20,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The runtime's row-kind name list ({@link ModelWeights#ROW_KIND_ENDINGS}) must name exactly the 2-D weights
- * the bridge's mapping table splits along the input dimension (row-parallel and packed down projections): the HF
- * path and the Megatron-shard path then reduce the same layers in the same canonical order.
+ * {@link RowKinds}, read off the mapping table, names exactly the 2-D weights the bridge's table splits along the
+ * input dimension (row-parallel and packed down projections), and those are the layers docs/model.md §9.4 lists:
+ * attention {@code o_proj}, GDN {@code out_proj}, MLP / shared-expert / expert {@code down_proj} (per-expert or packed),
+ * vision {@code attn.proj}, {@code mlp.linear_fc2} and {@code merger.linear_fc2}, and their MTP equivalents.
  */
 class RowKindNamesTest {
+
+  /** The row-kind layers as docs/model.md §9.4 lists them, independently of the table. */
+  private static final List<String> LISTED_ENDINGS = List.of(".o_proj.weight", ".out_proj.weight", ".down_proj.weight",
+      ".experts.down_proj", ".attn.proj.weight", ".linear_fc2.weight");
 
   @ParameterizedTest
   @ValueSource(strings = {"qwen35_dense_vl", "qwen35_moe_vl", "qwen35_moe_vl_packed_bf16"})
@@ -34,6 +41,8 @@ class RowKindNamesTest {
     BridgeModel model = new AutoBridge(dev.megabridge.core.spi.BridgeRegistry.discover())
         .fromHfPretrained(Fixtures.model(fixture), BridgeOptions.defaults());
     MappingRegistry registry = model.registry();
+    HfConfig config = HfConfig.load(Fixtures.model(fixture));
+    RowKinds rowKinds = RowKinds.of(Qwen35Config.parse(config, config.architectures().getFirst()));
     List<String> rowSplit = new ArrayList<>();
     for (dev.megabridge.core.spi.MegatronParam param : model.megatronParams(
         dev.megabridge.core.parallel.ParallelLayout.single())) {
@@ -51,7 +60,8 @@ class RowKindNamesTest {
       for (String name : names) {
         boolean twoDimensional = checkpoint.shape(name).rank() >= 2;
         boolean expected = twoDimensional && rowSplit.contains(name);
-        assertThat(twoDimensional && ModelWeights.rowKind(name)).as(name).isEqualTo(expected);
+        assertThat(twoDimensional && rowKinds.contains(name)).as(name).isEqualTo(expected);
+        assertThat(twoDimensional && LISTED_ENDINGS.stream().anyMatch(name::endsWith)).as(name).isEqualTo(expected);
       }
     }
   }
