@@ -156,7 +156,12 @@ SGLANG_ARGS=(--rollout-num-gpus-per-engine "$NUM_GPUS" --sglang-mem-fraction-sta
 PARALLEL_ARGS=(--tensor-model-parallel-size 2 --sequence-parallel --pipeline-model-parallel-size 1
   --context-parallel-size 1)
 if [[ "$IS_MOE" == 1 ]]; then
-  SGLANG_ARGS+=(--sglang-ep-size "$NUM_GPUS")
+  # MoE rollouts as the original example runs them: expert parallel, MTP-based NEXTN speculative decoding, and the
+  # hybrid scheduler for the Gated DeltaNet state (page size 64 keeps the radix cache with speculation).
+  mapfile -t GRAPH_BATCH_SIZES < <(seq 16 8 256)
+  SGLANG_ARGS+=(--sglang-ep-size "$NUM_GPUS" --sglang-cuda-graph-bs 1 2 4 8 "${GRAPH_BATCH_SIZES[@]}"
+    --sglang-speculative-algorithm NEXTN --sglang-speculative-num-steps 3 --sglang-speculative-eagle-topk 1
+    --sglang-speculative-num-draft-tokens 4 --sglang-mamba-scheduler-strategy extra_buffer --sglang-page-size 64)
   PARALLEL_ARGS+=(--expert-model-parallel-size "$NUM_GPUS" --expert-tensor-parallel-size 1)
 fi
 # The Gated DeltaNet takes no packed sequences: padded BSHD batches of one.

@@ -115,7 +115,10 @@ class Geo3kExampleTest {
     assertThat(after(train, "--multimodal-keys")).isEqualTo("{\"image\": \"images\"}");
     assertThat(train.contains("--megatron-to-hf-mode")).isEqualTo(mode.equals("bridge"));
     assertThat(train.contains("--expert-model-parallel-size")).isEqualTo(moe);
+    assertThat(train.contains("--sglang-speculative-algorithm")).isEqualTo(moe);
     if (moe) {
+      assertThat(train).containsSubsequence("--sglang-cuda-graph-bs", "1", "2", "4", "8", "16", "24", "256");
+      assertThat(after(train, "--sglang-speculative-algorithm")).isEqualTo("NEXTN");
       assertThat(after(train, "--expert-model-parallel-size")).isEqualTo("8");
       assertThat(after(train, "--expert-tensor-parallel-size")).isEqualTo("1");
     }
