@@ -2,8 +2,16 @@ package dev.megabridge.qwen35.bridge;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.CheckpointSource;
+import dev.megabridge.core.convert.HfFolderWriter;
+import dev.megabridge.core.convert.Progress;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
+import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -13,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /** Builds mutated copies of fixture checkpoints and configs in a temporary folder. */
@@ -52,5 +61,23 @@ public final class TestCheckpoints {
 
   public static ObjectNode textConfig(ObjectNode config) {
     return (ObjectNode) config.get("text_config");
+  }
+
+  /** HF folder {@code hf} → torch_dist save folder {@code output} for {@code requested}, as {@code import} writes it. */
+  public static Path importTorchDist(Path hf, Path output, ParallelLayout requested, BridgeOptions options) {
+    try (CheckpointSource source = CheckpointSource.openHf(hf)) {
+      TorchDistConversions.toTorchDist(source, output, new TorchDistOptions(requested, options, false, 2),
+          AutoBridge.discover(), Progress.NONE);
+    }
+    return output;
+  }
+
+  /** torch_dist → HF folder {@code output}, as {@code export} writes it ({@code hfConfig} for a foreign save). */
+  public static void exportHf(Path torchDist, Optional<Path> hfConfig, Path output) {
+    AutoBridge autoBridge = AutoBridge.discover();
+    try (CheckpointSource source = CheckpointSource.openTorchDist(torchDist, hfConfig, autoBridge)) {
+      TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, autoBridge,
+          Progress.NONE);
+    }
   }
 }

@@ -3,19 +3,17 @@ package dev.megabridge.qwen35.slime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Exporter;
-import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.convert.torchdist.SchemaDetection;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.LayoutException;
@@ -23,13 +21,14 @@ import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
-import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
+import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.VocabPadding;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
 import dev.megabridge.qwen35.Fixtures;
+import dev.megabridge.qwen35.bridge.TestCheckpoints;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -104,13 +103,13 @@ class SlimeSchemaRoundTripTest {
   @MethodSource("torchDistCases")
   void torchDistRoundTripIsBitIdentical(String model, int tp, VocabPadding padding) {
     Path source = Fixtures.tiny(model);
-    Path torchDist = importTorchDist(source, temp.resolve("td"), ParallelLayout.of(tp, 1, 1, 1, 1),
+    Path torchDist = TestCheckpoints.importTorchDist(source, temp.resolve("td"), ParallelLayout.of(tp, 1, 1, 1, 1),
         slime(padding, ExpertNaming.GROUPED));
     try (TorchDistCheckpoint checkpoint = TorchDistCheckpoint.open(torchDist, Optional.empty(), AUTO_BRIDGE)) {
       assertThat(checkpoint.schema()).isEqualTo(Schema.SLIME);
     }
     Path exported = temp.resolve("exported");
-    exportHf(torchDist, Optional.empty(), exported);
+    TestCheckpoints.exportHf(torchDist, Optional.empty(), exported);
     assertIdentical(source, exported);
     boolean bf16 = model.contains("bf16");
     assertThat(Files.exists(torchDist.resolve("release").resolve(TorchDistSidecar.NARROWED_FILE))).isEqualTo(bf16);
@@ -123,7 +122,7 @@ class SlimeSchemaRoundTripTest {
   @Test
   void trainedNarrowedTensorIsNotReplacedByTheRecordedOriginal() throws IOException {
     Path source = Fixtures.tiny("qwen35_dense_vl_bf16");
-    Path torchDist = importTorchDist(source, temp.resolve("td"), ParallelLayout.single(),
+    Path torchDist = TestCheckpoints.importTorchDist(source, temp.resolve("td"), ParallelLayout.single(),
         BridgeOptions.forSchema(Schema.SLIME));
     // Simulate training: replace the recorded original by a value whose rounding differs from what is stored.
     Path narrowedFile = torchDist.resolve("release").resolve(TorchDistSidecar.NARROWED_FILE);
@@ -147,7 +146,7 @@ class SlimeSchemaRoundTripTest {
     Files.delete(narrowedFile);
     SafetensorsWriter.writeFile(narrowedFile, entries, bytes -> { });
     Path exported = temp.resolve("exported");
-    exportHf(torchDist, Optional.empty(), exported);
+    TestCheckpoints.exportHf(torchDist, Optional.empty(), exported);
     try (SafetensorsCheckpoint out = SafetensorsCheckpoint.open(exported)) {
       Tensor aLog = out.tensor("model.language_model.layers.0.linear_attn.A_log");
       assertThat(aLog.dtype()).isEqualTo(DType.F32);
@@ -163,7 +162,7 @@ class SlimeSchemaRoundTripTest {
   @ValueSource(strings = {"qwen35_dense_vl_bf16", "qwen35_moe_vl_packed_bf16", "qwen35_moe_vl"})
   void conversionsBetweenSchemasAreExact(String model) {
     Path source = Fixtures.tiny(model);
-    Path megatronBridge = importTorchDist(source, temp.resolve("mb-td"), ParallelLayout.single(),
+    Path megatronBridge = TestCheckpoints.importTorchDist(source, temp.resolve("mb-td"), ParallelLayout.single(),
         BridgeOptions.defaults());
     Path slimeTd = temp.resolve("slime-td");
     try (CheckpointSource mb = CheckpointSource.openTorchDist(megatronBridge, Optional.empty(), AUTO_BRIDGE)) {
@@ -189,7 +188,7 @@ class SlimeSchemaRoundTripTest {
           BridgeOptions.defaults(), false, 2), AUTO_BRIDGE, Progress.NONE);
     }
     Path exportedAgain = temp.resolve("exported-again");
-    exportHf(mbTdAgain, Optional.empty(), exportedAgain);
+    TestCheckpoints.exportHf(mbTdAgain, Optional.empty(), exportedAgain);
     assertIdentical(source, exportedAgain);
   }
 
@@ -198,7 +197,7 @@ class SlimeSchemaRoundTripTest {
   void schemaIsDetectedFromKeysWithoutSidecar() throws IOException {
     Path source = Fixtures.tiny("qwen35_moe_vl_packed_bf16");
     for (Schema schema : Schema.values()) {
-      Path torchDist = importTorchDist(source, temp.resolve("td-" + schema.id()), ParallelLayout.single(),
+      Path torchDist = TestCheckpoints.importTorchDist(source, temp.resolve("td-" + schema.id()), ParallelLayout.single(),
           BridgeOptions.forSchema(schema));
       Path release = torchDist.resolve("release");
       Files.delete(release.resolve(TorchDistSidecar.FILE_NAME));
@@ -242,7 +241,7 @@ class SlimeSchemaRoundTripTest {
   @ParameterizedTest
   @ValueSource(strings = {"qwen35_dense_vl_bf16", "qwen35_moe_vl_packed_bf16"})
   void textOnlyModelRoundTrips(String model) throws IOException {
-    Path source = textOnly(Fixtures.tiny(model), temp.resolve("text"));
+    Path source = SlimeSources.textOnly(Fixtures.tiny(model), temp.resolve("text"));
     Path shards = temp.resolve("shards");
     Importer.run(source, shards, new Importer.Options(ParallelLayout.of(2, 2, 1, 1, 1),
         BridgeOptions.forSchema(Schema.SLIME), Optional.empty(), false, 2), AUTO_BRIDGE, Progress.NONE);
@@ -256,46 +255,11 @@ class SlimeSchemaRoundTripTest {
     Exporter.run(shards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), AUTO_BRIDGE,
         Progress.NONE);
     assertIdentical(source, exported);
-    Path torchDist = importTorchDist(source, temp.resolve("td"), ParallelLayout.single(),
+    Path torchDist = TestCheckpoints.importTorchDist(source, temp.resolve("td"), ParallelLayout.single(),
         BridgeOptions.forSchema(Schema.SLIME));
     Path exportedTd = temp.resolve("exported-td");
-    exportHf(torchDist, Optional.empty(), exportedTd);
+    TestCheckpoints.exportHf(torchDist, Optional.empty(), exportedTd);
     assertIdentical(source, exportedTd);
-  }
-
-  /** A text-only copy of a VL fixture: text config at the top level, no vision tensors, {@code model.} prefix. */
-  static Path textOnly(Path vl, Path target) throws IOException {
-    Files.createDirectories(target);
-    ObjectNode config = (ObjectNode) HfConfig.load(vl).raw().get("text_config").deepCopy();
-    boolean moe = config.has("num_experts");
-    config.putArray("architectures").add(moe ? "Qwen3_5MoeForCausalLM" : "Qwen3_5ForCausalLM");
-    config.put("model_type", moe ? "qwen3_5_moe_text" : "qwen3_5_text");
-    config.put("tie_word_embeddings", HfConfig.load(vl).raw().path("tie_word_embeddings").asBoolean(false));
-    Files.writeString(target.resolve("config.json"), config.toPrettyString());
-    try (SafetensorsCheckpoint original = SafetensorsCheckpoint.open(vl)) {
-      List<SafetensorsWriter.Entry> entries = original.names().stream()
-          .filter(name -> !name.startsWith("model.visual."))
-          .map(name -> new SafetensorsWriter.Entry(name.replace("model.language_model.", "model."),
-              original.tensor(name)))
-          .toList();
-      SafetensorsWriter.writeFile(target.resolve("model.safetensors"), entries, bytes -> { });
-    }
-    return target;
-  }
-
-  private static Path importTorchDist(Path hf, Path output, ParallelLayout requested, BridgeOptions options) {
-    try (CheckpointSource source = CheckpointSource.openHf(hf)) {
-      TorchDistConversions.toTorchDist(source, output, new TorchDistOptions(requested, options, false, 2), AUTO_BRIDGE,
-          Progress.NONE);
-    }
-    return output;
-  }
-
-  private static void exportHf(Path torchDist, Optional<Path> hfConfig, Path output) {
-    try (CheckpointSource source = CheckpointSource.openTorchDist(torchDist, hfConfig, AUTO_BRIDGE)) {
-      TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, AUTO_BRIDGE,
-          Progress.NONE);
-    }
   }
 
   private static void assertIdentical(Path expected, Path actual) {

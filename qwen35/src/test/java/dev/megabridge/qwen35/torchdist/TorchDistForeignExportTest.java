@@ -18,6 +18,7 @@ import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
 import dev.megabridge.qwen35.Fixtures;
+import dev.megabridge.qwen35.bridge.TestCheckpoints;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -51,7 +52,7 @@ class TorchDistForeignExportTest {
 
   /** A float32 fixture imported as torch_dist with megabridge's sidecar removed: what Megatron itself saves. */
   private Path megatronSave(String fp32Fixture) throws IOException {
-    Path save = TorchDistRoundTripTest.importTorchDist(Fixtures.tiny(fp32Fixture), temp.resolve("save"),
+    Path save = TestCheckpoints.importTorchDist(Fixtures.tiny(fp32Fixture), temp.resolve("save"),
         ParallelLayout.single(), BridgeOptions.defaults());
     Path release = save.resolve("release");
     Files.delete(release.resolve(TorchDistSidecar.FILE_NAME));
@@ -145,7 +146,7 @@ class TorchDistForeignExportTest {
           .map(name -> new SafetensorsWriter.Entry(name, fixture.tensor(name).convert(DType.BF16))).toList();
       SafetensorsWriter.writeFile(allBf16.resolve(SafetensorsCheckpoint.SINGLE_FILE), entries, bytes -> {});
     }
-    Path save = TorchDistRoundTripTest.importTorchDist(allBf16, temp.resolve("save"), ParallelLayout.single(),
+    Path save = TestCheckpoints.importTorchDist(allBf16, temp.resolve("save"), ParallelLayout.single(),
         BridgeOptions.defaults());
     Files.delete(save.resolve("release").resolve(TorchDistSidecar.FILE_NAME));
     deleteTree(save.resolve("release").resolve(TorchDistSidecar.HF_FILES_DIR));

@@ -6,14 +6,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.io.torchdist.InteropScript;
 import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.qwen35.Fixtures;
+import dev.megabridge.qwen35.bridge.TestCheckpoints;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -51,7 +52,7 @@ class TorchDistQwenInteropTest {
     Map<String, Path> checkpoints = new LinkedHashMap<>();
     List<String> arguments = new ArrayList<>(List.of("verify-qwen", temp.toString()));
     for (String model : models) {
-      Path save = TorchDistRoundTripTest.importTorchDist(Fixtures.tiny(model), temp.resolve(model),
+      Path save = TestCheckpoints.importTorchDist(Fixtures.tiny(model), temp.resolve(model),
           ParallelLayout.single(), BridgeOptions.defaults());
       Path checkpoint = save.resolve("release");
       checkpoints.put(model, checkpoint);
@@ -141,7 +142,7 @@ class TorchDistQwenInteropTest {
       Path checkpoint = temp.resolve(model + "-torch");
       InteropScript.runOk(script, List.of("save-qwen", checkpoint.toString(), Fixtures.tiny(model).toString()));
       Path exported = temp.resolve(model + "-hf");
-      TorchDistRoundTripTest.exportHf(checkpoint, Optional.of(Fixtures.tiny(model)), exported);
+      TestCheckpoints.exportHf(checkpoint, Optional.of(Fixtures.tiny(model)), exported);
       TorchDistRoundTripTest.assertIdentical(Fixtures.tiny(model), exported);
     }
   }

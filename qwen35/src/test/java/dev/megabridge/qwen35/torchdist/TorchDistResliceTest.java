@@ -5,13 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.megabridge.core.io.pickle.PickleValue.PyDict;
 import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.io.torchdist.TorchDistReader;
-import dev.megabridge.core.io.torchdist.TorchDistWriter;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.ChunkData;
 import dev.megabridge.core.io.torchdist.TorchDistWriter.TensorEntry;
+import dev.megabridge.core.io.torchdist.TorchDistWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.tensor.Tensor;
 import dev.megabridge.qwen35.Fixtures;
+import dev.megabridge.qwen35.bridge.TestCheckpoints;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,7 +34,7 @@ class TorchDistResliceTest {
   @Test
   void otherChunkingExportsBitIdentical() {
     Path hf = Fixtures.tiny("qwen35_moe_vl_bf16");
-    Path ours = TorchDistRoundTripTest.importTorchDist(hf, temp.resolve("ours"), ParallelLayout.single(),
+    Path ours = TestCheckpoints.importTorchDist(hf, temp.resolve("ours"), ParallelLayout.single(),
         BridgeOptions.defaults());
     Path resliced = temp.resolve("resliced");
     try (TorchDistReader reader = TorchDistReader.open(ours)) {
@@ -55,7 +56,7 @@ class TorchDistResliceTest {
           TorchDistWriter.Options.defaults(), false, bytes -> {});
     }
     Path exported = temp.resolve("hf");
-    TorchDistRoundTripTest.exportHf(resliced, Optional.of(hf), exported);
+    TestCheckpoints.exportHf(resliced, Optional.of(hf), exported);
     TorchDistRoundTripTest.assertIdentical(hf, exported);
   }
 

@@ -3,20 +3,20 @@ package dev.megabridge.qwen35.torchdist;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.megabridge.core.convert.CheckpointComparison;
-import dev.megabridge.core.convert.HfFolderWriter;
+import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.CheckpointSource;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
+import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
-import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.ExpertNaming;
 import dev.megabridge.core.spi.BridgeOptions.MtpNaming;
+import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.qwen35.Fixtures;
+import dev.megabridge.qwen35.bridge.TestCheckpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -32,21 +32,6 @@ class TorchDistRoundTripTest {
 
   @TempDir
   Path temp;
-
-  static Path importTorchDist(Path hf, Path output, ParallelLayout requested, BridgeOptions options) {
-    try (CheckpointSource source = CheckpointSource.openHf(hf)) {
-      TorchDistConversions.toTorchDist(source, output, new TorchDistOptions(requested, options, false, 2), AUTO_BRIDGE,
-          Progress.NONE);
-    }
-    return output;
-  }
-
-  static void exportHf(Path torchDist, Optional<Path> hfConfig, Path output) {
-    try (CheckpointSource source = CheckpointSource.openTorchDist(torchDist, hfConfig, AUTO_BRIDGE)) {
-      TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, AUTO_BRIDGE,
-          Progress.NONE);
-    }
-  }
 
   static void assertIdentical(Path expected, Path actual) {
     CheckpointComparison.Result result = CheckpointComparison.compare(expected, actual);
@@ -64,10 +49,10 @@ class TorchDistRoundTripTest {
   void hfToTorchDistToHfIsBitIdentical(String model) throws Exception {
     Path source = Fixtures.tiny(model);
     ParallelLayout requested = model.contains("moe") ? ParallelLayout.of(2, 2, 1, 4, 1) : ParallelLayout.of(2, 1, 1, 1, 1);
-    Path save = importTorchDist(source, temp.resolve("save"), requested,
+    Path save = TestCheckpoints.importTorchDist(source, temp.resolve("save"), requested,
         new BridgeOptions(MtpNaming.CURRENT, ExpertNaming.SEQUENTIAL));
     Path exported = temp.resolve("hf");
-    exportHf(save, Optional.empty(), exported);
+    TestCheckpoints.exportHf(save, Optional.empty(), exported);
     assertIdentical(source, exported);
     // The small files come back from the sidecar too.
     assertThat(Files.readString(exported.resolve("config.json"))).isEqualTo(Files.readString(source.resolve("config.json")));
@@ -102,9 +87,9 @@ class TorchDistRoundTripTest {
   @Test
   void configLessExportOfOurCheckpointMatchesExportWithHfConfig() {
     Path source = Fixtures.tiny("qwen35_moe_vl");
-    Path save = importTorchDist(source, temp.resolve("save"), ParallelLayout.single(), BridgeOptions.defaults());
+    Path save = TestCheckpoints.importTorchDist(source, temp.resolve("save"), ParallelLayout.single(), BridgeOptions.defaults());
     Path exported = temp.resolve("hf");
-    exportHf(save.resolve("release"), Optional.of(source), exported);
+    TestCheckpoints.exportHf(save.resolve("release"), Optional.of(source), exported);
     assertIdentical(source, exported);
   }
 }
