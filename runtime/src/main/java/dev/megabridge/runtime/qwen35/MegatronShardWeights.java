@@ -3,6 +3,7 @@ package dev.megabridge.runtime.qwen35;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.MegatronCheckpoint;
 import dev.megabridge.core.convert.ShardPlan;
+import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.MappingException;
 import dev.megabridge.core.mapping.ParamMapping;
@@ -52,13 +53,15 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
   private final Map<String, Tensor> hfTensors;
   private final Map<String, Owner> owners = new HashMap<>();
   private final Map<String, Map<Integer, Owner>> packedOwners = new HashMap<>();
+  private final Qwen35Config qwenConfig;
   private final RowKinds rowKinds;
 
   private MegatronShardWeights(MegatronCheckpoint checkpoint) {
     this.checkpoint = checkpoint;
     this.plan = checkpoint.plan();
     this.hfTensors = checkpoint.hfTensors();
-    this.rowKinds = RowKinds.of(Qwen35Config.parse(config(), architecture()));
+    this.qwenConfig = Qwen35Config.parse(config(), architecture());
+    this.rowKinds = RowKinds.of(qwenConfig);
     for (Map.Entry<MegatronParam, ParamMapping> owned : plan.ownedParams().entrySet()) {
       ParamMapping mapping = owned.getValue();
       mapping.hfParams().forEach((role, hfName) -> {
@@ -88,6 +91,16 @@ public final class MegatronShardWeights implements ModelWeights, AutoCloseable {
   /** The source checkpoint's {@code config.json}, as recorded in {@code megabridge.json}. */
   public HfConfig config() {
     return checkpoint.manifest().config(checkpoint.directory());
+  }
+
+  /** The parsed config of the model the shards hold. */
+  public Qwen35Config qwenConfig() {
+    return qwenConfig;
+  }
+
+  /** The folder's manifest: layout, naming options and schema, the source's tensor list. */
+  public ShardsManifest manifest() {
+    return checkpoint.manifest();
   }
 
   /** The architecture the shards were imported as. */

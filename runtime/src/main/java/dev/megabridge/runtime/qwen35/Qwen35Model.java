@@ -100,8 +100,8 @@ public final class Qwen35Model implements AutoCloseable {
     if (ShardsManifest.isPresent(directory)) {
       MegatronShardWeights shards = MegatronShardWeights.open(directory);
       try {
-        ShardsManifest manifest = ShardsManifest.read(directory);
-        return new Qwen35Model(Qwen35Config.parse(shards.config(), shards.architecture()), shards, options, shards,
+        ShardsManifest manifest = shards.manifest();
+        return new Qwen35Model(shards.qwenConfig(), shards, options, shards,
             "megatron shards " + manifest.layout().describe() + ", " + manifest.options().schema().id() + " schema");
       } catch (RuntimeException e) {
         shards.close();
