@@ -1,5 +1,6 @@
 package dev.megabridge.core.io;
 
+import dev.megabridge.core.tensor.FileOrigin;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -18,8 +19,9 @@ public final class ByteArrayOutput implements ByteOutput {
     return size;
   }
 
+  /** Copies from the segment: the archives built here are small, reading their runs from a file gains nothing. */
   @Override
-  public void write(MemorySegment segment, long offset, long length, Checksum crc) {
+  public void write(MemorySegment segment, long offset, long length, Checksum crc, FileOrigin origin) {
     if (size + length > Integer.MAX_VALUE - 8) {
       throw new IllegalStateException("an in-memory archive cannot exceed 2 GiB");
     }

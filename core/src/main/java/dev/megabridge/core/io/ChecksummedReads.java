@@ -31,8 +31,8 @@ import java.util.zip.CRC32;
  * ({@link OutputDirectory#commit()}), and counted. Regions never read are not checked (they contributed nothing);
  * {@link #verifyAll()} checks every region ({@code inspect --verify}, the forward pass).
  *
- * <p>Regions are found by address, as {@link MappedFiles} finds mappings; a scope ({@code close()}) forgets its
- * regions before their mappings are unmapped.
+ * <p>Regions are found by the address of the run; a scope ({@code close()}) forgets its regions before their
+ * mappings are unmapped.
  */
 public final class ChecksummedReads implements AutoCloseable {
 

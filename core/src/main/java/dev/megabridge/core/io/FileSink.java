@@ -1,6 +1,7 @@
 package dev.megabridge.core.io;
 
 import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.tensor.FileOrigin;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -27,8 +28,8 @@ import java.util.zip.Checksum;
  * "Measured"); direct writes also leave the page cache to the source being read. Where {@code O_DIRECT} is
  * refused (or {@code -Dmegabridge.directIo=false}), the same blocks go through the page cache.
  *
- * <p>Runs of at least 256 KiB that lie in a registered memory-mapped file ({@link MappedFiles}) are read into
- * the block with {@code pread} instead of being faulted in through the mapping. Invariants: every write
+ * <p>Runs of at least 256 KiB whose bytes come from a memory-mapped file (a {@link FileOrigin} is given with them)
+ * are read into the block with {@code pread} instead of being faulted in through the mapping. Invariants: every write
  * reaches the file at the position it had in the stream; the last block is padded to the alignment and the
  * file truncated to {@link #position()} on {@link #close()}; memory is at most three blocks, freed on close.
  */
@@ -128,7 +129,7 @@ public final class FileSink implements ByteOutput, AutoCloseable {
   }
 
   @Override
-  public void write(MemorySegment segment, long offset, long length, Checksum crc) {
+  public void write(MemorySegment segment, long offset, long length, Checksum crc, FileOrigin origin) {
     long done = 0;
     while (done < length) {
       if (block == null) {
@@ -136,7 +137,7 @@ public final class FileSink implements ByteOutput, AutoCloseable {
       }
       int piece = (int) Math.min(BLOCK_BYTES - filled, length - done);
       MemorySegment target = block.asSlice(filled, piece);
-      if (!readFromFile(segment, offset + done, piece, target)) {
+      if (!readFromFile(origin, offset + done, piece, target)) {
         MemorySegment.copy(segment, offset + done, target, 0, piece);
       }
       ChecksummedReads.observe(segment, offset + done, piece, target);
@@ -170,16 +171,15 @@ public final class FileSink implements ByteOutput, AutoCloseable {
     pendingFrom = filled;
   }
 
-  /** Reads the run with {@code pread} when it lies in a mapped file; false when it does not. */
-  private boolean readFromFile(MemorySegment segment, long offset, int length, MemorySegment target) {
-    if (length < PREAD_MIN_BYTES || !segment.isNative()) {
+  /**
+   * Reads {@code length} bytes at {@code offset} of the segment whose origin is {@code origin} with {@code pread};
+   * false when there is no file to read (no origin) or the run is too short to gain from it.
+   */
+  private boolean readFromFile(FileOrigin origin, long offset, int length, MemorySegment target) {
+    if (origin == null || length < PREAD_MIN_BYTES) {
       return false;
     }
-    var location = MappedFiles.locate(segment.address() + offset, length);
-    if (location.isEmpty()) {
-      return false;
-    }
-    Path path = location.get().path();
+    Path path = origin.file();
     try {
       FileChannel source = sources.get(path);
       if (source == null) {
@@ -187,7 +187,7 @@ public final class FileSink implements ByteOutput, AutoCloseable {
         sources.put(path, source);
       }
       ByteBuffer buffer = target.asByteBuffer();
-      long position = location.get().fileOffset();
+      long position = origin.fileOffset() + offset;
       while (buffer.hasRemaining()) {
         int read = source.read(buffer, position + buffer.position());
         if (read < 0) {

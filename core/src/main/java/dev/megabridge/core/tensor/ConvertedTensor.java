@@ -47,7 +47,7 @@ public record ConvertedTensor(Tensor source, DType dtype, float addend) implemen
     int inSize = source.dtype().byteSize();
     int outSize = dtype.byteSize();
     MemorySegment scratch = MemorySegment.ofArray(new byte[CHUNK_ELEMENTS * outSize]);
-    source.forEachRun((segment, offset, length) -> {
+    source.forEachRun((segment, offset, length, _) -> {
       ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
       long elements = length / inSize;
       for (long done = 0; done < elements; done += CHUNK_ELEMENTS) {
@@ -56,7 +56,7 @@ public record ConvertedTensor(Tensor source, DType dtype, float addend) implemen
           float value = read(segment, offset + (done + index) * inSize) + addend;
           write(scratch, (long) index * outSize, value);
         }
-        consumer.accept(scratch, 0, (long) count * outSize);
+        consumer.accept(scratch, 0, (long) count * outSize, null);
       }
     });
   }

@@ -89,7 +89,7 @@ public final class Fp8BlockQuantized {
       forEachBand(buffers.values, (matrix, band, bandRows, values) -> {
         quantizer.quantizeBand(values, bandRows, columns, buffers.codes, bandScales);
         System.arraycopy(bandScales, 0, scales, (matrix * scaleRows + band) * scaleColumns, scaleColumns);
-        consumer.accept(buffers.codeSegment, 0, (long) bandRows * columns);
+        consumer.accept(buffers.codeSegment, 0, (long) bandRows * columns, null);
       });
     } finally {
       buffers.release();
@@ -128,7 +128,7 @@ public final class Fp8BlockQuantized {
     for (int index = 0; index < scales.length; index++) {
       bytes.setAtIndex(LITTLE_ENDIAN_FLOAT, index, scales[index]);
     }
-    consumer.accept(bytes, 0, bytes.byteSize());
+    consumer.accept(bytes, 0, bytes.byteSize(), null);
   }
 
   private int matrixCount() {
@@ -168,7 +168,7 @@ public final class Fp8BlockQuantized {
     DType dtype = tensor.dtype();
     int elementSize = dtype.byteSize();
     int[] position = {0};
-    tensor.forEachRun((segment, offset, length) -> {
+    tensor.forEachRun((segment, offset, length, _) -> {
       ChecksummedReads.observeInPlace(segment, offset, length);
       int count = Math.toIntExact(length / elementSize);
       widen(dtype, segment, offset, count, into, position[0]);

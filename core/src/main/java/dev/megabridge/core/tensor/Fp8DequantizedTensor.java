@@ -96,7 +96,7 @@ public record Fp8DequantizedTensor(Tensor codes, Tensor scales, DType dtype, int
     // Where the next element lies in the view: matrix, row, column, advanced element by element (no division).
     long[] at = {0, 0, 0};
     int[] filled = {0};
-    codes.forEachRun((segment, offset, length) -> {
+    codes.forEachRun((segment, offset, length, _) -> {
       ChecksummedReads.observe(segment, offset, length, segment.asSlice(offset, length));
       for (long position = 0; position < length; position++) {
         int scaleIndex = Math.toIntExact((at[0] * scaleRows + (at[1] + rowOffset) / blockRows) * scaleColumns
@@ -105,7 +105,7 @@ public record Fp8DequantizedTensor(Tensor codes, Tensor scales, DType dtype, int
             offset + position), scaleValues[scaleIndex]);
         write(scratch, (long) filled[0] * outSize, value);
         if (++filled[0] == CHUNK_ELEMENTS) {
-          consumer.accept(scratch, 0, (long) CHUNK_ELEMENTS * outSize);
+          consumer.accept(scratch, 0, (long) CHUNK_ELEMENTS * outSize, null);
           filled[0] = 0;
         }
         if (++at[2] == viewColumns) {
@@ -118,7 +118,7 @@ public record Fp8DequantizedTensor(Tensor codes, Tensor scales, DType dtype, int
       }
     });
     if (filled[0] > 0) {
-      consumer.accept(scratch, 0, (long) filled[0] * outSize);
+      consumer.accept(scratch, 0, (long) filled[0] * outSize, null);
     }
   }
 

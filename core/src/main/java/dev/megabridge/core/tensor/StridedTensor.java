@@ -10,9 +10,12 @@ import java.util.Arrays;
  * {@code (i0, …, ik)} lives at byte {@code byteOffset + (i0·s0 + … + ik·sk) · dtype.byteSize()} of {@code base}.
  * The constructor does not require the view to lie inside {@code base} (shape-only placeholders over
  * {@link MemorySegment#NULL} are legal); reading a view that does not fit fails in the segment access.
+ *
+ * <p>{@code origin} says where {@code base} lies on disk when it is a memory-mapped file's bytes, else it is null;
+ * every view taken from this one keeps it, and {@link #forEachRun} hands it out with each run.
  */
-public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Shape shape, long[] strides)
-    implements Tensor {
+public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Shape shape, long[] strides,
+    FileOrigin origin) implements Tensor {
 
   static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -35,6 +38,11 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
     }
   }
 
+  /** A view of memory that is not a file's mapping. */
+  public StridedTensor(MemorySegment base, long byteOffset, DType dtype, Shape shape, long[] strides) {
+    this(base, byteOffset, dtype, shape, strides, null);
+  }
+
   /** A dense row-major tensor over the whole of {@code data}, whose size must match exactly. */
   public static StridedTensor contiguous(DType dtype, Shape shape, MemorySegment data) {
     long expected = shape.numel() * dtype.byteSize();
@@ -43,6 +51,11 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
           "segment of " + data.byteSize() + " bytes for " + dtype + shape + " (" + expected + " bytes)");
     }
     return new StridedTensor(data, 0, dtype, shape, shape.contiguousStrides());
+  }
+
+  /** This view, its base being the bytes of a mapped file that start at {@code baseOrigin}. */
+  public StridedTensor withOrigin(FileOrigin baseOrigin) {
+    return new StridedTensor(base, byteOffset, dtype, shape, strides, baseOrigin);
   }
 
   @Override
@@ -66,13 +79,13 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
   public Tensor slice(int axis, long start, long length) {
     checkRange(axis, start, length);
     return new StridedTensor(base, byteOffset + start * strides[axis] * dtype.byteSize(), dtype,
-        shape.withDim(axis, length), strides);
+        shape.withDim(axis, length), strides, origin);
   }
 
   /** The sub-tensor at index 0 of the axes before {@code firstAxis}: this view's trailing axes. */
   StridedTensor trailingAxes(int firstAxis) {
     return new StridedTensor(base, byteOffset, dtype, Shape.of(Arrays.copyOfRange(shape.toArray(), firstAxis,
-        shape.rank())), Arrays.copyOfRange(strides, firstAxis, strides.length));
+        shape.rank())), Arrays.copyOfRange(strides, firstAxis, strides.length), origin);
   }
 
   /** Bytes between consecutive indices of {@code axis}. */
@@ -85,7 +98,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
     checkRange(0, index, 1);
     long[] rest = Arrays.copyOfRange(strides, 1, strides.length);
     return new StridedTensor(base, byteOffset + index * strides[0] * dtype.byteSize(), dtype,
-        shape.dropFirst(), rest);
+        shape.dropFirst(), rest, origin);
   }
 
   @Override
@@ -93,7 +106,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
     long[] withLeading = new long[strides.length + 1];
     withLeading[0] = shape.numel();
     System.arraycopy(strides, 0, withLeading, 1, strides.length);
-    return new StridedTensor(base, byteOffset, dtype, shape.prepend(1), withLeading);
+    return new StridedTensor(base, byteOffset, dtype, shape.prepend(1), withLeading, origin);
   }
 
   @Override
@@ -124,7 +137,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
     }
     long runBytes = runElements * elementSize;
     if (firstContiguousAxis == 0) {
-      consumer.accept(base, byteOffset + extraByteOffset, runBytes);
+      consumer.accept(base, byteOffset + extraByteOffset, runBytes, origin);
       return;
     }
     long[] index = new long[firstContiguousAxis];
@@ -133,7 +146,7 @@ public record StridedTensor(MemorySegment base, long byteOffset, DType dtype, Sh
       for (int axis = 0; axis < firstContiguousAxis; axis++) {
         offset += index[axis] * strides[axis] * elementSize;
       }
-      consumer.accept(base, offset, runBytes);
+      consumer.accept(base, offset, runBytes, origin);
     } while (shape.advance(index));
   }
 

@@ -39,8 +39,8 @@ public sealed interface Tensor
   Tensor unsqueeze0();
 
   /**
-   * Streams the tensor's bytes in row-major order as contiguous runs of an underlying segment. The runs
-   * handed out are only valid during the callback.
+   * Streams the tensor's bytes in row-major order as contiguous runs of an underlying segment, each with the file
+   * it was mapped from, if any. The runs handed out are only valid during the callback.
    */
   void forEachRun(RunConsumer consumer);
 
@@ -71,7 +71,7 @@ public sealed interface Tensor
   default MemorySegment toSegment(Arena arena) {
     MemorySegment out = arena.allocate(Math.max(1, byteSize()), 8).asSlice(0, byteSize());
     long[] position = {0};
-    forEachRun((segment, offset, length) -> {
+    forEachRun((segment, offset, length, _) -> {
       MemorySegment.copy(segment, offset, out, position[0], length);
       ChecksummedReads.observe(segment, offset, length, out.asSlice(position[0], length));
       position[0] += length;
@@ -88,7 +88,7 @@ public sealed interface Tensor
     byte[] out = new byte[(int) size];
     MemorySegment target = MemorySegment.ofArray(out);
     long[] position = {0};
-    forEachRun((segment, offset, length) -> {
+    forEachRun((segment, offset, length, _) -> {
       MemorySegment.copy(segment, offset, target, position[0], length);
       ChecksummedReads.observe(segment, offset, length, target.asSlice(position[0], length));
       position[0] += length;
@@ -149,6 +149,11 @@ public sealed interface Tensor
   /** Receives one contiguous run of bytes. */
   @FunctionalInterface
   interface RunConsumer {
-    void accept(MemorySegment segment, long byteOffset, long byteLength);
+    /**
+     * The run {@code [byteOffset, byteOffset + byteLength)} of {@code segment}; {@code origin} says where
+     * {@code segment} lies on disk when it is a mapped file's bytes (the run then also lies at file offset
+     * {@code origin.fileOffset() + byteOffset}), else it is null.
+     */
+    void accept(MemorySegment segment, long byteOffset, long byteLength, FileOrigin origin);
   }
 }

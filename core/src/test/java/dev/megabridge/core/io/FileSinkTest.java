@@ -3,6 +3,7 @@ package dev.megabridge.core.io;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.megabridge.core.tensor.FileOrigin;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,7 +23,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The file a {@link FileSink} leaves is exactly the concatenation of what was written, whichever path each run
- * took (copy from heap or native memory, pread from a registered mapping) and whether the blocks went
+ * took (copy from heap or native memory, pread from the file a run's origin names) and whether the blocks went
  * through {@code O_DIRECT} or the page cache; the CRC it accumulates is the CRC of those bytes.
  */
 class FileSinkTest {
@@ -45,7 +46,7 @@ class FileSinkTest {
     try (Arena arena = Arena.ofConfined();
         FileChannel channel = FileChannel.open(sourceFile, StandardOpenOption.READ)) {
       MemorySegment mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, mappedBytes.length, arena);
-      MappedFiles.register(mapped, sourceFile, 0);
+      FileOrigin origin = new FileOrigin(sourceFile, 0);
       try (FileSink sink = FileSink.create(file, tryDirect)) {
         direct = sink.direct();
         for (int step = 0; step < 60; step++) {
@@ -63,7 +64,7 @@ class FileSinkTest {
               // A run of the mapped file large enough for pread, at an odd offset.
               int offset = random.nextInt(0, 4096);
               int length = random.nextInt(256 << 10, 2 << 20);
-              sink.write(mapped, offset, length, actualCrc);
+              sink.write(mapped, offset, length, actualCrc, origin);
               expected.write(mappedBytes, offset, length);
               expectedCrc.update(mappedBytes, offset, length);
             }
@@ -83,15 +84,13 @@ class FileSinkTest {
               // A short run of the mapping (copied through it) and, three times, the rest of the mapping across block edges.
               int offset = random.nextInt(0, mappedBytes.length - 5000);
               long length = step % 24 == 7 ? mappedBytes.length - offset : random.nextInt(1, 5000);
-              sink.write(mapped, offset, length, actualCrc);
+              sink.write(mapped, offset, length, actualCrc, origin);
               expected.write(mappedBytes, offset, (int) length);
               expectedCrc.update(mappedBytes, offset, (int) length);
             }
           }
           assertThat(sink.position()).isEqualTo(expected.size());
         }
-      } finally {
-        MappedFiles.unregister(mapped);
       }
     }
     assertThat(expected.size()).isGreaterThan(2 * FileSink.BLOCK_BYTES).isNotZero();
@@ -130,21 +129,16 @@ class FileSinkTest {
     try (Arena arena = Arena.ofConfined();
         FileChannel channel = FileChannel.open(sourceFile, StandardOpenOption.READ)) {
       MemorySegment mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, bytes.length, arena);
-      MappedFiles.register(mapped, sourceFile, 0);
-      try {
-        // The file shrinks under the mapping: pread finds its end before the run's.
-        try (FileChannel shrink = FileChannel.open(sourceFile, StandardOpenOption.WRITE)) {
-          shrink.truncate(bytes.length / 2);
-        }
-        Path file = temp.resolve("out.bin");
-        assertThatThrownBy(() -> {
-          try (FileSink sink = FileSink.create(file)) {
-            sink.write(mapped, 0, bytes.length, null);
-          }
-        }).isInstanceOf(UncheckedIOException.class).hasMessageContaining(sourceFile.toString());
-      } finally {
-        MappedFiles.unregister(mapped);
+      // The file shrinks under the mapping: pread finds its end before the run's.
+      try (FileChannel shrink = FileChannel.open(sourceFile, StandardOpenOption.WRITE)) {
+        shrink.truncate(bytes.length / 2);
       }
+      Path file = temp.resolve("out.bin");
+      assertThatThrownBy(() -> {
+        try (FileSink sink = FileSink.create(file)) {
+          sink.write(mapped, 0, bytes.length, null, new FileOrigin(sourceFile, 0));
+        }
+      }).isInstanceOf(UncheckedIOException.class).hasMessageContaining(sourceFile.toString());
     }
   }
 }

@@ -132,11 +132,11 @@ class Fp8TensorTest {
     // float32 sources: widening bf16 element by element allocates while the JIT has not compiled that loop yet.
     Tensor first = randomBf16(new SplittableRandom(4), 256, 4096).convert(DType.F32).materialize();
     Tensor second = randomBf16(new SplittableRandom(5), 256, 4096).convert(DType.F32).materialize();
-    new Fp8BlockQuantized(first, blocks).codes().forEachRun((segment, offset, length) -> {});
+    new Fp8BlockQuantized(first, blocks).codes().forEachRun((segment, offset, length, _) -> {});
     Fp8BlockQuantized next = new Fp8BlockQuantized(second, blocks);
     long before = threads.getCurrentThreadAllocatedBytes();
-    next.codes().forEachRun((segment, offset, length) -> {});
-    new Fp8BlockQuantized(second, blocks).scales().forEachRun((segment, offset, length) -> {});
+    next.codes().forEachRun((segment, offset, length, _) -> {});
+    new Fp8BlockQuantized(second, blocks).scales().forEachRun((segment, offset, length, _) -> {});
     long allocated = threads.getCurrentThreadAllocatedBytes() - before;
     long bandBytes = 128L * 4096 * (Float.BYTES + 1);
     assertThat(allocated).as("bytes allocated streaming codes and scales").isLessThan(bandBytes / 10);
@@ -154,7 +154,7 @@ class Fp8TensorTest {
     MemorySegment target = MemorySegment.ofArray(outerNested);
     long[] position = {0};
     byte[][] innerNested = new byte[1][];
-    new Fp8BlockQuantized(outer, blocks).codes().forEachRun((segment, offset, length) -> {
+    new Fp8BlockQuantized(outer, blocks).codes().forEachRun((segment, offset, length, _) -> {
       innerNested[0] = new Fp8BlockQuantized(inner, blocks).codes().toByteArray();
       MemorySegment.copy(segment, offset, target, position[0], length);
       position[0] += length;

@@ -291,7 +291,7 @@ class TensorViewTest {
     byte[] expected = ref.bytes();
     // forEachRun: runs are non-empty, whole elements, inside their segment, and in row-major order.
     java.io.ByteArrayOutputStream streamed = new java.io.ByteArrayOutputStream();
-    tensor.forEachRun((segment, offset, length) -> {
+    tensor.forEachRun((segment, offset, length, _) -> {
       assertThat(length).as(context).isPositive();
       assertThat(length % tensor.dtype().byteSize()).as(context).isZero();
       assertThat(offset).as(context).isNotNegative();
@@ -334,7 +334,7 @@ class TensorViewTest {
 
   private static List<Long> runLengths(Tensor tensor) {
     List<Long> lengths = new ArrayList<>();
-    tensor.forEachRun((segment, offset, length) -> lengths.add(length));
+    tensor.forEachRun((segment, offset, length, _) -> lengths.add(length));
     return lengths;
   }
 

@@ -3,7 +3,6 @@ package dev.megabridge.core.io.safetensors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.core.error.CheckpointFormatException;
-import dev.megabridge.core.io.MappedFiles;
 import dev.megabridge.core.io.SafeNames;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.tensor.DType;
@@ -241,9 +240,6 @@ public final class SafetensorsCheckpoint implements TensorSource, AutoCloseable 
 
   @Override
   public void close() {
-    for (SafetensorsFile file : files) {
-      MappedFiles.unregister(file.mapping());
-    }
     arena.close();
   }
 }

@@ -9,9 +9,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.megabridge.core.error.CheckpointFormatException;
-import dev.megabridge.core.io.MappedFiles;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.FileOrigin;
 import dev.megabridge.core.tensor.StridedTensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -57,6 +57,8 @@ public final class SafetensorsFile {
 
   private final Path path;
   private final MemorySegment mapping;
+  /** Where {@link #mapping} lies: the whole file from byte 0. */
+  private final FileOrigin origin;
   private final long dataStart;
   private final Map<String, TensorInfo> entries;
   private final Map<String, String> metadata;
@@ -65,6 +67,7 @@ public final class SafetensorsFile {
       Map<String, String> metadata) {
     this.path = path;
     this.mapping = mapping;
+    this.origin = new FileOrigin(path.toAbsolutePath(), 0);
     this.dataStart = dataStart;
     this.entries = entries;
     this.metadata = metadata;
@@ -79,7 +82,6 @@ public final class SafetensorsFile {
         throw fail(file, "file of " + size + " bytes is shorter than the 8-byte header length");
       }
       mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-      MappedFiles.register(mapping, file.toAbsolutePath(), 0);
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
     }
@@ -254,11 +256,6 @@ public final class SafetensorsFile {
     return path;
   }
 
-  /** The whole file's mapping (for {@link dev.megabridge.core.io.MappedFiles} bookkeeping). */
-  MemorySegment mapping() {
-    return mapping;
-  }
-
   /** Entries in header order. */
   public Map<String, TensorInfo> entries() {
     return entries;
@@ -268,13 +265,14 @@ public final class SafetensorsFile {
     return metadata;
   }
 
-  /** A zero-copy view of tensor {@code name}. */
+  /** A zero-copy view of tensor {@code name}, carrying where its bytes lie in the file. */
   public StridedTensor tensor(String name) {
     TensorInfo info = entries.get(name);
     if (info == null) {
       throw fail(path, "no tensor '" + name + "'");
     }
-    return StridedTensor.contiguous(info.dtype(), info.shape(),
-        mapping.asSlice(dataStart + info.begin(), info.byteSize()));
+    long start = dataStart + info.begin();
+    return StridedTensor.contiguous(info.dtype(), info.shape(), mapping.asSlice(start, info.byteSize()))
+        .withOrigin(origin.plus(start));
   }
 }

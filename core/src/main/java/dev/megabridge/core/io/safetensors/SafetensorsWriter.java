@@ -111,8 +111,8 @@ public final class SafetensorsWriter {
       for (Entry entry : entries) {
         long[] written = {0};
         CRC32 crc = checksums ? new CRC32() : null;
-        entry.tensor().forEachRun((segment, offset, size) -> {
-          sink.write(segment, offset, size, crc);
+        entry.tensor().forEachRun((segment, offset, size, origin) -> {
+          sink.write(segment, offset, size, crc, origin);
           written[0] += size;
           progress.accept(size);
         });

@@ -12,6 +12,7 @@ import dev.megabridge.core.io.pickle.PickleValue.PyPersistentId;
 import dev.megabridge.core.io.pickle.PickleValue.PyStr;
 import dev.megabridge.core.io.pickle.PickleValue.PyTuple;
 import dev.megabridge.core.tensor.DType;
+import dev.megabridge.core.tensor.FileOrigin;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
 import java.lang.foreign.MemorySegment;
@@ -22,6 +23,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 
@@ -44,13 +46,16 @@ public final class TorchArchive {
   private final String source;
   private final String directory;
   private final Map<String, MemorySegment> records;
+  /** Where each record lies on disk; empty when the archive is not a mapped file's bytes. */
+  private final Map<String, FileOrigin> recordOrigins;
   /** Each record's CRC-32 as the central directory states it. */
   private final Map<String, Integer> crcs;
   private final Optional<ChecksummedReads> checks;
 
-  private TorchArchive(String source, String directory, Map<String, MemorySegment> records, Map<String, Integer> crcs,
-      Optional<ChecksummedReads> checks) {
+  private TorchArchive(String source, String directory, Map<String, MemorySegment> records,
+      Map<String, FileOrigin> recordOrigins, Map<String, Integer> crcs, Optional<ChecksummedReads> checks) {
     this.source = source;
+    this.recordOrigins = recordOrigins;
     this.directory = directory;
     this.records = records;
     this.crcs = crcs;
@@ -62,15 +67,16 @@ public final class TorchArchive {
    * are verified whole when a tensor is taken from them.
    */
   public static TorchArchive open(MemorySegment archive, String source) {
-    return new Parser(archive, source).parse(Optional.empty());
+    return new Parser(archive, null, source).parse(Optional.empty());
   }
 
   /**
-   * Parses the archive occupying all of {@code archive}; tensor storage records are registered with {@code checks}
-   * and verified as their bytes are read.
+   * Parses the archive occupying all of {@code archive}, the mapped bytes of a file at {@code origin}; tensor storage
+   * records are registered with {@code checks} and verified as their bytes are read, and tensors carry their origin.
    */
-  public static TorchArchive open(MemorySegment archive, String source, ChecksummedReads checks) {
-    return new Parser(archive, source).parse(Optional.of(checks));
+  public static TorchArchive open(MemorySegment archive, FileOrigin origin, String source,
+      ChecksummedReads checks) {
+    return new Parser(archive, Objects.requireNonNull(origin, "origin"), source).parse(Optional.of(checks));
   }
 
   public String source() {
@@ -165,7 +171,10 @@ public final class TorchArchive {
             + " reaches beyond its storage of " + storageBytes / itemSize + " elements");
       }
     }
-    return new StridedTensor(storage, stored.storageOffset() * itemSize, stored.dtype(), shape, stored.strides());
+    StridedTensor view = new StridedTensor(storage, stored.storageOffset() * itemSize, stored.dtype(), shape,
+        stored.strides());
+    FileOrigin storageOrigin = recordOrigins.get(storageName);
+    return storageOrigin == null ? view : view.withOrigin(storageOrigin);
   }
 
   /** What a pickled tensor reference says about its storage and view. */
@@ -256,11 +265,13 @@ public final class TorchArchive {
   /** The central-directory walk. */
   private static final class Parser {
     private final MemorySegment archive;
+    private final FileOrigin origin;
     private final String source;
     private final long size;
 
-    Parser(MemorySegment archive, String source) {
+    Parser(MemorySegment archive, FileOrigin origin, String source) {
       this.archive = archive;
+      this.origin = origin;
       this.source = source;
       this.size = archive.byteSize();
     }
@@ -296,6 +307,7 @@ public final class TorchArchive {
       long centralStart = centralEnd - centralSize;
       long shift = centralStart - centralOffset;
       Map<String, MemorySegment> records = new LinkedHashMap<>();
+      Map<String, FileOrigin> recordOrigins = new LinkedHashMap<>();
       Map<String, Integer> crcs = new LinkedHashMap<>();
       String directory = null;
       long position = centralStart;
@@ -364,13 +376,18 @@ public final class TorchArchive {
         if (!name.startsWith(directory + "/")) {
           throw fail("record '" + name + "' is outside the archive folder '" + directory + "'");
         }
-        records.put(name.substring(directory.length() + 1), archive.asSlice(data, compressedSize));
-        crcs.put(name.substring(directory.length() + 1), crc);
+        String recordName = name.substring(directory.length() + 1);
+        records.put(recordName, archive.asSlice(data, compressedSize));
+        if (origin != null) {
+          recordOrigins.put(recordName, origin.plus(data));
+        }
+        crcs.put(recordName, crc);
       }
       if (directory == null) {
         throw fail("archive has no records");
       }
-      return new TorchArchive(source, directory, Collections.unmodifiableMap(records), Map.copyOf(crcs), checks);
+      return new TorchArchive(source, directory, Collections.unmodifiableMap(records), Map.copyOf(recordOrigins),
+          Map.copyOf(crcs), checks);
     }
 
     private long findEndRecord() {

@@ -159,8 +159,8 @@ public final class TorchArchiveWriter {
       long offset = localHeader(name, size);
       CRC32 crc = new CRC32();
       long[] written = {0};
-      tensor.forEachRun((segment, runOffset, runLength) -> {
-        sink.write(segment, runOffset, runLength, crc);
+      tensor.forEachRun((segment, runOffset, runLength, origin) -> {
+        sink.write(segment, runOffset, runLength, crc, origin);
         written[0] += runLength;
       });
       if (written[0] != size) {

@@ -1,10 +1,10 @@
 package dev.megabridge.core.io.torchdist;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.io.ChecksummedReads;
-import dev.megabridge.core.io.MappedFiles;
 import dev.megabridge.core.io.TensorSource;
 import dev.megabridge.core.io.pickle.PickleValue;
 import dev.megabridge.core.io.pickle.PickleValue.PyList;
@@ -15,6 +15,7 @@ import dev.megabridge.core.io.torchdist.DcpMetadata.Location;
 import dev.megabridge.core.io.torchdist.DcpMetadata.StorageMetadata;
 import dev.megabridge.core.io.torchdist.DcpMetadata.TensorStorage;
 import dev.megabridge.core.tensor.DType;
+import dev.megabridge.core.tensor.FileOrigin;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
@@ -141,7 +142,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
     }
     try {
       Map<String, Object> marker = JSON.readValue(Files.readString(file, StandardCharsets.UTF_8),
-          new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
+          new TypeReference<Map<String, Object>>() {});
       Object backend = marker.get("sharded_backend");
       if (!"torch_dist".equals(backend)) {
         throw new CheckpointFormatException(file + ": sharded_backend is " + backend + ", not torch_dist");
@@ -156,10 +157,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
 
   private static MemorySegment map(Path file, Arena arena) {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
-      // Writers can then copy contiguous chunk bytes file to file in the kernel.
-      MappedFiles.register(mapping, file.toAbsolutePath(), 0);
-      return mapping;
+      return channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
     } catch (IOException e) {
       throw new CheckpointFormatException(file + ": cannot read: " + e.getMessage(), e);
     }
@@ -235,7 +233,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
     for (Chunk chunk : storage.chunks()) {
       Location location = location(Index.ofChunk(key, chunk.offsets()));
       String where = directory.resolve(location.relativePath()) + " [" + key + " chunk " + chunk.offsets() + "]";
-      TorchArchive archive = TorchArchive.open(slice(location, key), where, checks);
+      TorchArchive archive = archive(location, key, where);
       Tensor data = archive.tensor(archive.loadObject());
       if (!data.shape().equals(chunk.sizes())) {
         throw new CheckpointFormatException(where + ": stored tensor has shape " + data.shape()
@@ -265,16 +263,21 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
 
   /** The raw bytes of a bytes item (any key, including optimizer/common state). */
   public MemorySegment bytes(String key) {
-    if (!(metadata.stateDictMetadata().get(key) instanceof BytesStorage)) {
-      throw new CheckpointFormatException(directory + ": no bytes key '" + key + "'");
-    }
-    return slice(location(Index.ofBytes(key)), key);
+    return slice(bytesLocation(key), key);
   }
 
   /** A bytes item opened as the torch archive it normally is (resolve tensors inside with it). */
   public TorchArchive objectArchive(String key) {
-    Location location = location(Index.ofBytes(key));
-    return TorchArchive.open(bytes(key), directory.resolve(location.relativePath()) + " [" + key + "]", checks);
+    Location location = bytesLocation(key);
+    return archive(location, key, directory.resolve(location.relativePath()) + " [" + key + "]");
+  }
+
+  /** Where bytes item {@code key} is stored; an error when the checkpoint has no such bytes item. */
+  private Location bytesLocation(String key) {
+    if (!(metadata.stateDictMetadata().get(key) instanceof BytesStorage)) {
+      throw new CheckpointFormatException(directory + ": no bytes key '" + key + "'");
+    }
+    return location(Index.ofBytes(key));
   }
 
   /** {@code torch.load} of a bytes item; Megatron ShardedObjects are a list of per-rank values. */
@@ -289,7 +292,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
   public Optional<PickleValue> commonState() {
     Path commonFile = directory.resolve("common.pt");
     if (Files.isRegularFile(commonFile)) {
-      return Optional.of(TorchArchive.open(mappedFile(commonFile), commonFile.toString(), checks).loadObject());
+      return Optional.of(commonArchive(commonFile).loadObject());
     }
     for (Map.Entry<String, StorageMetadata> entry : metadata.stateDictMetadata().entrySet()) {
       if (entry.getKey().startsWith(COMMON_STATE_PREFIX) && entry.getValue() instanceof BytesStorage) {
@@ -322,7 +325,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
           + item.getKey().offset().map(offset -> " chunk " + offset).orElse("") + "]";
       TorchArchive archive;
       try {
-        archive = TorchArchive.open(slice(location, item.getKey().fqn()), where, checks);
+        archive = archive(location, item.getKey().fqn(), where);
       } catch (CheckpointFormatException notZip) {
         if (metadata.stateDictMetadata().get(item.getKey().fqn()) instanceof BytesStorage) {
           notArchives.add(item.getKey().fqn());
@@ -335,7 +338,7 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
     }
     Path commonFile = directory.resolve("common.pt");
     if (Files.isRegularFile(commonFile)) {
-      bytes += TorchArchive.open(mappedFile(commonFile), commonFile.toString(), checks).verifyRecords();
+      bytes += commonArchive(commonFile).verifyRecords();
       archives++;
     }
     return new Verification(archives, bytes, List.copyOf(notArchives));
@@ -350,6 +353,18 @@ public final class TorchDistReader implements TensorSource, AutoCloseable {
           + index.fqn() + "'" + index.offset().map(offset -> " at " + offset).orElse(""));
     }
     return location;
+  }
+
+  /** The torch archive stored at {@code location} (an item of {@code key}); {@code where} names it in errors. */
+  private TorchArchive archive(Location location, String key, String where) {
+    FileOrigin origin = new FileOrigin(directory.resolve(location.relativePath()).toAbsolutePath(), location.offset());
+    return TorchArchive.open(slice(location, key), origin, where, checks);
+  }
+
+  /** {@code common.pt}, a torch archive occupying the whole file. */
+  private TorchArchive commonArchive(Path commonFile) {
+    return TorchArchive.open(mappedFile(commonFile), new FileOrigin(commonFile.toAbsolutePath(), 0),
+        commonFile.toString(), checks);
   }
 
   private MemorySegment slice(Location location, String key) {

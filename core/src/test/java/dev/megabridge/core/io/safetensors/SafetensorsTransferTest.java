@@ -2,12 +2,17 @@ package dev.megabridge.core.io.safetensors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.megabridge.core.io.MappedFiles;
 import dev.megabridge.core.tensor.DType;
+import dev.megabridge.core.tensor.FileOrigin;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -44,8 +49,7 @@ class SafetensorsTransferTest {
           new SafetensorsWriter.Entry("columns", whole.slice(1, 100, 300)),
           new SafetensorsWriter.Entry("heap", Tensor.of(DType.U8, Shape.of(1000), MemorySegment.ofArray(small))),
           new SafetensorsWriter.Entry("whole", whole));
-      assertThat(MappedFiles.locate(((dev.megabridge.core.tensor.StridedTensor) whole).contiguousSegment().address(),
-          whole.byteSize())).isPresent();
+      assertThat(originsOf(whole)).singleElement().extracting(FileOrigin::file).isEqualTo(source.toAbsolutePath());
       SafetensorsWriter.writeFile(copy, entries, bytes -> { });
       try (SafetensorsCheckpoint output = SafetensorsCheckpoint.openFiles(temp, List.of(copy))) {
         for (SafetensorsWriter.Entry entry : entries) {
@@ -56,17 +60,51 @@ class SafetensorsTransferTest {
     }
   }
 
+  /**
+   * Every run of a view of a mapped tensor names the file it lies in, and the file holds the run's bytes at the
+   * origin's offset plus the run's; runs of memory (a conversion's output, a heap tensor) have no origin.
+   */
   @Test
-  void closedMappingsAreNeverReturned() {
-    Path source = temp.resolve("one.safetensors");
-    byte[] data = new byte[2 << 20];
-    SafetensorsWriter.writeFile(source, List.of(new SafetensorsWriter.Entry("x",
-        Tensor.of(DType.U8, Shape.of(data.length), MemorySegment.ofArray(data)))), bytes -> { });
-    long address;
+  void runsOfMappedTensorsNameWhereTheirBytesLieInTheFile() throws IOException {
+    SplittableRandom random = new SplittableRandom(9);
+    byte[] first = new byte[4096];
+    byte[] second = new byte[64 * 48 * 2];
+    random.nextBytes(first);
+    random.nextBytes(second);
+    Path source = temp.resolve("two.safetensors");
+    SafetensorsWriter.writeFile(source, List.of(
+        new SafetensorsWriter.Entry("first", Tensor.of(DType.U8, Shape.of(first.length), MemorySegment.ofArray(first))),
+        new SafetensorsWriter.Entry("second", Tensor.of(DType.BF16, Shape.of(64, 48),
+            MemorySegment.ofArray(second)))), bytes -> { });
+    byte[] file = Files.readAllBytes(source);
     try (SafetensorsCheckpoint input = SafetensorsCheckpoint.openFiles(temp, List.of(source))) {
-      address = input.tensor("x").contiguousSegment().address();
-      assertThat(MappedFiles.locate(address, data.length)).isPresent();
+      Tensor matrix = input.tensor("second");
+      List<Tensor> views = List.of(input.tensor("first"), matrix, matrix.slice(0, 10, 20), matrix.slice(1, 5, 7),
+          matrix.select(63), matrix.unsqueeze0().chunk(2, 4, 3),
+          Tensor.concat(0, List.of(matrix.slice(0, 60, 4), matrix.slice(0, 0, 2))),
+          Tensor.concat(1, List.of(matrix.slice(1, 40, 8), matrix.slice(1, 0, 8))));
+      for (Tensor view : views) {
+        List<byte[]> streamed = new ArrayList<>();
+        view.forEachRun((segment, offset, length, origin) -> {
+          byte[] run = segment.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE);
+          assertThat(origin).as("origin of a run of " + view).isNotNull();
+          assertThat(origin.file()).isEqualTo(source.toAbsolutePath());
+          int at = Math.toIntExact(origin.fileOffset() + offset);
+          assertThat(Arrays.copyOfRange(file, at, at + run.length)).as("file bytes under a run of " + view)
+              .isEqualTo(run);
+          streamed.add(run);
+        });
+        assertThat(streamed).as(view.toString()).isNotEmpty();
+      }
+      assertThat(originsOf(matrix.convert(DType.F32))).containsOnlyNulls();
     }
-    assertThat(MappedFiles.locate(address, data.length)).isEmpty();
+    assertThat(originsOf(Tensor.of(DType.U8, Shape.of(16), MemorySegment.ofArray(new byte[16])))).containsOnlyNulls();
+  }
+
+  /** The origin handed out with each run of {@code tensor}, in order. */
+  private static List<FileOrigin> originsOf(Tensor tensor) {
+    List<FileOrigin> origins = new ArrayList<>();
+    tensor.forEachRun((segment, offset, length, origin) -> origins.add(origin));
+    return origins;
   }
 }

@@ -17,7 +17,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -53,6 +55,41 @@ class TorchDistMappedSourceTest {
         assertThat(reader.tensor("columns").toByteArray()).isEqualTo(weight.slice(1, 100, 200).toByteArray());
         assertCrcsMatch(reader, temp.resolve("ckpt/__0_0.distcp"));
       }
+    }
+  }
+
+  /**
+   * A tensor read from a torch_dist checkpoint hands out, with every run, the data file it lies in and the offset
+   * there at which the file holds exactly the run's bytes: what lets a writer read it with pread.
+   */
+  @Test
+  void runsReadFromADataFileNameWhereTheyLieInIt() throws IOException {
+    byte[] bytes = new byte[96 * 64 * 2];
+    new SplittableRandom(4).nextBytes(bytes);
+    Tensor weight = Tensor.of(DType.BF16, Shape.of(96, 64), MemorySegment.ofArray(bytes));
+    TensorEntry rows = new TensorEntry("rows", DType.BF16, weight.shape(), List.of(
+        new ChunkData(List.of(0L, 0L), weight.slice(0, 0, 32)),
+        new ChunkData(List.of(32L, 0L), weight.slice(0, 32, 64))));
+    TorchDistWriter.writeCheckpointDirectory(temp.resolve("ckpt"), new Contents(List.of(rows), List.of(),
+        MegatronCommonState.minimal(0)), Options.defaults(), false, progress -> { });
+    Path dataFile = temp.resolve("ckpt/__0_0.distcp").toAbsolutePath();
+    byte[] file = Files.readAllBytes(dataFile);
+    try (TorchDistReader reader = TorchDistReader.open(temp.resolve("ckpt"))) {
+      Tensor read = reader.tensor("rows");
+      List<Tensor> views = List.of(read, read.slice(0, 20, 40), read.slice(1, 8, 16));
+      for (Tensor view : views) {
+        long[] streamed = {0};
+        view.forEachRun((segment, offset, length, origin) -> {
+          assertThat(origin).as("origin of a run of " + view).isNotNull();
+          assertThat(origin.file()).isEqualTo(dataFile);
+          int at = Math.toIntExact(origin.fileOffset() + offset);
+          assertThat(Arrays.copyOfRange(file, at, Math.toIntExact(at + length)))
+              .isEqualTo(segment.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE));
+          streamed[0] += length;
+        });
+        assertThat(streamed[0]).isEqualTo(view.byteSize());
+      }
+      assertThat(read.toByteArray()).isEqualTo(bytes);
     }
   }
 
