@@ -1,11 +1,13 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.CheckpointSource;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -57,15 +59,15 @@ public final class ConvertCommand implements Callable<Integer> {
     long start = System.nanoTime();
     try (CheckpointSource hf = CheckpointSource.openMegatron(source, hfConfig.folder(), autoBridge)) {
       if (format == Choices.MegatronFormat.TORCH_DIST) {
-        TorchDistConversions.TorchDistSummary summary = TorchDistConversions.toTorchDist(hf, output,
-            new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
+        TorchDistImporter.Summary summary = TorchDistImporter.write(hf, output,
+            new TorchDistImporter.Options(layout.layout(), layout.bridgeOptions(), overwrite,
                 threads.distcpFiles(), commonState.forTorchDist()), autoBridge,
                 ConsoleProgress.create(common));
         Output.report(common, "convert", "torch_dist", summary, (System.nanoTime() - start) / 1e9, "");
       } else {
-        TorchDistConversions.ShardsSummary summary = TorchDistConversions.toShards(hf, output, layout.layout(),
-            layout.bridgeOptions(), overwrite, threads.rankFiles(),
-            autoBridge, ConsoleProgress.create(common));
+        Importer.ConvertSummary summary = Importer.convert(hf, output, new Importer.Options(layout.layout(),
+            layout.bridgeOptions(), Optional.empty(), overwrite, threads.rankFiles()), autoBridge,
+            ConsoleProgress.create(common));
         Output.report(common, "convert", "shards", summary, (System.nanoTime() - start) / 1e9, "");
       }
     }

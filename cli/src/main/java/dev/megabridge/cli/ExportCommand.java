@@ -5,10 +5,8 @@ import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.HfDtypes;
 import dev.megabridge.core.convert.HfExpertLayout;
-import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
@@ -95,26 +93,17 @@ public final class ExportCommand implements Callable<Integer> {
       return exportSource("hf", () -> CheckpointSource.openHf(source, autoBridge, HfDtypes.Policy.strict()),
           autoBridge);
     }
-    if (experts != null) {
-      // Another expert layout: the shards' HF view, relaid out, through the same writer.
-      return exportSource("shards", () -> CheckpointSource.openShards(source, autoBridge), autoBridge);
-    }
-    long start = System.nanoTime();
-    Exporter.Summary summary = Exporter.run(source, output, new Exporter.Options(dtype.dtype,
-        Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
-        quantize.blocks(), threads.hfFiles()), autoBridge, ConsoleProgress.create(common));
-    return finish("shards", summary, (System.nanoTime() - start) / 1e9);
+    return exportSource("shards", () -> CheckpointSource.openShards(source, autoBridge), autoBridge);
   }
 
-  /** Export of a source opened as HF tensors (a torch_dist checkpoint or an HF folder). */
+  /** Export of the source {@code opener} opens, in the expert layout asked for. */
   private Integer exportSource(String form, Supplier<CheckpointSource> opener, AutoBridge autoBridge) {
     long start = System.nanoTime();
-    TorchDistConversions.HfSummary summary;
+    Exporter.Summary summary;
     try (CheckpointSource checkpoint = experts == null ? opener.get() : opener.get().withExperts(experts)) {
-      summary = TorchDistConversions.toHf(checkpoint, output, new HfFolderWriter.Options(dtype.dtype,
-          quantize.blocks(), threads.hfFiles()),
+      summary = Exporter.write(checkpoint, output, new Exporter.Options(dtype.dtype,
           Optional.ofNullable(maxShardSize).map(size -> Output.parseSize(size, "--max-shard-size")), overwrite,
-          autoBridge, ConsoleProgress.create(common));
+          quantize.blocks(), threads.hfFiles()), autoBridge, ConsoleProgress.create(common));
     }
     return finish(form, summary, (System.nanoTime() - start) / 1e9);
   }

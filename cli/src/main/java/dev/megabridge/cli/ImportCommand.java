@@ -2,7 +2,7 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Importer;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
@@ -72,12 +72,11 @@ public final class ImportCommand implements Callable<Integer> {
       throw new UsageException("--ranks applies to --format shards only (torch_dist is written by one process)");
     }
     long start = System.nanoTime();
-    TorchDistConversions.TorchDistSummary summary;
+    TorchDistImporter.Summary summary;
     AutoBridge autoBridge = AutoBridge.discover();
     try (CheckpointSource hf = CheckpointSource.openHf(source, autoBridge, dtypes.policy())) {
-      summary = TorchDistConversions.toTorchDist(hf, output, new TorchDistConversions.TorchDistOptions(layout.layout(),
-          layout.bridgeOptions(), overwrite, threads.distcpFiles(), commonState.forTorchDist()),
-          autoBridge,
+      summary = TorchDistImporter.write(hf, output, new TorchDistImporter.Options(layout.layout(),
+          layout.bridgeOptions(), overwrite, threads.distcpFiles(), commonState.forTorchDist()), autoBridge,
           ConsoleProgress.create(common));
     }
     Output.report(common, "import", "torch_dist", summary, (System.nanoTime() - start) / 1e9, "");

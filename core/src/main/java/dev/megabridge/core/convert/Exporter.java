@@ -5,18 +5,28 @@ import dev.megabridge.core.quant.Fp8Blocks;
 import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
+import dev.megabridge.core.spi.BridgeModel;
+import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.tensor.DType;
+import dev.megabridge.core.tensor.Tensor;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * Megatron shards folder → HF folder with the source's names, dtypes (or a requested one), expert layout,
- * file split (or a maximum shard size) and small files, optionally as blockwise FP8 ({@link HfFolderWriter}).
+ * Any checkpoint source → HF folder ({@code export}): the source's names, dtypes (or a requested one), expert layout,
+ * file split (or a maximum shard size; a torch_dist checkpoint without a recorded split is split at
+ * {@link #DEFAULT_MAX_SHARD_BYTES}) and small files, optionally as blockwise FP8 ({@link HfFolderWriter}). The output
+ * appears atomically.
  */
 public final class Exporter {
+
+  /** HF's default shard size, used for a source that carries no recorded file split. */
+  public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
 
   /**
    * @param dtype target dtype of floating tensors; empty keeps each tensor's dtype
@@ -40,38 +50,57 @@ public final class Exporter {
     }
   }
 
-  /** @param schema the Megatron schema the shards were written in */
-  public record Summary(String architecture, int tensors, int files, long bytesWritten, Path output, String schema)
-      implements Report {
+  /**
+   * @param sourceForm {@code shards}, {@code torch_dist} or {@code hf}
+   * @param sourceSchema the Megatron schema the source was written in; null for an HF source
+   */
+  public record Summary(String architecture, int tensors, int files, long bytesWritten, Path output,
+      String sourceForm, String sourceSchema) implements Report {
     @Override
     public String describe() {
-      return String.format(Locale.ROOT, "exported %s (shards, %s schema) → %s: %d tensors in %d file(s), %s",
-          architecture, schema, output, tensors, files, ByteSizes.format(bytesWritten));
+      return String.format(Locale.ROOT, "exported %s (%s) → %s: %d tensors in %d file(s), %s", architecture,
+          sourceSchema == null ? sourceForm : sourceForm + ", " + sourceSchema + " schema", output, tensors, files,
+          ByteSizes.format(bytesWritten));
     }
   }
 
   private Exporter() {}
 
+  /** Exports the Megatron shards folder {@code megatronDirectory}. */
   public static Summary run(Path megatronDirectory, Path output, Options options, AutoBridge autoBridge,
       Progress progress) {
-    try (MegatronCheckpoint checkpoint = MegatronCheckpoint.open(megatronDirectory, autoBridge)) {
-      HfFolderWriter.Prepared prepared = HfFolderWriter.prepare(checkpoint.model(), checkpoint.hfTensors(),
-          options.writer());
-      long bytes = prepared.byteSize();
-      progress.start("export", bytes);
-      Map<String, String> written;
-      try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), List.of(megatronDirectory))) {
-        written = HfFolderWriter.writeTensors(out.path(), prepared, checkpoint.manifest().hfTensorMap(),
-            options.maxShardBytes(), options.writer(), progress);
-        HfFolderWriter.writeSmallFiles(out.path(), megatronDirectory.resolve(ShardsManifest.HF_FILES_DIR),
-            checkpoint.manifest().hfFiles(), options.writer(), prepared);
-        out.commit();
-      } finally {
-        progress.finish();
-      }
-      return new Summary(checkpoint.model().architecture(), prepared.tensors().size(),
-          (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize(),
-          checkpoint.manifest().options().schema().id());
+    try (CheckpointSource source = CheckpointSource.openShards(megatronDirectory, autoBridge)) {
+      return write(source, output, options, autoBridge, progress);
     }
+  }
+
+  /** Writes the HF view of {@code source} as an HF folder. */
+  public static Summary write(CheckpointSource source, Path output, Options options, AutoBridge autoBridge,
+      Progress progress) {
+    // The bridge says which tensors stay F32 under a requested dtype and which are quantized.
+    BridgeModel model = autoBridge.fromConfig(source.config(),
+        Optional.of(new LinkedHashSet<>(source.infoMap().keySet())), BridgeOptions.defaults());
+    LinkedHashMap<String, Tensor> tensors = new LinkedHashMap<>();
+    for (HfTensorInfo info : source.infos()) {
+      tensors.put(info.name(), source.tensors().tensor(info.name()));
+    }
+    HfFolderWriter.Prepared prepared = HfFolderWriter.prepare(model, tensors, options.writer());
+    long bytes = prepared.byteSize();
+    progress.start("export", bytes);
+    Map<String, String> written;
+    try (OutputDirectory out = OutputDirectory.create(output, options.overwrite(), source.inputs())) {
+      Optional<Long> shardBytes = options.maxShardBytes().isPresent() || source.recordedFiles()
+          ? options.maxShardBytes() : Optional.of(DEFAULT_MAX_SHARD_BYTES);
+      written = HfFolderWriter.writeTensors(out.path(), prepared, source.infoMap(), shardBytes, options.writer(),
+          progress);
+      HfFolderWriter.writeSmallFiles(out.path(), source.smallFilesDirectory(), source.smallFiles(), options.writer(),
+          prepared);
+      out.commit();
+    } finally {
+      progress.finish();
+    }
+    return new Summary(source.config().architectures().stream().findFirst().orElse("?"), prepared.tensors().size(),
+        (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize(),
+        source.form(), source.schema().map(Schema::id).orElse(null));
   }
 }

@@ -47,10 +47,6 @@ public final class HfFolderWriter {
     public Options(Optional<DType> dtype, Optional<Fp8Blocks> quantize) {
       this(dtype, quantize, FILES_AT_ONCE);
     }
-
-    public static Options plain() {
-      return new Options(Optional.empty(), Optional.empty());
-    }
   }
 
   /** The tensors as written: names in order, plus the FP8 settings when quantized. */

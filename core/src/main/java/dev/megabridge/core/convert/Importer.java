@@ -15,6 +15,7 @@ import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
+import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
@@ -65,6 +66,20 @@ public final class Importer {
     public String describe() {
       return String.format(Locale.ROOT, "imported %s (%s, %s schema) → %s: %d of %d ranks, %d tensors, %s", architecture,
           layout, schema, output, ranksWritten, ranksTotal, tensorsWritten, ByteSizes.format(bytesWritten));
+    }
+  }
+
+  /**
+   * What {@code convert --format shards} did: a Megatron checkpoint rewritten as shards of another layout or schema.
+   *
+   * @param sourceSchema the Megatron schema the source was written in
+   */
+  public record ConvertSummary(String architecture, String layout, int ranks, int tensors, long bytesWritten,
+      Path output, String schema, String sourceSchema) implements Report {
+    @Override
+    public String describe() {
+      return String.format(Locale.ROOT, "converted %s (%s schema) → shards (%s, %s schema) %s: %d ranks, %d tensors, %s",
+          architecture, sourceSchema, layout, schema, output, ranks, tensors, ByteSizes.format(bytesWritten));
     }
   }
 
@@ -131,6 +146,14 @@ public final class Importer {
     return new Summary(plan.model().architecture(), plan.model().bridge().name(), plan.layout().describe(),
         selected.size(), plan.ranks().size(), tensors, bytes, output.toAbsolutePath().normalize(),
         plan.model().options().schema().id());
+  }
+
+  /** A Megatron checkpoint (torch_dist or shards) → shards folder of {@code options}' layout and schema. */
+  public static ConvertSummary convert(CheckpointSource source, Path output, Options options, AutoBridge autoBridge,
+      Progress progress) {
+    Summary summary = write(source, output, options, autoBridge, progress);
+    return new ConvertSummary(summary.architecture(), summary.layout(), summary.ranksTotal(), summary.tensorsWritten(),
+        summary.bytesWritten(), summary.output(), summary.schema(), source.schema().map(Schema::id).orElse("hf"));
   }
 
   private static List<RankPlan> select(ShardPlan plan, Optional<Set<Integer>> ranks) {

@@ -9,11 +9,9 @@ import dev.megabridge.core.io.ChecksummedReads;
 import dev.megabridge.core.io.Crc32;
 import dev.megabridge.core.io.safetensors.SafetensorsFile;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
-import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.parallel.ParallelLayout.Rank;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
-import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.tensor.Tensor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -32,7 +30,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.BiFunction;
 
 /**
  * An opened Megatron shards folder. Opening checks that every rank file exists and holds exactly the
@@ -237,7 +234,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
    * source's order. Packed experts are stacked from all experts of a layer.
    */
   public LinkedHashMap<String, Tensor> hfTensors() {
-    Map<String, Tensor> produced = gatherHf(plan, (param, mapping) -> {
+    Map<String, Tensor> produced = plan.gatherHf((param, mapping) -> {
       String localName = ShardPlan.localName(plan.layout(), plan.model(), param);
       List<Tensor> shards = new ArrayList<>();
       for (Rank rank : plan.gatherRanks(param, mapping.isExpert())) {
@@ -261,44 +258,6 @@ public final class MegatronCheckpoint implements AutoCloseable {
       throw new MappingException(directory + ": produced HF tensors the source did not have: " + produced.keySet());
     }
     return ordered;
-  }
-
-  /**
-   * Every HF tensor produced by the owned parameters of {@code plan}, lazily: {@code shards} gives a
-   * parameter's (with its mapping) shards in split-rank order (one full tensor for an unsplit layout), each mapping rebuilds its
-   * HF tensors, and packed experts are stacked from all experts of a layer. Unordered beyond plan order.
-   */
-  public static Map<String, Tensor> gatherHf(ShardPlan plan,
-      BiFunction<MegatronParam, ParamMapping, List<Tensor>> shards) {
-    Map<String, Tensor> produced = new LinkedHashMap<>();
-    Map<String, TreeMap<Integer, Tensor>> grouped = new LinkedHashMap<>();
-    for (Map.Entry<MegatronParam, ParamMapping> owned : plan.ownedParams().entrySet()) {
-      MegatronParam param = owned.getKey();
-      ParamMapping mapping = owned.getValue();
-      Map<String, Tensor> byRole = mapping.toHf(shards.apply(param, mapping));
-      for (Map.Entry<String, Tensor> role : byRole.entrySet()) {
-        String hfName = mapping.hfParams().get(role.getKey());
-        if (mapping.isGroupedExport()) {
-          Tensor previous = grouped.computeIfAbsent(hfName, name -> new TreeMap<>()).put(param.expert(), role.getValue());
-          if (previous != null) {
-            throw new MappingException(hfName + ": expert " + param.expert() + " produced twice");
-          }
-        } else if (produced.put(hfName, role.getValue()) != null) {
-          throw new MappingException(hfName + " is produced by more than one Megatron parameter (last: "
-              + param.name() + ")");
-        }
-      }
-    }
-    for (Map.Entry<String, TreeMap<Integer, Tensor>> group : grouped.entrySet()) {
-      TreeMap<Integer, Tensor> experts = group.getValue();
-      if (experts.size() != plan.model().numExperts() || experts.firstKey() != 0
-          || experts.lastKey() != plan.model().numExperts() - 1) {
-        throw new MappingException(group.getKey() + ": have experts " + experts.keySet() + ", need 0.."
-            + (plan.model().numExperts() - 1));
-      }
-      produced.put(group.getKey(), Tensor.stack(List.copyOf(experts.values())));
-    }
-    return produced;
   }
 
   @Override

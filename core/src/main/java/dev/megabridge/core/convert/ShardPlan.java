@@ -11,6 +11,7 @@ import dev.megabridge.core.spi.HfTensorSpec;
 import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
+import dev.megabridge.core.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -18,6 +19,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.BiFunction;
 
 /**
  * Every rank's file contents for one model and layout, checked for completeness before anything is
@@ -291,5 +294,43 @@ public final class ShardPlan {
       }
     }
     return out;
+  }
+
+  /**
+   * The gather step, the inverse of each entry's cut ({@link ShardEntry}): every HF tensor produced by the owned
+   * parameters of this plan, lazily. {@code shards} gives a parameter's (with its mapping) shards in split-rank order
+   * (one full tensor for an unsplit layout), each mapping rebuilds its HF tensors, and packed experts are stacked from
+   * all experts of a layer. Unordered beyond plan order.
+   */
+  public Map<String, Tensor> gatherHf(BiFunction<MegatronParam, ParamMapping, List<Tensor>> shards) {
+    Map<String, Tensor> produced = new LinkedHashMap<>();
+    Map<String, TreeMap<Integer, Tensor>> grouped = new LinkedHashMap<>();
+    for (Map.Entry<MegatronParam, ParamMapping> owned : ownedParams().entrySet()) {
+      MegatronParam param = owned.getKey();
+      ParamMapping mapping = owned.getValue();
+      Map<String, Tensor> byRole = mapping.toHf(shards.apply(param, mapping));
+      for (Map.Entry<String, Tensor> role : byRole.entrySet()) {
+        String hfName = mapping.hfParams().get(role.getKey());
+        if (mapping.isGroupedExport()) {
+          Tensor previous = grouped.computeIfAbsent(hfName, name -> new TreeMap<>()).put(param.expert(), role.getValue());
+          if (previous != null) {
+            throw new MappingException(hfName + ": expert " + param.expert() + " produced twice");
+          }
+        } else if (produced.put(hfName, role.getValue()) != null) {
+          throw new MappingException(hfName + " is produced by more than one Megatron parameter (last: "
+              + param.name() + ")");
+        }
+      }
+    }
+    for (Map.Entry<String, TreeMap<Integer, Tensor>> group : grouped.entrySet()) {
+      TreeMap<Integer, Tensor> experts = group.getValue();
+      if (experts.size() != model().numExperts() || experts.firstKey() != 0
+          || experts.lastKey() != model().numExperts() - 1) {
+        throw new MappingException(group.getKey() + ": have experts " + experts.keySet() + ", need 0.."
+            + (model().numExperts() - 1));
+      }
+      produced.put(group.getKey(), Tensor.stack(List.copyOf(experts.values())));
+    }
+    return produced;
   }
 }

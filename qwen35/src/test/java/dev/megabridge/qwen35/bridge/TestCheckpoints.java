@@ -3,10 +3,9 @@ package dev.megabridge.qwen35.bridge;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.CheckpointSource;
-import dev.megabridge.core.convert.HfFolderWriter;
+import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
@@ -66,7 +65,7 @@ public final class TestCheckpoints {
   /** HF folder {@code hf} → torch_dist save folder {@code output} for {@code requested}, as {@code import} writes it. */
   public static Path importTorchDist(Path hf, Path output, ParallelLayout requested, BridgeOptions options) {
     try (CheckpointSource source = CheckpointSource.openHf(hf)) {
-      TorchDistConversions.toTorchDist(source, output, new TorchDistOptions(requested, options, false, 2),
+      TorchDistImporter.write(source, output, new TorchDistImporter.Options(requested, options, false, 2),
           AutoBridge.discover(), Progress.NONE);
     }
     return output;
@@ -76,7 +75,7 @@ public final class TestCheckpoints {
   public static void exportHf(Path torchDist, Optional<Path> hfConfig, Path output) {
     AutoBridge autoBridge = AutoBridge.discover();
     try (CheckpointSource source = CheckpointSource.openTorchDist(torchDist, hfConfig, autoBridge)) {
-      TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, autoBridge,
+      Exporter.write(source, output, new Exporter.Options(Optional.empty(), Optional.empty(), false), autoBridge,
           Progress.NONE);
     }
   }

@@ -12,8 +12,7 @@ import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.convert.torchdist.SchemaDetection;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.LayoutException;
@@ -166,13 +165,13 @@ class SlimeSchemaRoundTripTest {
         BridgeOptions.defaults());
     Path slimeTd = temp.resolve("slime-td");
     try (CheckpointSource mb = CheckpointSource.openTorchDist(megatronBridge, Optional.empty(), AUTO_BRIDGE)) {
-      TorchDistConversions.toTorchDist(mb, slimeTd, new TorchDistOptions(ParallelLayout.of(2, 1, 1, 1, 1),
+      TorchDistImporter.write(mb, slimeTd, new TorchDistImporter.Options(ParallelLayout.of(2, 1, 1, 1, 1),
           BridgeOptions.forSchema(Schema.SLIME), false, 2), AUTO_BRIDGE, Progress.NONE);
     }
     Path mbShards = temp.resolve("mb-shards");
     try (CheckpointSource slimeSource = CheckpointSource.openTorchDist(slimeTd, Optional.empty(), AUTO_BRIDGE)) {
-      TorchDistConversions.toShards(slimeSource, mbShards, ParallelLayout.of(2, 2, 1, 1, 1), BridgeOptions.defaults(),
-          false, 2, AUTO_BRIDGE, Progress.NONE);
+      Importer.convert(slimeSource, mbShards, new Importer.Options(ParallelLayout.of(2, 2, 1, 1, 1),
+          BridgeOptions.defaults(), Optional.empty(), false, 2), AUTO_BRIDGE, Progress.NONE);
     }
     Path exported = temp.resolve("exported");
     Exporter.run(mbShards, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), AUTO_BRIDGE,
@@ -184,7 +183,7 @@ class SlimeSchemaRoundTripTest {
         BridgeOptions.forSchema(Schema.SLIME), Optional.empty(), false, 2), AUTO_BRIDGE, Progress.NONE);
     Path mbTdAgain = temp.resolve("mb-td-again");
     try (CheckpointSource shards = CheckpointSource.openShards(slimeShards, AUTO_BRIDGE)) {
-      TorchDistConversions.toTorchDist(shards, mbTdAgain, new TorchDistOptions(ParallelLayout.single(),
+      TorchDistImporter.write(shards, mbTdAgain, new TorchDistImporter.Options(ParallelLayout.single(),
           BridgeOptions.defaults(), false, 2), AUTO_BRIDGE, Progress.NONE);
     }
     Path exportedAgain = temp.resolve("exported-again");

@@ -7,8 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.io.torchdist.InteropScript;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
@@ -80,7 +79,7 @@ class SlimeTorchDistLoaderInteropTest {
     for (Case c : cases) {
       Path save = temp.resolve("save-" + c.name());
       try (CheckpointSource source = CheckpointSource.openHf(c.hf())) {
-        TorchDistConversions.toTorchDist(source, save, new TorchDistOptions(c.layout(),
+        TorchDistImporter.write(source, save, new TorchDistImporter.Options(c.layout(),
             BridgeOptions.forSchema(Schema.SLIME).withVocabPadding(c.padding()), false, 2), AUTO_BRIDGE, Progress.NONE);
       }
       Path release = save.resolve("release");

@@ -5,10 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.HfExpertLayout;
-import dev.megabridge.core.convert.HfFolderWriter;
+import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint.HfView;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
@@ -69,7 +68,7 @@ class TorchDistForeignExportTest {
     Path output = temp.resolve(name);
     CheckpointSource opened = CheckpointSource.openTorchDist(save, Optional.of(hfConfig), view, AUTO_BRIDGE);
     try (CheckpointSource source = experts.map(opened::withExperts).orElse(opened)) {
-      TorchDistConversions.toHf(source, output, HfFolderWriter.Options.plain(), Optional.empty(), false, AUTO_BRIDGE,
+      Exporter.write(source, output, new Exporter.Options(Optional.empty(), Optional.empty(), false), AUTO_BRIDGE,
           Progress.NONE);
     }
     return output;

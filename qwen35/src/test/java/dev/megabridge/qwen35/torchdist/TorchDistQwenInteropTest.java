@@ -6,8 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.io.torchdist.InteropScript;
 import dev.megabridge.core.io.torchdist.MegatronCommonState;
 import dev.megabridge.core.parallel.ParallelLayout;
@@ -116,7 +115,7 @@ class TorchDistQwenInteropTest {
     Path hf = Fixtures.tiny("qwen35_moe_vl_packed_bf16");
     Path save = temp.resolve("sharded");
     try (CheckpointSource source = CheckpointSource.openHf(hf)) {
-      TorchDistConversions.toTorchDist(source, save, new TorchDistOptions(ParallelLayout.single(),
+      TorchDistImporter.write(source, save, new TorchDistImporter.Options(ParallelLayout.single(),
           BridgeOptions.defaults(), false, 2, MegatronCommonState.Storage.SHARDED), AutoBridge.discover(),
           Progress.NONE);
     }

@@ -7,8 +7,7 @@ import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Exporter;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions.TorchDistOptions;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
@@ -69,14 +68,15 @@ class TorchDistRoundTripTest {
         AUTO_BRIDGE, Progress.NONE);
     Path save = temp.resolve("save");
     try (CheckpointSource fromShards = CheckpointSource.openMegatron(shards, Optional.empty(), AUTO_BRIDGE)) {
-      TorchDistConversions.toTorchDist(fromShards, save, new TorchDistOptions(first, BridgeOptions.defaults(), false, 1),
+      TorchDistImporter.write(fromShards, save, new TorchDistImporter.Options(first, BridgeOptions.defaults(), false, 1),
           AUTO_BRIDGE, Progress.NONE);
     }
     Path again = temp.resolve("shards2");
     ParallelLayout second = model.contains("moe") ? ParallelLayout.of(1, 2, 1, 8, 1) : ParallelLayout.of(1, 4, 1, 1, 1);
     try (CheckpointSource fromTorchDist = CheckpointSource.openMegatron(save, Optional.empty(), AUTO_BRIDGE)) {
-      TorchDistConversions.toShards(fromTorchDist, again, second,
-          new BridgeOptions(MtpNaming.LEGACY, ExpertNaming.SEQUENTIAL), false, 2, AUTO_BRIDGE, Progress.NONE);
+      Importer.convert(fromTorchDist, again, new Importer.Options(second,
+          new BridgeOptions(MtpNaming.LEGACY, ExpertNaming.SEQUENTIAL), Optional.empty(), false, 2), AUTO_BRIDGE,
+          Progress.NONE);
     }
     Path exported = temp.resolve("hf");
     Exporter.run(again, exported, new Exporter.Options(Optional.empty(), Optional.empty(), false), AUTO_BRIDGE,

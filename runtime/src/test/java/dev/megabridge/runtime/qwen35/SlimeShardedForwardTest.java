@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.convert.torchdist.TorchDistSidecar;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.mapping.PaddedVocabMapping;
@@ -131,7 +131,7 @@ class SlimeShardedForwardTest {
       @TempDir Path scratch) {
     Path torchDist = scratch.resolve("torch_dist");
     try (CheckpointSource source = CheckpointSource.openHf(Fixtures.model(model))) {
-      TorchDistConversions.toTorchDist(source, torchDist, new TorchDistConversions.TorchDistOptions(layout,
+      TorchDistImporter.write(source, torchDist, new TorchDistImporter.Options(layout,
           slime(padding), false, 2), AutoBridge.discover(), Progress.NONE);
     }
     try (Qwen35Model fromTorchDist = Qwen35Model.load(torchDist, RuntimeOptions.defaults().withThreads(2))) {
@@ -149,7 +149,7 @@ class SlimeShardedForwardTest {
     String model = "qwen35_dense_vl";
     Path torchDist = scratch.resolve("torch_dist");
     try (CheckpointSource source = CheckpointSource.openHf(Fixtures.model(model))) {
-      TorchDistConversions.toTorchDist(source, torchDist, new TorchDistConversions.TorchDistOptions(
+      TorchDistImporter.write(source, torchDist, new TorchDistImporter.Options(
           ParallelLayout.of(2, 1, 1, 1, 1), slime(new VocabPadding.Exactly(1030)), false, 2), AutoBridge.discover(),
           Progress.NONE);
     }

@@ -5,7 +5,7 @@ import static org.assertj.core.data.Offset.offset;
 
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.CheckpointSource;
-import dev.megabridge.core.convert.torchdist.TorchDistConversions;
+import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
 import dev.megabridge.core.parallel.ParallelLayout;
@@ -24,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -53,7 +52,7 @@ class LogprobParityTest {
   void torchDistForwardEqualsTheHfSourceBitForBit(String name) {
     Path torchDist = temp.resolve("torch_dist");
     try (CheckpointSource source = CheckpointSource.openHf(fixture(name))) {
-      TorchDistConversions.toTorchDist(source, torchDist, new TorchDistConversions.TorchDistOptions(
+      TorchDistImporter.write(source, torchDist, new TorchDistImporter.Options(
           ParallelLayout.of(1, 1, 1, 1, 1), BridgeOptions.defaults(), false, 2), AutoBridge.discover(), Progress.NONE);
     }
     try (Qwen35Model hf = Qwen35Model.load(fixture(name), TWO_THREADS);

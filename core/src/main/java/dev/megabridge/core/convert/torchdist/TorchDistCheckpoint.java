@@ -5,7 +5,6 @@ import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.convert.HfExpertLayout;
 import dev.megabridge.core.convert.HfFiles;
 import dev.megabridge.core.convert.HfTensorInfo;
-import dev.megabridge.core.convert.MegatronCheckpoint;
 import dev.megabridge.core.convert.ShardEntry;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.error.CheckpointFormatException;
@@ -283,7 +282,7 @@ public final class TorchDistCheckpoint implements AutoCloseable {
   }
 
   private LinkedHashMap<String, Tensor> gather(Map<MegatronParam, Resolved> resolved, List<HfTensorInfo> infos) {
-    Map<String, Tensor> produced = MegatronCheckpoint.gatherHf(plan, (param, mapping) ->
+    Map<String, Tensor> produced = plan.gatherHf((param, mapping) ->
         List.of(fullTensor(param, resolved.get(param))));
     LinkedHashMap<String, Tensor> ordered = new LinkedHashMap<>();
     for (HfTensorInfo info : infos) {

@@ -1,9 +1,7 @@
 package dev.megabridge.core.convert.torchdist;
 
 import dev.megabridge.core.convert.CheckpointSource;
-import dev.megabridge.core.convert.HfFolderWriter;
 import dev.megabridge.core.convert.HfTensorInfo;
-import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.Progress;
 import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.io.OutputDirectory;
@@ -19,9 +17,7 @@ import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
-import dev.megabridge.core.spi.BridgeOptions.Schema;
 import dev.megabridge.core.spi.BridgeOptions;
-import dev.megabridge.core.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -31,16 +27,14 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Writes the HF tensors of an {@link CheckpointSource} as a torch_dist checkpoint, a megabridge shards folder or
- * an HF folder — the engines behind {@code import --format torch_dist}, {@code export} of torch_dist and
- * {@code convert}. Every output is streamed from lazy views and appears atomically.
+ * Any checkpoint source → torch_dist save folder ({@code import --format torch_dist}, {@code convert --format
+ * torch_dist}): the HF view cut into TP=1 chunks under the bridge's {@link TorchDistScheme}, with the common state and
+ * the sidecar that lets {@code export} run without an HF config. Streamed from lazy views; the folder appears
+ * atomically.
  */
-public final class TorchDistConversions {
+public final class TorchDistImporter {
 
-  /** HF's default shard size, used for a torch_dist checkpoint that carries no recorded file split. */
-  public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
-
-  private TorchDistConversions() {}
+  private TorchDistImporter() {}
 
   /**
    * @param requestedLayout validated against the model and recorded; the chunking is always TP=1
@@ -48,17 +42,17 @@ public final class TorchDistConversions {
    * @param dataFiles how many {@code .distcp} files the items are spread over (written in parallel)
    * @param commonState {@code common.pt} (legacy, the default) or Megatron v0.19's bytes item
    */
-  public record TorchDistOptions(ParallelLayout requestedLayout, BridgeOptions bridgeOptions, boolean overwrite,
+  public record Options(ParallelLayout requestedLayout, BridgeOptions bridgeOptions, boolean overwrite,
       int dataFiles, MegatronCommonState.Storage commonState) {
 
     /** With the legacy {@code common.pt}. */
-    public TorchDistOptions(ParallelLayout requestedLayout, BridgeOptions bridgeOptions, boolean overwrite,
+    public Options(ParallelLayout requestedLayout, BridgeOptions bridgeOptions, boolean overwrite,
         int dataFiles) {
       this(requestedLayout, bridgeOptions, overwrite, dataFiles, MegatronCommonState.Storage.LEGACY);
     }
   }
 
-  public record TorchDistSummary(String architecture, String requestedLayout, int tensorKeys, int chunks,
+  public record Summary(String architecture, String requestedLayout, int tensorKeys, int chunks,
       int extraStateObjects, long bytesWritten, Path checkpointDirectory, String schema) implements Report {
     @Override
     public String describe() {
@@ -68,42 +62,15 @@ public final class TorchDistConversions {
     }
   }
 
-  /** @param sourceSchema the Megatron schema the source was written in */
-  public record ShardsSummary(String architecture, String layout, int ranks, int tensors, long bytesWritten,
-      Path output, String schema, String sourceSchema) implements Report {
-    @Override
-    public String describe() {
-      return String.format(Locale.ROOT, "converted %s (%s schema) → shards (%s, %s schema) %s: %d ranks, %d tensors, %s",
-          architecture, sourceSchema, layout, schema, output, ranks, tensors, ByteSizes.format(bytesWritten));
-    }
-  }
-
-  /**
-   * @param sourceForm {@code torch_dist}, {@code shards} or {@code hf}
-   * @param sourceSchema the Megatron schema the source was written in; null for an HF source
-   */
-  public record HfSummary(String architecture, int tensors, int files, long bytesWritten, Path output,
-      String sourceForm, String sourceSchema) implements Report {
-    @Override
-    public String describe() {
-      return String.format(Locale.ROOT, "exported %s (%s) → %s: %d tensors in %d file(s), %s", architecture,
-          sourceSchema == null ? sourceForm : sourceForm + ", " + sourceSchema + " schema", output, tensors, files,
-          ByteSizes.format(bytesWritten));
-    }
-  }
-
-  private static BridgeModel bind(CheckpointSource source, AutoBridge autoBridge, BridgeOptions options) {
-    return autoBridge.fromConfig(source.config(), Optional.of(new LinkedHashSet<>(source.infoMap().keySet())), options);
-  }
-
   /** HF tensors → torch_dist save folder ({@code release/} + tracker) with the sidecar for config-less export. */
-  public static TorchDistSummary toTorchDist(CheckpointSource source, Path output, TorchDistOptions options,
+  public static Summary write(CheckpointSource source, Path output, Options options,
       AutoBridge autoBridge, Progress progress) {
     // The chunks are TP=1, but a padded vocabulary is padded for the TP of the run that will load it
     // (docs/formats.md §3.15).
     BridgeOptions bridgeOptions = options.bridgeOptions().withVocabPadding(
         options.bridgeOptions().vocabPadding().atTensorParallel(options.requestedLayout().tp()));
-    BridgeModel model = bind(source, autoBridge, bridgeOptions);
+    BridgeModel model = autoBridge.fromConfig(source.config(),
+        Optional.of(new LinkedHashSet<>(source.infoMap().keySet())), bridgeOptions);
     Map<String, HfTensorInfo> infos = source.infoMap();
     // The requested layout is checked in full (divisibility, stages, experts) though the chunks are TP=1.
     ShardPlan.build(model, options.requestedLayout(), infos);
@@ -132,7 +99,7 @@ public final class TorchDistConversions {
       progress.finish();
     }
     int chunks = contents.tensors().stream().mapToInt(entry -> entry.chunks().size()).sum();
-    return new TorchDistSummary(model.architecture(), options.requestedLayout().describe(), contents.tensors().size(),
+    return new Summary(model.architecture(), options.requestedLayout().describe(), contents.tensors().size(),
         chunks, contents.bytesItems().size(), bytes, written.checkpointDirectory(), bridgeOptions.schema().id());
   }
 
@@ -166,45 +133,5 @@ public final class TorchDistConversions {
     args.put("tensor_model_parallel_size", PyInt.of(1));
     args.put("pipeline_model_parallel_size", PyInt.of(1));
     return MegatronCommonState.withArgs(0, args);
-  }
-
-  /** HF tensors → megabridge shards folder of {@code layout}: the writer {@code import} uses ({@link Importer#write}). */
-  public static ShardsSummary toShards(CheckpointSource source, Path output, ParallelLayout layout,
-      BridgeOptions options, boolean overwrite, int threads, AutoBridge autoBridge, Progress progress) {
-    Importer.Summary summary = Importer.write(source, output, new Importer.Options(layout, options, Optional.empty(),
-        overwrite, threads), autoBridge, progress);
-    return new ShardsSummary(summary.architecture(), summary.layout(), summary.ranksTotal(), summary.tensorsWritten(),
-        summary.bytesWritten(), summary.output(), summary.schema(), source.schema().map(Schema::id).orElse("hf"));
-  }
-
-  /**
-   * HF tensors → HF folder: the recorded file split (or {@code maxShardBytes}; a torch_dist checkpoint
-   * without a recorded split is sharded by {@link #DEFAULT_MAX_SHARD_BYTES}), converted as {@code options} asks
-   * ({@link HfFolderWriter}), and the small files.
-   */
-  public static HfSummary toHf(CheckpointSource source, Path output, HfFolderWriter.Options options,
-      Optional<Long> maxShardBytes, boolean overwrite, AutoBridge autoBridge, Progress progress) {
-    // The bridge says which tensors stay F32 under a requested dtype and which are quantized.
-    BridgeModel model = bind(source, autoBridge, BridgeOptions.defaults());
-    LinkedHashMap<String, Tensor> tensors = new LinkedHashMap<>();
-    for (HfTensorInfo info : source.infos()) {
-      tensors.put(info.name(), source.tensors().tensor(info.name()));
-    }
-    HfFolderWriter.Prepared prepared = HfFolderWriter.prepare(model, tensors, options);
-    long bytes = prepared.byteSize();
-    progress.start("export", bytes);
-    Map<String, String> written;
-    try (OutputDirectory out = OutputDirectory.create(output, overwrite, source.inputs())) {
-      Optional<Long> shardBytes = maxShardBytes.isPresent() || source.recordedFiles() ? maxShardBytes
-          : Optional.of(DEFAULT_MAX_SHARD_BYTES);
-      written = HfFolderWriter.writeTensors(out.path(), prepared, source.infoMap(), shardBytes, options, progress);
-      HfFolderWriter.writeSmallFiles(out.path(), source.smallFilesDirectory(), source.smallFiles(), options, prepared);
-      out.commit();
-    } finally {
-      progress.finish();
-    }
-    return new HfSummary(source.config().architectures().stream().findFirst().orElse("?"), prepared.tensors().size(),
-        (int) written.values().stream().distinct().count(), bytes, output.toAbsolutePath().normalize(),
-        source.form(), source.schema().map(Schema::id).orElse(null));
   }
 }
