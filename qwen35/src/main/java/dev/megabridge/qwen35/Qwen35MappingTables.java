@@ -2,13 +2,14 @@ package dev.megabridge.qwen35;
 
 import dev.megabridge.core.mapping.AliasRule;
 import dev.megabridge.core.mapping.ColumnMapping;
-import dev.megabridge.core.mapping.FusedExpertMapping;
-import dev.megabridge.core.mapping.FusedGatedExpertMapping;
 import dev.megabridge.core.mapping.GatedMlpMapping;
 import dev.megabridge.core.mapping.GatedQkvMapping;
 import dev.megabridge.core.mapping.GdnConv1dMapping;
+import dev.megabridge.core.mapping.GdnHeads;
 import dev.megabridge.core.mapping.GdnInProjMapping;
 import dev.megabridge.core.mapping.MappingRegistry;
+import dev.megabridge.core.mapping.PackedExpertMapping.Projection;
+import dev.megabridge.core.mapping.PackedExpertMapping;
 import dev.megabridge.core.mapping.PaddedVocabMapping;
 import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.mapping.ReplicatedMapping;
@@ -201,11 +202,12 @@ public final class Qwen35MappingTables {
 
   /** docs/mappings.md §4.4, GDN table: conv1d, in_proj, out_norm. */
   private static void addGdnSpecialRows(List<ParamMapping> rows, String ld, String hl, TextConfig text) {
-    rows.add(new GdnConv1dMapping(ld + "self_attention.conv1d.weight", hl + "linear_attn.conv1d.weight",
-        text.linearNumKeyHeads(), text.linearNumValueHeads(), text.linearKeyHeadDim(), text.linearValueHeadDim()));
+    GdnHeads heads = new GdnHeads(text.linearNumKeyHeads(), text.linearNumValueHeads(), text.linearKeyHeadDim(),
+        text.linearValueHeadDim());
+    rows.add(new GdnConv1dMapping(ld + "self_attention.conv1d.weight", hl + "linear_attn.conv1d.weight", heads));
     rows.add(new GdnInProjMapping(ld + "self_attention.in_proj.weight", hl + "linear_attn.in_proj_qkv.weight",
         hl + "linear_attn.in_proj_z.weight", hl + "linear_attn.in_proj_b.weight", hl + "linear_attn.in_proj_a.weight",
-        text.linearNumKeyHeads(), text.linearNumValueHeads(), text.linearKeyHeadDim(), text.linearValueHeadDim()));
+        heads));
     rows.add(new ZeroCenteredNormMapping(ld + "self_attention.out_norm.weight", hl + "linear_attn.norm.weight"));
   }
 
@@ -224,8 +226,8 @@ public final class Qwen35MappingTables {
     for (int index = 0; index < fc1.size(); index++) {
       switch (storage) {
         case PACKED -> {
-          rows.add(new FusedGatedExpertMapping(fc1.get(index), hl + "mlp.experts.gate_up_proj"));
-          rows.add(new FusedExpertMapping(fc2.get(index), hl + "mlp.experts.down_proj"));
+          rows.add(new PackedExpertMapping(fc1.get(index), hl + "mlp.experts.gate_up_proj", Projection.GATE_UP));
+          rows.add(new PackedExpertMapping(fc2.get(index), hl + "mlp.experts.down_proj", Projection.DOWN));
         }
         case PER_EXPERT -> {
           rows.add(new GatedMlpMapping(fc1.get(index), hl + "mlp.experts.*.gate_proj.weight",
@@ -300,8 +302,8 @@ public final class Qwen35MappingTables {
     String fc2 = innerW + "mlp.experts.local_experts.*.linear_fc2.weight";
     switch (storage) {
       case PACKED -> {
-        rows.add(new FusedGatedExpertMapping(fc1, "mtp.layers.*.mlp.experts.gate_up_proj"));
-        rows.add(new FusedExpertMapping(fc2, "mtp.layers.*.mlp.experts.down_proj"));
+        rows.add(new PackedExpertMapping(fc1, "mtp.layers.*.mlp.experts.gate_up_proj", Projection.GATE_UP));
+        rows.add(new PackedExpertMapping(fc2, "mtp.layers.*.mlp.experts.down_proj", Projection.DOWN));
       }
       case PER_EXPERT -> {
         rows.add(new GatedMlpMapping(fc1, "mtp.layers.*.mlp.experts.*.gate_proj.weight",

@@ -8,9 +8,11 @@ import java.util.List;
 /**
  * The Gated DeltaNet head arithmetic shared by the {@code in_proj} and {@code conv1d} mappings
  * (docs/mappings.md §2.5): the {@code [Q | K | V]} channel blocks of {@code keyDim}, {@code keyDim} and
- * {@code valueDim} rows, of which tensor-parallel rank r takes the r-th contiguous, head-aligned part of each.
+ * {@code valueDim} rows, of which tensor-parallel rank r takes the r-th contiguous, head-aligned part of each. The
+ * sizes are the config's {@code linear_num_key_heads}, {@code linear_num_value_heads}, {@code linear_key_head_dim} and
+ * {@code linear_value_head_dim}.
  */
-record GdnHeads(int numKeyHeads, int numValueHeads, int keyHeadDim, int valueHeadDim) {
+public record GdnHeads(int numKeyHeads, int numValueHeads, int keyHeadDim, int valueHeadDim) {
 
   long keyDim() {
     return (long) numKeyHeads * keyHeadDim;

@@ -13,8 +13,8 @@ import java.util.Map;
  * (q and k from {@code in_proj_qkv} rows [0, QK) and [QK, 2QK), v from [2QK, 2QK+VD)). The full
  * Megatron tensor therefore depends on t.
  */
-public record GdnInProjMapping(String megatronParam, Map<String, String> hfParams, int numKeyHeads,
-    int numValueHeads, int keyHeadDim, int valueHeadDim) implements ParamMapping {
+public record GdnInProjMapping(String megatronParam, Map<String, String> hfParams, GdnHeads heads)
+    implements ParamMapping {
 
   public static final String QKV = "qkv";
   public static final String Z = "z";
@@ -25,19 +25,13 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
     hfParams = Mappings.checked(megatronParam, hfParams, 4, 0);
   }
 
-  public GdnInProjMapping(String megatronParam, String qkv, String z, String b, String a, int numKeyHeads,
-      int numValueHeads, int keyHeadDim, int valueHeadDim) {
-    this(megatronParam, Mappings.roles(List.of(QKV, Z, B, A), List.of(qkv, z, b, a)), numKeyHeads, numValueHeads,
-        keyHeadDim, valueHeadDim);
+  public GdnInProjMapping(String megatronParam, String qkv, String z, String b, String a, GdnHeads heads) {
+    this(megatronParam, Mappings.roles(List.of(QKV, Z, B, A), List.of(qkv, z, b, a)), heads);
   }
 
   @Override
   public ParamMapping withNames(String megatron, Map<String, String> hf) {
-    return new GdnInProjMapping(megatron, hf, numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim);
-  }
-
-  private GdnHeads heads() {
-    return new GdnHeads(numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim);
+    return new GdnInProjMapping(megatron, hf, heads);
   }
 
   @Override
@@ -48,11 +42,11 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
     Tensor a = ParamMapping.role(this, hf, A);
     ParamMapping.requireRank(this, QKV, qkv, 2);
     long hidden = qkv.shape().dim(1);
-    ParamMapping.requireShape(this, QKV, qkv, Shape.of(heads().qkvRows(), hidden));
-    ParamMapping.requireShape(this, Z, z, Shape.of(heads().valueDim(), hidden));
-    ParamMapping.requireShape(this, B, b, Shape.of(numValueHeads, hidden));
-    ParamMapping.requireShape(this, A, a, Shape.of(numValueHeads, hidden));
-    List<Tensor> parts = new ArrayList<>(heads().qkvParts(this, qkv, splitSize, splitRank));
+    ParamMapping.requireShape(this, QKV, qkv, Shape.of(heads.qkvRows(), hidden));
+    ParamMapping.requireShape(this, Z, z, Shape.of(heads.valueDim(), hidden));
+    ParamMapping.requireShape(this, B, b, Shape.of(heads.numValueHeads(), hidden));
+    ParamMapping.requireShape(this, A, a, Shape.of(heads.numValueHeads(), hidden));
+    List<Tensor> parts = new ArrayList<>(heads.qkvParts(this, qkv, splitSize, splitRank));
     parts.add(z.chunk(0, splitSize, splitRank));
     parts.add(b.chunk(0, splitSize, splitRank));
     parts.add(a.chunk(0, splitSize, splitRank));
@@ -63,8 +57,8 @@ public record GdnInProjMapping(String megatronParam, Map<String, String> hfParam
   public Map<String, Tensor> toHf(List<Tensor> shards) {
     ParamMapping.requireShards(this, shards);
     int splitSize = shards.size();
-    long[] qkvRows = heads().qkvPartRows(splitSize);
-    long headPart = numValueHeads / splitSize;
+    long[] qkvRows = heads.qkvPartRows(splitSize);
+    long headPart = heads.numValueHeads() / splitSize;
     List<List<Tensor>> blocks = GdnHeads.sections(megatronParam, shards,
         new long[] {qkvRows[0], qkvRows[1], qkvRows[2], qkvRows[2], headPart, headPart});
     Map<String, Tensor> out = new LinkedHashMap<>();

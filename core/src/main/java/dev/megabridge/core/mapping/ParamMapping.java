@@ -25,7 +25,7 @@ import java.util.Map;
  */
 public sealed interface ParamMapping
     permits ColumnMapping, RowMapping, ReplicatedMapping, ZeroCenteredNormMapping, GatedQkvMapping,
-        VisionQkvMapping, GatedMlpMapping, GdnInProjMapping, GdnConv1dMapping, PackedExperts, PaddedVocabMapping {
+        VisionQkvMapping, GatedMlpMapping, GdnInProjMapping, GdnConv1dMapping, PackedExpertMapping, PaddedVocabMapping {
 
   /** Role name of single-tensor mappings. */
   String TENSOR = "tensor";

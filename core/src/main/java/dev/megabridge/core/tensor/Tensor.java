@@ -70,12 +70,7 @@ public sealed interface Tensor
   /** Copies the bytes into a new contiguous segment owned by {@code arena}. */
   default MemorySegment toSegment(Arena arena) {
     MemorySegment out = arena.allocate(Math.max(1, byteSize()), 8).asSlice(0, byteSize());
-    long[] position = {0};
-    forEachRun((segment, offset, length, _) -> {
-      MemorySegment.copy(segment, offset, out, position[0], length);
-      ChecksummedReads.observe(segment, offset, length, out.asSlice(position[0], length));
-      position[0] += length;
-    });
+    copyInto(out);
     return out;
   }
 
@@ -86,14 +81,18 @@ public sealed interface Tensor
       throw new IllegalStateException("tensor of " + size + " bytes does not fit a byte array");
     }
     byte[] out = new byte[(int) size];
-    MemorySegment target = MemorySegment.ofArray(out);
+    copyInto(MemorySegment.ofArray(out));
+    return out;
+  }
+
+  /** Streams the bytes into {@code target} (exactly {@link #byteSize()} long); each run read is CRC-checked. */
+  private void copyInto(MemorySegment target) {
     long[] position = {0};
     forEachRun((segment, offset, length, _) -> {
       MemorySegment.copy(segment, offset, target, position[0], length);
       ChecksummedReads.observe(segment, offset, length, target.asSlice(position[0], length));
       position[0] += length;
     });
-    return out;
   }
 
   /** A contiguous, heap-backed copy of this tensor. */

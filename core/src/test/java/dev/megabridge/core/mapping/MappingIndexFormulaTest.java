@@ -4,6 +4,7 @@ import static dev.megabridge.core.mapping.TestTensors.ROLE_STRIDE;
 import static dev.megabridge.core.mapping.TestTensors.indexed;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.megabridge.core.mapping.PackedExpertMapping.Projection;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.Tensor;
 import java.util.LinkedHashMap;
@@ -200,7 +201,8 @@ class MappingIndexFormulaTest {
     long hidden = 3;
     long qk = (long) nk * dk;
     long vd = (long) nv * dv;
-    GdnInProjMapping mapping = new GdnInProjMapping("m.in_proj", "h.qkv", "h.z", "h.b", "h.a", nk, nv, dk, dv);
+    GdnInProjMapping mapping = new GdnInProjMapping("m.in_proj", "h.qkv", "h.z", "h.b", "h.a",
+        new GdnHeads(nk, nv, dk, dv));
     Map<String, Tensor> hf = roles(GdnInProjMapping.QKV, indexed(0, 2 * qk + vd, hidden),
         GdnInProjMapping.Z, indexed(ROLE_STRIDE, vd, hidden), GdnInProjMapping.B, indexed(2 * ROLE_STRIDE, nv, hidden),
         GdnInProjMapping.A, indexed(3 * ROLE_STRIDE, nv, hidden));
@@ -234,7 +236,8 @@ class MappingIndexFormulaTest {
     long kernel = 4;
     long qk = (long) nk * dk;
     long vd = (long) nv * dv;
-    GdnConv1dMapping mapping = new GdnConv1dMapping("m.conv1d.weight", "h.conv1d.weight", nk, nv, dk, dv);
+    GdnConv1dMapping mapping = new GdnConv1dMapping("m.conv1d.weight", "h.conv1d.weight",
+        new GdnHeads(nk, nv, dk, dv));
     Tensor conv = indexed(0, 2 * qk + vd, 1, kernel);
     Tensor bias = indexed(0, 2 * qk + vd);
     long[] sizes = {qk / t, qk / t, vd / t};
@@ -268,8 +271,10 @@ class MappingIndexFormulaTest {
     Tensor gateUp = indexed(0, experts, 2 * ie, hidden);
     Tensor down = indexed(0, experts, hidden, ie);
     MappingRegistry registry = MappingRegistry.of(
-        new FusedGatedExpertMapping("d.layers.*.experts.linear_fc1.weight*", "h.layers.*.experts.gate_up_proj"),
-        new FusedExpertMapping("d.layers.*.experts.linear_fc2.weight*", "h.layers.*.experts.down_proj"));
+        new PackedExpertMapping("d.layers.*.experts.linear_fc1.weight*", "h.layers.*.experts.gate_up_proj",
+            Projection.GATE_UP),
+        new PackedExpertMapping("d.layers.*.experts.linear_fc2.weight*", "h.layers.*.experts.down_proj",
+            Projection.DOWN));
     for (int s : List.of(1, 2)) {
       for (int p = 0; p < ep; p++) {
         for (int j = 0; j < experts / ep; j++) {

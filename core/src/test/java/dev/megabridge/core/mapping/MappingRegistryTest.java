@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.mapping.PackedExpertMapping.Projection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -105,10 +106,11 @@ class MappingRegistryTest {
         .hasMessageContaining("b.u");
     assertThatThrownBy(() -> new RowMapping("a.*.w", "b.*.*.w")).isInstanceOf(InternalException.class);
     // Packed experts: the Megatron side has exactly one more wildcard than the HF side.
-    assertThat(new FusedGatedExpertMapping("l.*.fc1.weight*", "h.*.gate_up_proj").extraMegatronWildcards()).isOne();
-    assertThatThrownBy(() -> new FusedExpertMapping("l.*.fc2.weight*", "h.*.*.down_proj"))
+    assertThat(new PackedExpertMapping("l.*.fc1.weight*", "h.*.gate_up_proj", Projection.GATE_UP)
+        .extraMegatronWildcards()).isOne();
+    assertThatThrownBy(() -> new PackedExpertMapping("l.*.fc2.weight*", "h.*.*.down_proj", Projection.DOWN))
         .isInstanceOf(InternalException.class);
-    assertThatThrownBy(() -> new FusedExpertMapping("l.*.*.fc2.weight*", "h.*.down_proj"))
+    assertThatThrownBy(() -> new PackedExpertMapping("l.*.*.fc2.weight*", "h.*.down_proj", Projection.DOWN))
         .isInstanceOf(InternalException.class);
   }
 
@@ -171,13 +173,14 @@ class MappingRegistryTest {
   @Test
   void packedExpertReverseLookupStaysPartiallyUnresolved() {
     MappingRegistry registry = MappingRegistry.of(
-        new FusedGatedExpertMapping("d.layers.*.experts.linear_fc1.weight*", "h.layers.*.experts.gate_up_proj"));
+        new PackedExpertMapping("d.layers.*.experts.linear_fc1.weight*", "h.layers.*.experts.gate_up_proj",
+            Projection.GATE_UP));
     ParamMapping forward = registry.megatronToHf("d.layers.4.experts.linear_fc1.weight9").orElseThrow();
-    assertThat(((FusedGatedExpertMapping) forward).expert()).isEqualTo(9);
+    assertThat(((PackedExpertMapping) forward).expert()).isEqualTo(9);
     assertThat(forward.hfParams()).containsEntry("tensor", "h.layers.4.experts.gate_up_proj");
     ParamMapping reverse = registry.hfToMegatron("h.layers.4.experts.gate_up_proj").orElseThrow();
     assertThat(reverse.megatronParam()).isEqualTo("d.layers.4.experts.linear_fc1.weight*");
-    assertThat(((FusedGatedExpertMapping) reverse).expert()).isEqualTo(-1);
+    assertThat(((PackedExpertMapping) reverse).expert()).isEqualTo(-1);
   }
 
   @Test

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.megabridge.core.error.LayoutException;
 import dev.megabridge.core.error.ShapeMismatchException;
+import dev.megabridge.core.mapping.PackedExpertMapping.Projection;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
@@ -68,11 +69,11 @@ class MappingRoundTripTest {
         new Case("vision qkv bias", new VisionQkvMapping("m", "h", 8, 2), single(48)),
         new Case("gated mlp", new GatedMlpMapping("m", "g", "u"),
             roles(List.of("gate", "up"), List.of(new long[] {16, 3}, new long[] {16, 3}))),
-        new Case("gdn in_proj", new GdnInProjMapping("m", "qkv", "z", "b", "a", 8, 16, 2, 3),
+        new Case("gdn in_proj", new GdnInProjMapping("m", "qkv", "z", "b", "a", new GdnHeads(8, 16, 2, 3)),
             roles(List.of("qkv", "z", "b", "a"),
                 List.of(new long[] {80, 3}, new long[] {48, 3}, new long[] {16, 3}, new long[] {16, 3}))),
-        new Case("gdn conv1d", new GdnConv1dMapping("m", "h", 8, 16, 2, 3), single(80, 1, 4)),
-        new Case("gdn conv1d bias", new GdnConv1dMapping("m.bias", "h", 8, 16, 2, 3), single(80)));
+        new Case("gdn conv1d", new GdnConv1dMapping("m", "h", new GdnHeads(8, 16, 2, 3)), single(80, 1, 4)),
+        new Case("gdn conv1d bias", new GdnConv1dMapping("m.bias", "h", new GdnHeads(8, 16, 2, 3)), single(80)));
   }
 
   static Stream<Arguments> casesBySplitAndDtype() {
@@ -132,9 +133,9 @@ class MappingRoundTripTest {
       List<Tensor> fc1 = new ArrayList<>();
       List<Tensor> fc2 = new ArrayList<>();
       for (int e = 0; e < experts; e++) {
-        ParamMapping g = new FusedGatedExpertMapping("d.experts.linear_fc1.weight*", "h.gate_up_proj")
+        ParamMapping g = new PackedExpertMapping("d.experts.linear_fc1.weight*", "h.gate_up_proj", Projection.GATE_UP)
             .resolve(List.of(Integer.toString(e)));
-        ParamMapping d = new FusedExpertMapping("d.experts.linear_fc2.weight*", "h.down_proj")
+        ParamMapping d = new PackedExpertMapping("d.experts.linear_fc2.weight*", "h.down_proj", Projection.DOWN)
             .resolve(List.of(Integer.toString(e)));
         assertThat(g.megatronParam()).isEqualTo("d.experts.linear_fc1.weight" + e);
         assertThat(g.isGroupedExport()).isTrue();
@@ -233,14 +234,15 @@ class MappingRoundTripTest {
             "num_heads"),
         Arguments.of(new GatedMlpMapping("m", "g", "u"),
             Map.of("gate", randomBits(DType.F32, 1, 6, 2), "up", randomBits(DType.F32, 1, 6, 2)), 4, "gate/up"),
-        Arguments.of(new GdnInProjMapping("m", "qkv", "z", "b", "a", 2, 4, 2, 2),
+        Arguments.of(new GdnInProjMapping("m", "qkv", "z", "b", "a", new GdnHeads(2, 4, 2, 2)),
             Map.of("qkv", randomBits(DType.F32, 1, 16, 2), "z", randomBits(DType.F32, 1, 8, 2), "b",
                 randomBits(DType.F32, 1, 4, 2), "a", randomBits(DType.F32, 1, 4, 2)), 4, "linear_num_key_heads"),
-        Arguments.of(new GdnConv1dMapping("m", "h", 2, 4, 2, 2), Map.of("tensor", randomBits(DType.F32, 1, 16, 1, 4)),
+        Arguments.of(new GdnConv1dMapping("m", "h", new GdnHeads(2, 4, 2, 2)),
+            Map.of("tensor", randomBits(DType.F32, 1, 16, 1, 4)),
             4, "linear_num_key_heads"),
-        Arguments.of(new FusedGatedExpertMapping("m.weight*", "h.gate_up_proj").resolve(List.of("1")),
+        Arguments.of(new PackedExpertMapping("m.weight*", "h.gate_up_proj", Projection.GATE_UP).resolve(List.of("1")),
             Map.of("tensor", randomBits(DType.F32, 1, 2, 12, 2)), 4, "gate/up"),
-        Arguments.of(new FusedExpertMapping("m.weight*", "h.down_proj").resolve(List.of("1")),
+        Arguments.of(new PackedExpertMapping("m.weight*", "h.down_proj", Projection.DOWN).resolve(List.of("1")),
             Map.of("tensor", randomBits(DType.F32, 1, 2, 2, 6)), 4, "dim 2 of h.down_proj"));
   }
 
@@ -261,11 +263,12 @@ class MappingRoundTripTest {
     GatedMlpMapping mlp = new GatedMlpMapping("m", "h.gate", "h.up");
     assertThatThrownBy(() -> mlp.toMegatron(Map.of("gate", randomBits(DType.F32, 1, 4, 2), "up",
         randomBits(DType.F32, 1, 6, 2)), 1, 0)).isInstanceOf(ShapeMismatchException.class).hasMessageContaining("h.up");
-    GdnInProjMapping gdn = new GdnInProjMapping("m", "h.qkv", "h.z", "h.b", "h.a", 2, 4, 2, 2);
+    GdnInProjMapping gdn = new GdnInProjMapping("m", "h.qkv", "h.z", "h.b", "h.a", new GdnHeads(2, 4, 2, 2));
     assertThatThrownBy(() -> gdn.toMegatron(Map.of("qkv", randomBits(DType.F32, 1, 16, 2), "z",
         randomBits(DType.F32, 1, 8, 2), "b", randomBits(DType.F32, 1, 3, 2), "a", randomBits(DType.F32, 1, 4, 2)), 1, 0))
         .isInstanceOf(ShapeMismatchException.class).hasMessageContaining("h.b");
-    ParamMapping expert = new FusedGatedExpertMapping("m.weight*", "h.gate_up_proj").resolve(List.of("5"));
+    ParamMapping expert = new PackedExpertMapping("m.weight*", "h.gate_up_proj", Projection.GATE_UP)
+        .resolve(List.of("5"));
     assertThatThrownBy(() -> expert.toMegatron(Map.of("tensor", randomBits(DType.F32, 1, 4, 8, 2)), 1, 0))
         .hasMessageContaining("expert 5");
   }

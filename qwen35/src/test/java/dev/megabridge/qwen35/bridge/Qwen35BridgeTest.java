@@ -9,6 +9,8 @@ import dev.megabridge.core.convert.ShardPlan;
 import dev.megabridge.core.error.ConfigException;
 import dev.megabridge.core.error.UnsupportedModelException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.mapping.PackedExpertMapping.Projection;
+import dev.megabridge.core.mapping.PackedExpertMapping;
 import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.parallel.ParallelLayout;
 import dev.megabridge.core.spi.AutoBridge;
@@ -20,9 +22,9 @@ import dev.megabridge.core.spi.MegatronParam;
 import dev.megabridge.core.spi.ModelBridge;
 import dev.megabridge.core.tensor.DType;
 import dev.megabridge.qwen35.Fixtures;
-import dev.megabridge.qwen35.Qwen35MappingTables;
-import dev.megabridge.qwen35.Qwen35MappingTables.ExpertStorage;
 import dev.megabridge.qwen35.Qwen35BridgeModel;
+import dev.megabridge.qwen35.Qwen35MappingTables.ExpertStorage;
+import dev.megabridge.qwen35.Qwen35MappingTables;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -164,9 +166,9 @@ class Qwen35BridgeTest {
         "Column " + LD + "self_attention.dt_bias", "GatedQkv " + LD + "self_attention.linear_qkv.weight",
         "GdnConv1d " + LD + "self_attention.conv1d.weight", "GdnInProj " + LD + "self_attention.in_proj.weight",
         "ZeroCenteredNorm " + LD + "self_attention.out_norm.weight",
-        "FusedGatedExpert " + LD + "mlp.experts.linear_fc1.weight*", "FusedExpert " + LD + "mlp.experts.linear_fc2.weight*",
-        "FusedGatedExpert " + LD + "mlp.experts.local_experts.*.linear_fc1.weight",
-        "FusedExpert " + LD + "mlp.experts.local_experts.*.linear_fc2.weight",
+        "PackedExpert(GATE_UP) " + LD + "mlp.experts.linear_fc1.weight*", "PackedExpert(DOWN) " + LD + "mlp.experts.linear_fc2.weight*",
+        "PackedExpert(GATE_UP) " + LD + "mlp.experts.local_experts.*.linear_fc1.weight",
+        "PackedExpert(DOWN) " + LD + "mlp.experts.local_experts.*.linear_fc2.weight",
         "GatedMlp " + LD + "mlp.shared_experts.linear_fc1.weight", "Row " + LD + "mlp.shared_experts.linear_fc2.weight",
         "Replicated " + LD + "mlp.shared_experts.gate_weight",
         "Column " + MT + "0.eh_proj.weight", "Replicated " + MT + "0.enorm.weight", "Replicated " + MT + "0.hnorm.weight",
@@ -261,7 +263,7 @@ class Qwen35BridgeTest {
     assertThat(model.mtpExpertStorage()).isEqualTo(ExpertStorage.PACKED);
     List<ParamMapping> rows = model.registry().mappings();
     assertThat(rows).anyMatch(row -> row.hfParams().containsValue("mtp.layers.*.mlp.experts.gate_up_proj")
-        && row.kind().equals("FusedGatedExpertMapping"));
+        && row instanceof PackedExpertMapping packed && packed.projection() == Projection.GATE_UP);
     assertThat(rows).noneMatch(row -> row.hfParams().containsValue("mtp.layers.*.mlp.experts.*.gate_proj.weight"));
     ParamMapping legacy = model.registry()
         .megatronToHf("language_model.mtp.layers.0.transformer_layer.mlp.experts.linear_fc1.weight7").orElseThrow();

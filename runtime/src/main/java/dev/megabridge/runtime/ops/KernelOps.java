@@ -22,8 +22,10 @@ public interface KernelOps {
    * {@code out[outOffset + t·outStride] = Σ_i weight[row, i] · x[xOffset + t·xStride + i]} for t in [0, tokens).
    * The value for one token does not depend on {@code tokens} (blocking never changes the arithmetic).
    */
-  void dotRows(WeightMatrix weight, int row, float[] x, int xOffset, int xStride, int tokens,
-      float[] out, int outOffset, int outStride);
+  default void dotRows(WeightMatrix weight, int row, float[] x, int xOffset, int xStride, int tokens,
+      float[] out, int outOffset, int outStride) {
+    dotRowWindow(weight, row, 0, weight.columns(), x, xOffset, xStride, tokens, out, outOffset, outStride);
+  }
 
   /**
    * {@link #dotRows} over the column window {@code [columnStart, columnStart + length)} of weight row {@code row}:

@@ -12,12 +12,6 @@ public final class ScalarKernelOps implements KernelOps {
   }
 
   @Override
-  public void dotRows(WeightMatrix weight, int row, float[] x, int xOffset, int xStride, int tokens,
-      float[] out, int outOffset, int outStride) {
-    dotRowWindow(weight, row, 0, weight.columns(), x, xOffset, xStride, tokens, out, outOffset, outStride);
-  }
-
-  @Override
   public void dotRowWindow(WeightMatrix weight, int row, int columnStart, int length, float[] x, int xOffset,
       int xStride, int tokens, float[] out, int outOffset, int outStride) {
     MemorySegment data = weight.data();

@@ -1,13 +1,14 @@
 package dev.megabridge.runtime.qwen35;
 
-import dev.megabridge.core.mapping.FusedExpertMapping;
 import dev.megabridge.core.mapping.NamePattern;
+import dev.megabridge.core.mapping.PackedExpertMapping.Projection;
+import dev.megabridge.core.mapping.PackedExpertMapping;
 import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.mapping.RowMapping;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.qwen35.Qwen35Config;
-import dev.megabridge.qwen35.Qwen35MappingTables;
 import dev.megabridge.qwen35.Qwen35MappingTables.ExpertStorage;
+import dev.megabridge.qwen35.Qwen35MappingTables;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -16,7 +17,7 @@ import java.util.Set;
 /**
  * The HF weights whose layers reduce in the canonical row-parallel order (docs/model.md §9.4): exactly those the
  * Megatron-Bridge mapping table splits along their input dimension ({@link RowMapping}, and
- * {@link FusedExpertMapping} for packed down projections; docs/mappings.md §2). Read off the table for both expert
+ * {@link PackedExpertMapping}'s {@link Projection#DOWN} for packed down projections; docs/mappings.md §2). Read off the table for both expert
  * storages, under the canonical {@code model.language_model.} names the runtime asks for, so that the HF path and
  * every tensor-parallel split of any schema reduce the same layers the same way.
  */
@@ -36,7 +37,8 @@ public final class RowKinds {
     for (ExpertStorage storage : ExpertStorage.values()) {
       for (ParamMapping mapping : Qwen35MappingTables.registry(config, storage, storage, BridgeOptions.defaults())
           .mappings()) {
-        if (mapping instanceof RowMapping || mapping instanceof FusedExpertMapping) {
+        if (mapping instanceof RowMapping
+            || mapping instanceof PackedExpertMapping packed && packed.projection() == Projection.DOWN) {
           for (String hfName : mapping.hfParams().values()) {
             texts.add(hfName);
             // A text-only checkpoint's names lack "language_model."; the runtime asks with the canonical prefix.

@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.megabridge.core.config.HfConfig;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
-import dev.megabridge.core.mapping.FusedExpertMapping;
 import dev.megabridge.core.mapping.MappingRegistry;
+import dev.megabridge.core.mapping.PackedExpertMapping.Projection;
+import dev.megabridge.core.mapping.PackedExpertMapping;
 import dev.megabridge.core.mapping.ParamMapping;
 import dev.megabridge.core.mapping.RowMapping;
 import dev.megabridge.core.spi.AutoBridge;
@@ -49,7 +50,7 @@ class RowKindNamesTest {
       ParamMapping mapping = registry.megatronToHf(param.mappingName()).orElseThrow();
       boolean splitsInput = switch (mapping) {
         case RowMapping row -> true;
-        case FusedExpertMapping fused -> true;
+        case PackedExpertMapping packed when packed.projection() == Projection.DOWN -> true;
         default -> false;
       };
       if (splitsInput) {
