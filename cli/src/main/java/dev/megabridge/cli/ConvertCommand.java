@@ -3,6 +3,7 @@ package dev.megabridge.cli;
 import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.torchdist.TorchDistConversions;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.report.TimedReport;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -61,12 +62,12 @@ public final class ConvertCommand implements Callable<Integer> {
             new TorchDistConversions.TorchDistOptions(layout.layout(), layout.bridgeOptions(), overwrite,
                 threads.distcpFiles(), commonState.forTorchDist()), autoBridge,
                 ConsoleProgress.create(common));
-        Output.report(common, "convert", "torch_dist", summary, (System.nanoTime() - start) / 1e9, "");
+        Output.print(common, new TimedReport("convert", "torch_dist", summary, (System.nanoTime() - start) / 1e9, ""));
       } else {
         TorchDistConversions.ShardsSummary summary = TorchDistConversions.toShards(hf, output, layout.layout(),
             layout.bridgeOptions(), overwrite, threads.rankFiles(),
             autoBridge, ConsoleProgress.create(common));
-        Output.report(common, "convert", "shards", summary, (System.nanoTime() - start) / 1e9, "");
+        Output.print(common, new TimedReport("convert", "shards", summary, (System.nanoTime() - start) / 1e9, ""));
       }
     }
     return 0;
