@@ -1,6 +1,5 @@
 package dev.megabridge.cli;
 
-import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.report.CommandReport;
