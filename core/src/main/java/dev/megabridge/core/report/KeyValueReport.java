@@ -27,7 +27,9 @@ public interface KeyValueReport extends Report {
       JsonNode value = field.getValue();
       if (value.isObject()) {
         lines.add(indent + key + ":");
-        lines.add(lines(value, indent + "  "));
+        if (!value.isEmpty()) {
+          lines.add(lines(value, indent + "  "));
+        }
       } else if (key.equals("ranks") && value.isArray() && !value.isEmpty() && value.get(0).isObject()) {
         lines.add(rankTable(value, indent));
       } else if (value.isArray() && !value.isEmpty() && value.get(0).isObject()) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The shared report forms: key: value lines, the timed conversion envelope, the command envelope. */
@@ -48,6 +49,12 @@ public class ReportsTest {
         counts:
           codes: 7
           codes_identical: 6""");
+  }
+
+  @Test
+  void keyValueLinesOfAnEmptyObjectAreItsKeyAlone() {
+    record Nested(Map<String, Integer> dtypes, int files) implements KeyValueReport {}
+    assertThat(new Nested(Map.of(), 0).describe()).isEqualTo("dtypes:\nfiles: 0");
   }
 
   @Test
