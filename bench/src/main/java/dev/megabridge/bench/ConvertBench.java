@@ -1,9 +1,15 @@
 package dev.megabridge.bench;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.convert.CheckpointComparison;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.report.KeyValueReport;
+import dev.megabridge.core.report.Report;
+import dev.megabridge.core.report.ReportJson;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -325,26 +331,42 @@ public final class ConvertBench {
     }
   }
 
-  /** Medians of the on-disk ratios and the largest peak RssAnon over all rounds. */
-  public static Map<String, Object> summary(List<Result> results) {
-    Map<String, Object> out = new LinkedHashMap<>();
-    out.put("rounds", results.size());
-    out.put("median_import_over_copy", median(results.stream().mapToDouble(Result::importRatio).toArray()));
-    out.put("median_export_over_copy", median(results.stream().mapToDouble(Result::exportRatio).toArray()));
-    out.put("median_fp8_export_over_export",
-        median(results.stream().mapToDouble(Result::fp8ExportOverExport).toArray()));
-    out.put("median_import_etp1_over_copy", median(results.stream().mapToDouble(Result::importEtp1Ratio).toArray()));
-    out.put("median_torch_dist_import_over_copy",
-        median(results.stream().mapToDouble(Result::torchDistImportRatio).toArray()));
-    out.put("median_torch_dist_export_over_copy",
-        median(results.stream().mapToDouble(Result::torchDistExportRatio).toArray()));
-    out.put("median_import_over_faster_copy",
-        median(results.stream().mapToDouble(Result::importRatioToFasterCopy).toArray()));
-    out.put("median_export_over_faster_copy",
-        median(results.stream().mapToDouble(Result::exportRatioToFasterCopy).toArray()));
-    out.put("max_peak_rss_anon_bytes", results.stream().mapToLong(Result::peakRssAnon).max().orElse(0));
-    out.put("rounds_meeting_targets", results.stream().filter(Result::targetsMet).count());
-    return out;
+  /** Medians of the on-disk ratios over the rounds, the largest peak RssAnon, the rounds that met the targets. */
+  public record Summary(int rounds, double medianImportOverCopy, double medianExportOverCopy,
+      double medianFp8ExportOverExport, double medianImportEtp1OverCopy, double medianTorchDistImportOverCopy,
+      double medianTorchDistExportOverCopy, double medianImportOverFasterCopy, double medianExportOverFasterCopy,
+      long maxPeakRssAnonBytes, long roundsMeetingTargets) implements KeyValueReport {}
+
+  /** What the bench reports: the summary's keys, then every round's measurements ({@code results}). */
+  public record RoundsReport(@JsonUnwrapped Summary summary, @JsonIgnore List<Result> rounds) implements Report {
+
+    @JsonProperty("results")
+    public List<Map<String, Object>> results() {
+      return rounds.stream().map(Result::toMap).toList();
+    }
+
+    /** Each round's lines, then the summary's, indented. */
+    @Override
+    public String describe() {
+      StringBuilder lines = new StringBuilder();
+      for (int round = 0; round < rounds.size(); round++) {
+        lines.append("round ").append(round + 1).append(":\n").append(rounds.get(round).describe()).append('\n');
+      }
+      return lines.append("summary:\n").append(KeyValueReport.lines(ReportJson.tree(summary), "  ")).toString();
+    }
+  }
+
+  public static Summary summary(List<Result> results) {
+    return new Summary(results.size(), median(results.stream().mapToDouble(Result::importRatio).toArray()),
+        median(results.stream().mapToDouble(Result::exportRatio).toArray()),
+        median(results.stream().mapToDouble(Result::fp8ExportOverExport).toArray()),
+        median(results.stream().mapToDouble(Result::importEtp1Ratio).toArray()),
+        median(results.stream().mapToDouble(Result::torchDistImportRatio).toArray()),
+        median(results.stream().mapToDouble(Result::torchDistExportRatio).toArray()),
+        median(results.stream().mapToDouble(Result::importRatioToFasterCopy).toArray()),
+        median(results.stream().mapToDouble(Result::exportRatioToFasterCopy).toArray()),
+        results.stream().mapToLong(Result::peakRssAnon).max().orElse(0),
+        results.stream().filter(Result::targetsMet).count());
   }
 
   /** {@code export --quantize fp8-block} of {@code megatron} into {@code exported}, timed; the output is deleted. */

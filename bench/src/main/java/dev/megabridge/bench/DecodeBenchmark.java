@@ -48,7 +48,7 @@ public final class DecodeBenchmark {
       double copiedBytesPerSecond, double readWriteBytesPerSecond, double boundCopiedTokensPerSecond,
       double boundReadWriteTokensPerSecond, double decodeTokensPerSecondMin, double decodeTokensPerSecondMedian,
       double decodeTokensPerSecondMax, double prefillTokensPerSecondMedian, double fractionOfCopiedBound,
-      double fractionOfReadWriteBound, boolean targetMet) {
+      double fractionOfReadWriteBound, boolean targetMet) implements dev.megabridge.core.report.Report {
 
     public String describe() {
       return String.format(

@@ -1,10 +1,14 @@
 package dev.megabridge.bench;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.io.OutputDirectory;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
+import dev.megabridge.core.report.ByteSizes;
+import dev.megabridge.core.report.Report;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
@@ -54,6 +58,31 @@ public final class SyntheticCheckpoint {
       }
     }
     return root;
+  }
+
+  /** What {@code bench synthetic} wrote: the folder, its decoder layers and bytes of weights, the time taken. */
+  public record Written(@JsonIgnore Path config, Path output, int layers, long bytes, double seconds)
+      implements Report {
+
+    @Override
+    public String describe() {
+      return String.format("synthetic %s with %d layers → %s: %s in %.2f s", config.getFileName(), layers,
+          output.toAbsolutePath().normalize(), ByteSizes.format(bytes), seconds);
+    }
+  }
+
+  /**
+   * Writes an HF folder {@code output} (refused if it exists unless {@code overwrite}; all or nothing) with the
+   * widths of the real config in {@code configDirectory}, {@code layers} decoder layers and weights of {@code seed}.
+   */
+  public static Written writeFolder(Path configDirectory, int layers, Path output, long seed, boolean overwrite) {
+    long start = System.nanoTime();
+    long bytes;
+    try (OutputDirectory out = OutputDirectory.create(output, overwrite, List.of(configDirectory))) {
+      bytes = write(truncatedConfig(configDirectory, layers), out.path(), seed);
+      out.commit();
+    }
+    return new Written(configDirectory, output, layers, bytes, (System.nanoTime() - start) / 1e9);
   }
 
   /** Writes config.json and the weights into {@code output} (created); returns the bytes of weights. */

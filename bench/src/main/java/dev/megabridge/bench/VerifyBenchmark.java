@@ -57,7 +57,7 @@ public final class VerifyBenchmark {
       double bestSeconds, double medianSeconds, double gflopsBest, double fractionOfKernelPeak) {}
 
   public record Report(String kernels, int threads, int promptTokens, int repeats, double kernelPeakGflops,
-      double registerPeakGflops, List<ShapeReport> shapes) {
+      double registerPeakGflops, List<ShapeReport> shapes) implements dev.megabridge.core.report.Report {
 
     public String describe() {
       StringBuilder text = new StringBuilder(String.format(Locale.ROOT,

@@ -3,10 +3,13 @@ package dev.megabridge.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.bench.ConvertBench.Result;
 import dev.megabridge.bench.ConvertBench.Step;
+import dev.megabridge.core.report.ReportJson;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import org.junit.jupiter.api.Test;
 
 /** The bench's arithmetic: which times a ratio divides, the two baselines, the targets and the summary's medians. */
@@ -62,14 +65,34 @@ class ConvertBenchTest {
     List<Result> results = List.of(round(new Step(15, 0, 0), new Step(30, 0, 0)),
         round(new Step(12, 0, 0), new Step(6, 0, 0)), round(new Step(21, 0, 0), new Step(9, 0, 0)));
 
-    Map<String, Object> summary = ConvertBench.summary(results);
+    ConvertBench.Summary summary = ConvertBench.summary(results);
 
-    assertThat(summary.get("rounds")).isEqualTo(3);
-    assertThat((double) summary.get("median_import_over_copy")).isCloseTo(1.0, within(1e-12));
-    assertThat((double) summary.get("median_export_over_copy")).isCloseTo(0.6, within(1e-12));
-    assertThat((double) summary.get("median_import_over_faster_copy")).isCloseTo(1.5, within(1e-12));
-    assertThat(summary.get("rounds_meeting_targets")).isEqualTo(2L);
-    assertThat((double) ConvertBench.summary(results.subList(0, 2)).get("median_import_over_copy"))
+    assertThat(summary.rounds()).isEqualTo(3);
+    assertThat(summary.medianImportOverCopy()).isCloseTo(1.0, within(1e-12));
+    assertThat(summary.medianExportOverCopy()).isCloseTo(0.6, within(1e-12));
+    assertThat(summary.medianImportOverFasterCopy()).isCloseTo(1.5, within(1e-12));
+    assertThat(summary.roundsMeetingTargets()).isEqualTo(2L);
+    assertThat(ConvertBench.summary(results.subList(0, 2)).medianImportOverCopy())
         .isCloseTo(0.9, within(1e-12));
+  }
+
+  /** The JSON keys of the bench report, as scripts read them: the summary's, in this order, then the rounds. */
+  @Test
+  void reportKeepsTheSummaryKeysThenTheResults() {
+    List<Result> results = List.of(round(new Step(15, 0, 0), new Step(30, 0, 0)));
+    JsonNode json = ReportJson.tree(new ConvertBench.RoundsReport(ConvertBench.summary(results), results));
+    List<String> keys = new ArrayList<>();
+    json.fieldNames().forEachRemaining(keys::add);
+    assertThat(keys).containsExactly("rounds", "median_import_over_copy", "median_export_over_copy",
+        "median_fp8_export_over_export", "median_import_etp1_over_copy", "median_torch_dist_import_over_copy",
+        "median_torch_dist_export_over_copy", "median_import_over_faster_copy", "median_export_over_faster_copy",
+        "max_peak_rss_anon_bytes", "rounds_meeting_targets", "results");
+    assertThat(json.get("results").get(0).has("copy_before")).isTrue();
+    assertThat(new ConvertBench.RoundsReport(ConvertBench.summary(results), results).describe())
+        .startsWith("round 1:\n" + results.getFirst().describe() + "\nsummary:\n  rounds: 1\n")
+        .contains(String.format(Locale.ROOT, "\n  median_import_over_copy: %.3f\n",
+            results.getFirst().importRatio()))
+        .endsWith("\n  max_peak_rss_anon_bytes: " + results.getFirst().peakRssAnon() + "\n  rounds_meeting_targets: "
+            + (results.getFirst().targetsMet() ? 1 : 0));
   }
 }

@@ -5,15 +5,12 @@ import dev.megabridge.bench.DecodeBenchmark;
 import dev.megabridge.bench.SyntheticCheckpoint;
 import dev.megabridge.bench.VerifyBenchmark;
 import dev.megabridge.core.error.UsageException;
-import dev.megabridge.core.io.OutputDirectory;
-import dev.megabridge.core.report.ByteSizes;
+import dev.megabridge.core.report.CommandReport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -93,19 +90,7 @@ public final class BenchCommand implements Runnable {
       }
       List<ConvertBench.Result> results = ConvertBench.run(new ConvertBench.Options(configDirectory, work, layers,
           rounds, cache, java, jar, keep));
-      Map<String, Object> summary = ConvertBench.summary(results);
-      if (common.json) {
-        Map<String, Object> report = new LinkedHashMap<>(summary);
-        report.put("results", results.stream().map(ConvertBench.Result::toMap).toList());
-        Output.json(report);
-      } else {
-        for (int round = 0; round < results.size(); round++) {
-          System.out.println("round " + (round + 1) + ":");
-          System.out.println(results.get(round).describe());
-        }
-        System.out.println("summary:");
-        InspectCommand.print(summary, "  ");
-      }
+      Output.print(common, new ConvertBench.RoundsReport(ConvertBench.summary(results), results));
       return 0;
     }
   }
@@ -140,20 +125,8 @@ public final class BenchCommand implements Runnable {
         throw new UsageException("--layers must be positive");
       }
       Path configDirectory = realConfig(config, "Qwen3.5-35B-A3B");
-      long start = System.nanoTime();
-      long bytes;
-      try (OutputDirectory out = OutputDirectory.create(output, overwrite, List.of(configDirectory))) {
-        bytes = SyntheticCheckpoint.write(SyntheticCheckpoint.truncatedConfig(configDirectory, layers), out.path(), seed);
-        out.commit();
-      }
-      double seconds = (System.nanoTime() - start) / 1e9;
-      if (common.json) {
-        Output.json(Output.object("command", "bench synthetic", "output", output.toAbsolutePath().normalize(),
-            "layers", layers, "bytes", bytes, "seconds", seconds));
-      } else {
-        System.out.printf("synthetic %s with %d layers → %s: %s in %.2f s%n", configDirectory.getFileName(), layers,
-            output.toAbsolutePath().normalize(), ByteSizes.format(bytes), seconds);
-      }
+      Output.print(common, new CommandReport("bench synthetic", SyntheticCheckpoint.writeFolder(configDirectory,
+          layers, output, seed, overwrite)));
       return 0;
     }
   }
@@ -195,11 +168,7 @@ public final class BenchCommand implements Runnable {
       }
       DecodeBenchmark.Report report = DecodeBenchmark.run(new DecodeBenchmark.Options(threadCount, layers,
           promptTokens, decodeTokens, Output.parseSize(copySize, "--copy-size"), repeats));
-      if (common.json) {
-        Output.json(report);
-      } else {
-        System.out.println(report.describe());
-      }
+      Output.print(common, report);
       return 0;
     }
   }
@@ -243,11 +212,7 @@ public final class BenchCommand implements Runnable {
       Path configDirectory = largeLayers > 0 ? realConfig(config, "Qwen3.5-9B") : Path.of(".");
       VerifyBenchmark.Report report = VerifyBenchmark.run(new VerifyBenchmark.Options(threadCount, promptTokens,
           repeats, smallLayers, largeLayers, configDirectory));
-      if (common.json) {
-        Output.json(report);
-      } else {
-        System.out.println(report.describe());
-      }
+      Output.print(common, report);
       return 0;
     }
   }

@@ -4,6 +4,7 @@ import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.report.TimedReport;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -63,12 +64,12 @@ public final class ConvertCommand implements Callable<Integer> {
             new TorchDistImporter.Options(layout.layout(), layout.bridgeOptions(), overwrite,
                 threads.distcpFiles(), commonState.forTorchDist()), autoBridge,
                 ConsoleProgress.create(common));
-        Output.report(common, "convert", "torch_dist", summary, (System.nanoTime() - start) / 1e9, "");
+        Output.print(common, new TimedReport("convert", "torch_dist", summary, (System.nanoTime() - start) / 1e9, ""));
       } else {
         Importer.ConvertSummary summary = Importer.convert(hf, output, new Importer.Options(layout.layout(),
             layout.bridgeOptions(), Optional.empty(), overwrite, threads.rankFiles()), autoBridge,
             ConsoleProgress.create(common));
-        Output.report(common, "convert", "shards", summary, (System.nanoTime() - start) / 1e9, "");
+        Output.print(common, new TimedReport("convert", "shards", summary, (System.nanoTime() - start) / 1e9, ""));
       }
     }
     return 0;

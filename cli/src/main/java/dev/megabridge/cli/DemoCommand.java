@@ -1,10 +1,14 @@
 package dev.megabridge.cli;
 
 import dev.megabridge.core.convert.Importer;
+import dev.megabridge.core.convert.Inspection;
 import dev.megabridge.core.convert.Progress;
+import dev.megabridge.core.convert.RoundTrip;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.TemporaryFolders;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
+import dev.megabridge.core.report.CommandReport;
+import dev.megabridge.core.report.Report;
 import dev.megabridge.core.report.ByteSizes;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
@@ -16,7 +20,6 @@ import dev.megabridge.runtime.qwen35.Qwen35Model;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -51,53 +54,78 @@ public final class DemoCommand implements Callable<Integer> {
   @Mixin
   CommonOptions common;
 
+  /** One embedded checkpoint: what inspect finds, the two round trips, the forward from the shards. */
+  record ModelResult(String model, String architecture, String bridge, String layerPattern, int tensors, long bytes,
+      Map<String, Inspection.ComponentSize> components, String expertLayout, String layout, int ranks,
+      String roundTrip, String slimeRoundTrip, ShardedForward forward) {
+
+    boolean passed() {
+      return roundTrip.equals(IDENTICAL) && slimeRoundTrip.equals(IDENTICAL)
+          && forward.maxAbsError() <= LOGITS_TOLERANCE;
+    }
+  }
+
+  /** The reference cases run tensor-parallel from the shards: the largest |logits − reference| and the time. */
+  record ShardedForward(List<String> cases, String reference, double maxAbsError, double seconds) {}
+
+  /** Every model's result; as text, each model's tensors per component, then the table of results. */
+  record DemoReport(List<ModelResult> models) implements Report {
+
+    @Override
+    public String describe() {
+      StringBuilder out = new StringBuilder("megabridge demo — embedded tiny Qwen3.5-VL checkpoints\n\n");
+      for (ModelResult row : models) {
+        out.append(String.format(Locale.ROOT, "%s: %s via %s, layers %s, %s tensors, %s, experts %s%n", row.model(),
+            row.architecture(), row.bridge(), row.layerPattern(), row.tensors(), ByteSizes.format(row.bytes()),
+            row.expertLayout()));
+        row.components().forEach((component, size) -> out.append(String.format(Locale.ROOT,
+            "    %-15s %5s tensors %12s%n", component, size.tensors(), ByteSizes.format(size.bytes()))));
+      }
+      out.append('\n').append(String.format(Locale.ROOT, "%-30s %-26s %6s  %-18s  %-18s  %s", "model", "layout",
+          "ranks", "HF → Megatron → HF", "same, slime schema", "TP forward from shards: max |Δlogits| vs "
+              + "transformers (text+image, logits+MTP)"));
+      for (ModelResult row : models) {
+        double error = row.forward().maxAbsError();
+        out.append(String.format(Locale.ROOT, "%n%-30s %-26s %6s  %-18s  %-18s  %.2e %s (%s)", row.model(),
+            row.layout(), row.ranks(), row.roundTrip(), row.slimeRoundTrip(), error,
+            error <= LOGITS_TOLERANCE ? "ok" : "EXCEEDS 2e-4", row.forward().reference()));
+      }
+      return out.toString();
+    }
+  }
+
+  private static final String IDENTICAL = "bit-identical";
+
   @Override
   public Integer call() {
     Path root = fixtures != null ? fixtures : defaultFixtures();
-    List<Map<String, Object>> rows = new ArrayList<>();
+    List<ModelResult> rows = new ArrayList<>();
     for (String name : MODELS) {
       Path model = root.resolve(name);
-      Map<String, Object> inspected = InspectCommand.inspectHf(model, LayoutOptions.of(1, 1, 1));
-      boolean moe = inspected.get("experts") instanceof Number experts && experts.intValue() > 0;
+      Inspection.Hf inspected = InspectCommand.inspectHf(model, LayoutOptions.of(1, 1, 1));
+      Map<String, Object> facts = inspected.facts();
+      boolean moe = facts.get("experts") instanceof Number experts && experts.intValue() > 0;
       LayoutOptions layout = LayoutOptions.of(2, 2, moe ? 2 : 1);
       CommonOptions quiet = new CommonOptions();
       quiet.quiet = true;
-      Map<String, Object> roundTrip = RoundTripCommand.run(model, TemporaryFolders.systemTemp(), layout, quiet);
-      Map<String, Object> slimeRoundTrip = RoundTripCommand.run(model, TemporaryFolders.systemTemp(),
-          LayoutOptions.of(2, 2, moe ? 2 : 1).withSchema(Schema.SLIME), quiet);
-      Map<String, Object> row = new LinkedHashMap<>();
-      row.put("model", name);
-      row.put("architecture", inspected.get("architecture"));
-      row.put("bridge", inspected.get("bridge"));
-      row.put("layer_pattern", inspected.get("layer_pattern"));
-      row.put("tensors", inspected.get("tensors"));
-      row.put("bytes", inspected.get("bytes"));
-      row.put("components", inspected.get("components"));
-      row.put("expert_layout", inspected.getOrDefault("main_expert_layout", "-"));
-      row.put("layout", roundTrip.get("layout"));
-      row.put("ranks", roundTrip.get("ranks"));
-      row.put("round_trip", Boolean.TRUE.equals(roundTrip.get("identical")) ? "bit-identical" : "DIFFERS");
-      row.put("slime_round_trip", Boolean.TRUE.equals(slimeRoundTrip.get("identical")) ? "bit-identical" : "DIFFERS");
-      row.put("forward", shardedForward(model, root.resolve("reference"), layout));
-      rows.add(row);
+      RoundTrip.Summary roundTrip = RoundTripCommand.run(model, layout, quiet);
+      RoundTrip.Summary slimeRoundTrip = RoundTripCommand.run(model, LayoutOptions.of(2, 2, moe ? 2 : 1)
+          .withSchema(Schema.SLIME), quiet);
+      rows.add(new ModelResult(name, (String) facts.get("architecture"), (String) facts.get("bridge"),
+          (String) facts.get("layer_pattern"), inspected.tensors(), inspected.bytes(), inspected.components(),
+          (String) facts.getOrDefault("main_expert_layout", "-"), roundTrip.layout(), roundTrip.ranks(),
+          roundTrip.identical() ? IDENTICAL : "DIFFERS", slimeRoundTrip.identical() ? IDENTICAL : "DIFFERS",
+          shardedForward(model, root.resolve("reference"), layout)));
     }
-    if (common.json) {
-      Output.json(Output.object("command", "demo", "models", rows));
-    } else {
-      printTable(rows);
-    }
-    boolean allIdentical = rows.stream().allMatch(row -> row.get("round_trip").equals("bit-identical")
-        && row.get("slime_round_trip").equals("bit-identical"));
-    boolean allMatch = rows.stream().allMatch(row -> (double) ((Map<?, ?>) row.get("forward")).get("max_abs_error")
-        <= LOGITS_TOLERANCE);
-    return allIdentical && allMatch ? 0 : 1;
+    Output.print(common, new CommandReport("demo", new DemoReport(rows)));
+    return rows.stream().allMatch(ModelResult::passed) ? 0 : 1;
   }
 
   /**
    * Imports {@code model} with {@code layout} into a scratch folder, runs the reference cases tensor-parallel from
    * the shards and returns the largest |logits − reference| over the cases, logits and MTP logits.
    */
-  static Map<String, Object> shardedForward(Path model, Path references, LayoutOptions layout) {
+  static ShardedForward shardedForward(Path model, Path references, LayoutOptions layout) {
     String name = model.getFileName().toString();
     String referenceName = name.replaceFirst("_(packed_)?bf16(_sharded)?$", "");
     String prefix = name.contains("bf16") ? "bf16w." : "";
@@ -124,12 +152,8 @@ public final class DemoCommand implements Callable<Integer> {
               reference.tensor(prefix + caseName + ".mtp.logits").toFloatArray()));
         }
       }
-      Map<String, Object> report = new LinkedHashMap<>();
-      report.put("cases", cases);
-      report.put("reference", referenceName + (prefix.isEmpty() ? " fp32" : " bf16 weights"));
-      report.put("max_abs_error", worst);
-      report.put("seconds", (System.nanoTime() - start) / 1e9);
-      return report;
+      return new ShardedForward(cases, referenceName + (prefix.isEmpty() ? " fp32" : " bf16 weights"), worst,
+          (System.nanoTime() - start) / 1e9);
     } finally {
       registration.delete();
     }
@@ -172,33 +196,5 @@ public final class DemoCommand implements Callable<Integer> {
       throw new UsageException("embedded fixtures not found at " + path.toAbsolutePath() + " (pass --fixtures DIR)");
     }
     return path;
-  }
-
-  @SuppressWarnings("unchecked")
-  private static void printTable(List<Map<String, Object>> rows) {
-    System.out.println("megabridge demo — embedded tiny Qwen3.5-VL checkpoints");
-    System.out.println();
-    for (Map<String, Object> row : rows) {
-      System.out.printf(Locale.ROOT, "%s: %s via %s, layers %s, %s tensors, %s, experts %s%n", row.get("model"),
-          row.get("architecture"), row.get("bridge"), row.get("layer_pattern"), row.get("tensors"),
-          ByteSizes.format((Long) row.get("bytes")), row.get("expert_layout"));
-      Map<String, Object> components = (Map<String, Object>) row.get("components");
-      components.forEach((component, counts) -> {
-        Map<String, Object> values = (Map<String, Object>) counts;
-        System.out.printf(Locale.ROOT, "    %-15s %5s tensors %12s%n", component, values.get("tensors"),
-            ByteSizes.format(((Number) values.get("bytes")).longValue()));
-      });
-    }
-    System.out.println();
-    System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %-18s  %s%n", "model", "layout", "ranks",
-        "HF → Megatron → HF", "same, slime schema", "TP forward from shards: max |Δlogits| vs transformers "
-            + "(text+image, logits+MTP)");
-    for (Map<String, Object> row : rows) {
-      Map<String, Object> forward = (Map<String, Object>) row.get("forward");
-      double error = (double) forward.get("max_abs_error");
-      System.out.printf(Locale.ROOT, "%-30s %-26s %6s  %-18s  %-18s  %.2e %s (%s)%n", row.get("model"),
-          row.get("layout"), row.get("ranks"), row.get("round_trip"), row.get("slime_round_trip"), error, error <= LOGITS_TOLERANCE ? "ok" : "EXCEEDS 2e-4",
-          forward.get("reference"));
-    }
   }
 }

@@ -8,12 +8,12 @@ import dev.megabridge.core.convert.HfExpertLayout;
 import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.convert.torchdist.TorchDistCheckpoint;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.quant.TensorParallelReport;
 import dev.megabridge.core.report.Report;
+import dev.megabridge.core.report.TimedReport;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -111,15 +111,21 @@ public final class ExportCommand implements Callable<Integer> {
   /** The report, then (with --check-tp) the TP check of what was written, in one JSON object with --json. */
   private Integer finish(String form, Report summary, double seconds) {
     String note = quantize.blocks().map(blocks -> " (blockwise FP8, " + blocks + ")").orElse("");
+    TimedReport report = new TimedReport("export", form, summary, seconds, note);
     if (!common.json) {
-      Output.report(common, "export", form, summary, seconds, note);
+      Output.print(common, report);
     }
-    List<Map<String, Object>> tpReport = tpCheck.requested() ? tpCheck.check(output, common.json) : null;
+    TensorParallelReport tpReport = tpCheck.requested() ? tpCheck.check(output) : null;
     if (common.json) {
-      Output.report(common, "export", form, summary, seconds, note,
-          "quantize", quantize.blocks().map(Object::toString).orElse(null), "tp_check", tpReport);
+      Output.print(common, report.withExtra(new Checks(quantize.blocks().map(Object::toString).orElse(null),
+          tpReport)));
+    } else if (tpReport != null) {
+      Output.print(common, tpReport);
     }
     tpCheck.enforce(tpReport);
     return 0;
   }
+
+  /** The JSON report's keys after {@code seconds}: the FP8 block size, the TP check (each null when not asked). */
+  record Checks(String quantize, TensorParallelReport tpCheck) {}
 }

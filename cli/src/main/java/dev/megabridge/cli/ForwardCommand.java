@@ -1,18 +1,12 @@
 package dev.megabridge.cli;
 
-import dev.megabridge.core.convert.ShardsManifest;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.OutputDirectory;
+import dev.megabridge.core.report.CommandReport;
 import dev.megabridge.runtime.qwen35.ForwardFiles;
-import dev.megabridge.runtime.qwen35.ForwardResult;
-import dev.megabridge.runtime.qwen35.Qwen35Model;
-import dev.megabridge.runtime.qwen35.RuntimeOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -63,32 +57,8 @@ public final class ForwardCommand implements Callable<Integer> {
     if (Files.exists(out) && !overwrite) {
       throw new UsageException(out + " already exists (pass --overwrite to replace it)");
     }
-    RuntimeOptions options = threads.runtimeOptions();
-    long start = System.nanoTime();
-    ForwardResult result;
-    int vocabulary;
-    String origin;
-    try (Qwen35Model loaded = Qwen35Model.load(model, hfConfig.folder(), options)) {
-      vocabulary = loaded.vocabularySize();
-      origin = loaded.origin();
-      result = ForwardFiles.run(loaded, inputs, out, overwrite);
-    }
-    double seconds = (System.nanoTime() - start) / 1e9;
-    Map<String, Object> report = new LinkedHashMap<>();
-    report.put("command", "forward");
-    report.put("model", model.toAbsolutePath().normalize().toString());
-    report.put("source", origin);
-    report.put("tokens", result.logits().rows());
-    report.put("vocabulary", vocabulary);
-    report.put("mtp_logits", result.mtpLogits().isPresent());
-    report.put("output", out.toAbsolutePath().normalize().toString());
-    report.put("seconds", seconds);
-    if (common.json) {
-      Output.json(report);
-    } else {
-      System.out.printf(Locale.ROOT, "forward (%s): %d tokens × %d logits%s → %s in %.2f s%n", report.get("source"),
-          result.logits().rows(), vocabulary, result.mtpLogits().isPresent() ? " + MTP logits" : "", out, seconds);
-    }
+    Output.print(common, new CommandReport("forward", ForwardFiles.run(model, hfConfig.folder(), inputs, out,
+        threads.runtimeOptions(), overwrite)));
     return 0;
   }
 }

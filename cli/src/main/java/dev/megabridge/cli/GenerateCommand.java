@@ -2,6 +2,8 @@ package dev.megabridge.cli;
 
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.qwen35.Qwen35Config;
+import dev.megabridge.core.report.CommandReport;
+import dev.megabridge.runtime.qwen35.GenerationReport;
 import dev.megabridge.runtime.qwen35.GenerationResult;
 import dev.megabridge.runtime.qwen35.GridThw;
 import dev.megabridge.runtime.qwen35.ImageInput;
@@ -13,10 +15,7 @@ import dev.megabridge.runtime.qwen35.Sampling;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -110,13 +109,12 @@ public final class GenerateCommand implements Callable<Integer> {
     Optional<Path> config = hfConfig.folder();
     Set<Long> stops = stopIds == null ? Set.of() : Arrays.stream(stopIds).boxed().collect(Collectors.toSet());
     Sampling sampling = new Sampling(temperature, topP, seed, stops);
-    GenerationResult result;
-    String origin;
-    long[] prompt;
+    GenerationReport report;
     Optional<BpeTokenizer> tokenizer = Optional.empty();
     try (Qwen35Model loaded = Qwen35Model.load(model, config, threads.runtimeOptions())) {
       Path small = Qwen35Model.smallFilesDirectory(model, config);
       Optional<ImageInput> pixels = Optional.empty();
+      long[] prompt;
       int merge = loaded.config().vision().map(Qwen35Config.VisionConfig::spatialMergeSize).orElse(2);
       if (image != null) {
         pixels = Optional.of(ImagePreprocessor.load(small).process(image));
@@ -132,28 +130,11 @@ public final class GenerateCommand implements Callable<Integer> {
             ? expandImagePlaceholder(promptIds, loaded.config().imageTokenId(), features(pixels.get(), merge))
             : promptIds;
       }
-      result = loaded.generate(prompt, pixels, maxNewTokens, sampling);
-      origin = loaded.origin();
+      GenerationResult result = loaded.generate(prompt, pixels, maxNewTokens, sampling);
+      report = GenerationReport.of(loaded.origin(), prompt.length, result,
+          tokenizer.flatMap(bpe -> decoded(bpe, result.tokens())));
     }
-    Optional<String> text = tokenizer.flatMap(bpe -> decoded(bpe, result.tokens()));
-    Map<String, Object> report = new LinkedHashMap<>();
-    report.put("command", "generate");
-    report.put("source", origin);
-    report.put("prompt_tokens", prompt.length);
-    report.put("tokens", result.tokens());
-    text.ifPresent(decodedText -> report.put("text", decodedText));
-    report.put("prefill_tokens_per_second", result.prefillTokensPerSecond());
-    report.put("decode_tokens_per_second", result.decodeTokensPerSecond());
-    report.put("seconds", (result.prefillNanos() + result.decodeNanos()) / 1e9);
-    if (common.json) {
-      Output.json(report);
-    } else {
-      System.out.println(Arrays.stream(result.tokens()).mapToObj(Long::toString).collect(Collectors.joining(",")));
-      text.ifPresent(System.out::println);
-      System.out.printf(Locale.ROOT, "%d prompt tokens, %d generated (%s): prefill %.1f tokens/s, decode %.2f tokens/s%n",
-          prompt.length, result.tokens().length, report.get("source"), result.prefillTokensPerSecond(),
-          result.decodeTokensPerSecond());
-    }
+    Output.print(common, new CommandReport("generate", report));
     return 0;
   }
 

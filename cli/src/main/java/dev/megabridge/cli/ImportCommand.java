@@ -4,6 +4,7 @@ import dev.megabridge.core.convert.CheckpointSource;
 import dev.megabridge.core.convert.Importer;
 import dev.megabridge.core.convert.torchdist.TorchDistImporter;
 import dev.megabridge.core.error.UsageException;
+import dev.megabridge.core.report.TimedReport;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
@@ -63,7 +64,7 @@ public final class ImportCommand implements Callable<Integer> {
         parseRanks(ranks), overwrite, threads.rankFiles(), dtypes.policy()),
         AutoBridge.discover(), ConsoleProgress.create(common));
     double seconds = (System.nanoTime() - start) / 1e9;
-    Output.report(common, "import", null, summary, seconds, "");
+    Output.print(common, new TimedReport("import", null, summary, seconds, ""));
     return 0;
   }
 
@@ -79,7 +80,7 @@ public final class ImportCommand implements Callable<Integer> {
           layout.bridgeOptions(), overwrite, threads.distcpFiles(), commonState.forTorchDist()), autoBridge,
           ConsoleProgress.create(common));
     }
-    Output.report(common, "import", "torch_dist", summary, (System.nanoTime() - start) / 1e9, "");
+    Output.print(common, new TimedReport("import", "torch_dist", summary, (System.nanoTime() - start) / 1e9, ""));
     return 0;
   }
 

@@ -6,8 +6,6 @@ import dev.megabridge.core.io.TemporaryFolders;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -77,12 +75,12 @@ public final class Main implements Runnable {
 
   /** With {@code --json}, a failure is also a JSON object on stdout: {@code {"error": ..., "exit_code": ...}}. */
   private static void printJsonError(String message, int exitCode) {
-    Map<String, Object> error = new LinkedHashMap<>();
-    error.put("error", message);
-    error.put("exit_code", exitCode);
-    Output.json(error);
+    Output.json(new JsonError(message, exitCode));
     System.out.flush();
   }
+
+  /** The JSON object of a failure. */
+  record JsonError(String error, int exitCode) {}
 
   /** What a failed command reports: its one-line message (stderr, and the JSON error object) and exit code. */
   record Failure(String message, int exitCode) {}

@@ -1,16 +1,8 @@
 package dev.megabridge.cli;
 
-import dev.megabridge.core.report.Report;
-import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.SerializerProvider;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.databind.module.SimpleModule;
-import com.fasterxml.jackson.databind.ser.std.StdSerializer;
-import dev.megabridge.core.error.InternalException;
+import dev.megabridge.core.report.Report;
+import dev.megabridge.core.report.ReportJson;
 import dev.megabridge.core.error.UsageException;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
@@ -18,69 +10,32 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Collection;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.StringJoiner;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Shared printing and argument helpers. */
 final class Output {
-  /**
-   * The mapper of every {@code --json} summary: snake_case names for record components (map keys are written as
-   * given, already snake_case), paths as plain absolute path strings instead of Jackson's default {@code file://}
-   * URIs.
-   */
-  static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
-      .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-      .addModule(new SimpleModule("megabridge-paths").addSerializer(Path.class, new PathSerializer()))
-      .build();
+  /** The mapper of every {@code --json} report (and of the JSON files the CLI reads in tests). */
+  static final ObjectMapper JSON = ReportJson.MAPPER;
   private static final Pattern SIZE = Pattern.compile("(?i)^\\s*(\\d+(?:\\.\\d+)?)\\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)?\\s*$");
 
   private Output() {}
 
   static void json(Object value) {
-    try {
-      System.out.println(JSON.writeValueAsString(value));
-    } catch (JsonProcessingException e) {
-      throw new InternalException("cannot write JSON: " + e.getMessage(), e);
-    }
+    System.out.println(ReportJson.write(value));
   }
 
   /**
-   * Prints what a command did, the one way every conversion command does: its report's line with the elapsed time
-   * and {@code note} (e.g. the FP8 block size; may be empty), or with {@code --json} one object with the keys
-   * {@code command}, {@code format} (the form read or written, when the command has several; null: none),
-   * {@code summary} (the report's components), {@code seconds}, then the {@code extra} key, value pairs.
+   * Prints what a command did, the one way every command does: with {@code --json} its report as one JSON object,
+   * otherwise the report's {@link Report#describe() lines}.
    */
-  static void report(CommonOptions common, String command, String format, Report summary, double seconds, String note,
-      Object... extra) {
+  static void print(CommonOptions common, Report report) {
     if (common.json) {
-      Map<String, Object> object = object("command", command);
-      if (format != null) {
-        object.put("format", format);
-      }
-      object.putAll(object("summary", summary, "seconds", seconds));
-      object.putAll(object(extra));
-      json(object);
+      json(report);
     } else {
-      System.out.printf(Locale.ROOT, "%s in %.2f s%s%n", summary.describe(), seconds, note);
+      System.out.println(report.describe());
     }
-  }
-
-  /** A JSON object with the given keys in the given order: {@code object("command", "import", "seconds", 1.5)}. */
-  static Map<String, Object> object(Object... keysAndValues) {
-    if (keysAndValues.length % 2 != 0) {
-      throw new InternalException("object() needs key, value pairs, got " + keysAndValues.length + " arguments");
-    }
-    Map<String, Object> object = new LinkedHashMap<>();
-    for (int at = 0; at < keysAndValues.length; at += 2) {
-      object.put((String) keysAndValues[at], keysAndValues[at + 1]);
-    }
-    return object;
   }
 
   /** Parses sizes like {@code 5GB} (10^9), {@code 512MiB} (2^20), {@code 1000}. */
@@ -108,18 +63,6 @@ final class Output {
       throw new UsageException(option + ": size must be positive, got '" + text + "'");
     }
     return bytes;
-  }
-
-  /** A path as a JSON string: the absolute, normalized path (never a URI). */
-  private static final class PathSerializer extends StdSerializer<Path> {
-    PathSerializer() {
-      super(Path.class);
-    }
-
-    @Override
-    public void serialize(Path path, JsonGenerator generator, SerializerProvider provider) throws IOException {
-      generator.writeString(path.toAbsolutePath().normalize().toString());
-    }
   }
 
   /**
@@ -171,27 +114,6 @@ final class Output {
       throw new UsageException("missing output (positional OUT, or " + option + " OUT)");
     }
     return positional != null ? positional : alias;
-  }
-
-  /** Rank indices the way {@code --ranks} takes them: sorted, runs of three or more as ranges, e.g. {@code 0-3,8}. */
-  static String rankList(Collection<Integer> indices) {
-    List<Integer> sorted = indices.stream().sorted().distinct().toList();
-    StringJoiner out = new StringJoiner(",");
-    for (int start = 0; start < sorted.size(); ) {
-      int end = start;
-      while (end + 1 < sorted.size() && sorted.get(end + 1) == sorted.get(end) + 1) {
-        end++;
-      }
-      if (end - start >= 2) {
-        out.add(sorted.get(start) + "-" + sorted.get(end));
-      } else {
-        for (int at = start; at <= end; at++) {
-          out.add(sorted.get(at).toString());
-        }
-      }
-      start = end + 1;
-    }
-    return out.toString();
   }
 
   /** {@code bytes} as a number in the unit {@link #bytes} picks for {@code scale}, without the unit: "3.01" of MiB. */

@@ -1,14 +1,17 @@
 package dev.megabridge.cli;
 
+import com.fasterxml.jackson.annotation.JsonValue;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.parallel.ParallelLayout;
+import dev.megabridge.core.report.CommandReport;
+import dev.megabridge.core.report.Report;
+import dev.megabridge.core.report.ReportJson;
 import dev.megabridge.core.spi.AutoBridge;
 import dev.megabridge.core.spi.BridgeModel;
 import dev.megabridge.core.spi.BridgeOptions;
 import dev.megabridge.core.spi.BridgeOptions.Schema;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -45,27 +48,18 @@ public final class ProviderCommand implements Callable<Integer> {
     BridgeOptions options = layout.bridgeOptions();
     Choices.ProviderFormat chosen = chosenFormat(options.schema());
     BridgeModel model = AutoBridge.discover().fromHfPretrained(directory, options);
-    LinkedHashMap<String, Object> provider = model.provider();
+    Map<String, Object> provider = model.provider();
     List<String> arguments = new ArrayList<>(model.megatronArgs());
     if (!layout.isDefault()) {
       ParallelLayout parallel = layout.layout();
       // Fails with the dimension the layout does not divide, or the stage the layers do not fit.
       model.validateLayout(parallel);
       model.megatronParams(parallel);
-      provider.putAll(parallelFields(parallel));
-      arguments.addAll(parallelArguments(parallel));
+      provider.putAll(parallel.providerFields());
+      arguments.addAll(parallel.megatronArguments());
     }
-    if (chosen == Choices.ProviderFormat.JSON) {
-      Output.json(provider);
-    } else if (common.json) {
-      Map<String, Object> report = new LinkedHashMap<>();
-      report.put("command", "provider");
-      report.put("format", chosen.spelling);
-      report.put("arguments", arguments);
-      Output.json(report);
-    } else {
-      System.out.println(String.join(" ", arguments));
-    }
+    Output.print(common, chosen == Choices.ProviderFormat.JSON ? new Provider(provider)
+        : new CommandReport("provider", new MegatronArguments(chosen.spelling, arguments)));
     return 0;
   }
 
@@ -86,32 +80,19 @@ public final class ProviderCommand implements Callable<Integer> {
     return format;
   }
 
-  /** The provider's parallelism fields (Megatron-core TransformerConfig names). */
-  static Map<String, Object> parallelFields(ParallelLayout layout) {
-    Map<String, Object> fields = new LinkedHashMap<>();
-    fields.put("tensor_model_parallel_size", layout.tp());
-    fields.put("pipeline_model_parallel_size", layout.pp());
-    fields.put("virtual_pipeline_model_parallel_size", layout.vpp() > 1 ? layout.vpp() : null);
-    fields.put("expert_model_parallel_size", layout.ep());
-    fields.put("expert_tensor_parallel_size", layout.etp());
-    layout.firstStageLayers().ifPresent(layers -> fields.put("num_layers_in_first_pipeline_stage", layers));
-    layout.lastStageLayers().ifPresent(layers -> fields.put("num_layers_in_last_pipeline_stage", layers));
-    return fields;
+  /** The Megatron model provider: its fields are the JSON object, and JSON is also its text form. */
+  record Provider(@JsonValue Map<String, Object> fields) implements Report {
+    @Override
+    public String describe() {
+      return ReportJson.write(fields);
+    }
   }
 
-  /** The Megatron-LM arguments of the same layout. */
-  static List<String> parallelArguments(ParallelLayout layout) {
-    List<String> arguments = new ArrayList<>(List.of("--tensor-model-parallel-size", Integer.toString(layout.tp()),
-        "--pipeline-model-parallel-size", Integer.toString(layout.pp())));
-    if (layout.vpp() > 1) {
-      arguments.addAll(List.of("--num-virtual-stages-per-pipeline-rank", Integer.toString(layout.vpp())));
+  /** Megatron-LM's command-line arguments for the model; the text form is the command line. */
+  record MegatronArguments(String format, List<String> arguments) implements Report {
+    @Override
+    public String describe() {
+      return String.join(" ", arguments);
     }
-    arguments.addAll(List.of("--expert-model-parallel-size", Integer.toString(layout.ep()),
-        "--expert-tensor-parallel-size", Integer.toString(layout.etp())));
-    layout.firstStageLayers().ifPresent(layers -> arguments.addAll(List.of("--decoder-first-pipeline-num-layers",
-        Integer.toString(layers))));
-    layout.lastStageLayers().ifPresent(layers -> arguments.addAll(List.of("--decoder-last-pipeline-num-layers",
-        Integer.toString(layers))));
-    return arguments;
   }
 }

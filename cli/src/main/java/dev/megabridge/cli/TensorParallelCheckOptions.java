@@ -3,14 +3,10 @@ package dev.megabridge.cli;
 import dev.megabridge.core.error.CheckpointFormatException;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.quant.Fp8TensorParallelCheck;
-import dev.megabridge.core.quant.Fp8TensorParallelCheck.Blocker;
-import dev.megabridge.core.quant.Fp8TensorParallelCheck.Verdict;
+import dev.megabridge.core.quant.TensorParallelReport;
 import dev.megabridge.core.spi.AutoBridge;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Option;
 
@@ -37,8 +33,8 @@ public final class TensorParallelCheckOptions {
     return sizes != null;
   }
 
-  /** Checks {@code folder}, prints the verdicts (unless JSON) and returns them for the JSON report. */
-  List<Map<String, Object>> check(Path folder, boolean json) {
+  /** Checks {@code folder}: the verdict per size. */
+  TensorParallelReport check(Path folder) {
     for (int size : sizes) {
       if (size < 1) {
         throw new UsageException("--check-tp sizes must be positive, got " + size);
@@ -47,39 +43,15 @@ public final class TensorParallelCheckOptions {
     if (expertTensorParallel != null && expertTensorParallel < 1) {
       throw new UsageException("--expert-tp must be positive, got " + expertTensorParallel);
     }
-    List<Verdict> verdicts = Fp8TensorParallelCheck.checkFolder(folder, AutoBridge.discover(), sizes,
-        size -> expertTensorParallel == null ? size : expertTensorParallel, LISTED_BLOCKERS);
-    List<Map<String, Object>> report = new ArrayList<>();
-    for (Verdict verdict : verdicts) {
-      report.add(Output.object("tp", verdict.tensorParallelSize(), "loads", verdict.loads(),
-          "blocking_weights", verdict.blockerCount(), "first_blocking", verdict.blockers().stream()
-              .map(blocker -> Output.object("name", blocker.name(), "shape", blocker.shape().toList(),
-                  "axis", blocker.axis().name().toLowerCase(Locale.ROOT), "reason", blocker.reason()))
-              .toList()));
-      if (!json) {
-        System.out.println(verdict.loads() ? "TP " + verdict.tensorParallelSize() + ": loads"
-            : "TP " + verdict.tensorParallelSize() + ": does not load (" + verdict.blockerCount() + " weights cut "
-                + "through blocks), e.g. " + verdict.blockers().stream().map(TensorParallelCheckOptions::describe)
-                .collect(Collectors.joining("; ")));
-      }
-    }
-    if (!json) {
-      System.out.println("loads at TP " + verdicts.stream().filter(Verdict::loads)
-          .map(verdict -> String.valueOf(verdict.tensorParallelSize())).collect(Collectors.joining(", ")));
-    }
-    return report;
+    return TensorParallelReport.of(Fp8TensorParallelCheck.checkFolder(folder, AutoBridge.discover(), sizes,
+        size -> expertTensorParallel == null ? size : expertTensorParallel, LISTED_BLOCKERS));
   }
 
   /** With {@code --strict}, a report (null when no check ran) with a size that does not load is a failure. */
-  void enforce(List<Map<String, Object>> report) {
-    if (strict && report != null && report.stream().anyMatch(verdict -> !(Boolean) verdict.get("loads"))) {
+  void enforce(TensorParallelReport report) {
+    if (strict && report != null && !report.notLoading().isEmpty()) {
       throw new CheckpointFormatException("--strict: the FP8 folder does not load at TP "
-          + report.stream().filter(verdict -> !(Boolean) verdict.get("loads")).map(verdict -> verdict.get("tp")
-              .toString()).collect(Collectors.joining(", ")));
+          + report.notLoading().stream().map(String::valueOf).collect(Collectors.joining(", ")));
     }
-  }
-
-  private static String describe(Blocker blocker) {
-    return blocker.name() + " " + blocker.shape() + " (" + blocker.reason() + ")";
   }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.megabridge.bench.SyntheticCheckpoint;
 import dev.megabridge.cli.CliTest.Run;
 import dev.megabridge.core.config.HfConfig;
+import dev.megabridge.core.convert.RoundTrip;
 import dev.megabridge.core.io.TemporaryFolders;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -157,10 +158,10 @@ class InterruptedRunTest {
     Path work = Files.createDirectory(temp.resolve("work"));
     Process finished = new ProcessBuilder("true").start();
     finished.waitFor();
-    Path stale = Files.createDirectory(work.resolve(RoundTripCommand.SCRATCH_PREFIX + "killed"));
+    Path stale = Files.createDirectory(work.resolve(RoundTrip.SCRATCH_PREFIX + "killed"));
     Files.writeString(stale.resolve(TemporaryFolders.OWNER_FILE), "pid=" + finished.pid() + "\nstart_epoch_ms=\nhost="
         + TemporaryFolders.Owner.current().host() + "\n");
-    Path unowned = Files.createDirectory(work.resolve(RoundTripCommand.SCRATCH_PREFIX + "unowned"));
+    Path unowned = Files.createDirectory(work.resolve(RoundTrip.SCRATCH_PREFIX + "unowned"));
     Run roundTrip = run("roundtrip", fixture("qwen35_dense_vl").toString(), "--work", work.toString(), "--quiet");
     assertThat(roundTrip.exitCode()).as(roundTrip.err()).isZero();
     assertThat(roundTrip.err()).contains("removed stale temporary folder " + stale)

@@ -6,10 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.megabridge.cli.CliTest.Run;
-import java.io.ByteArrayOutputStream;
+import dev.megabridge.core.report.RankList;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -24,11 +22,11 @@ class ReadableOutputTest {
 
   @Test
   void rankListsAreWrittenTheWayRanksTakesThem() {
-    assertThat(Output.rankList(List.of(0, 1, 2, 3, 8))).isEqualTo("0-3,8");
-    assertThat(Output.rankList(List.of(5, 1, 0))).isEqualTo("0,1,5");
-    assertThat(Output.rankList(List.of(2, 3, 4, 6, 7, 8, 9))).isEqualTo("2-4,6-9");
-    assertThat(Output.rankList(List.of())).isEmpty();
-    assertThat(ImportCommand.parseRanks(Output.rankList(List.of(0, 1, 2, 3, 8, 10, 11))).orElseThrow())
+    assertThat(RankList.format(List.of(0, 1, 2, 3, 8))).isEqualTo("0-3,8");
+    assertThat(RankList.format(List.of(5, 1, 0))).isEqualTo("0,1,5");
+    assertThat(RankList.format(List.of(2, 3, 4, 6, 7, 8, 9))).isEqualTo("2-4,6-9");
+    assertThat(RankList.format(List.of())).isEmpty();
+    assertThat(ImportCommand.parseRanks(RankList.format(List.of(0, 1, 2, 3, 8, 10, 11))).orElseThrow())
         .containsExactly(0, 1, 2, 3, 8, 10, 11);
   }
 
@@ -61,25 +59,6 @@ class ReadableOutputTest {
     assertThat(run.exitCode()).as(run.err()).isZero();
     assertThat(run.out()).containsPattern("import_seconds: \\d+\\.\\d\\d s\n").containsPattern(
         "export_seconds: \\d+\\.\\d\\d s\n").contains("differences: none");
-  }
-
-  @Test
-  void printedReportsRoundDurationsAndFractions() {
-    PrintStream original = System.out;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-      InspectCommand.print(Output.object("import_seconds", 3.0123456, "median_import_over_copy", 0.79123456,
-          "rounds", 3, "bytes", 5L << 20), "  ");
-    } finally {
-      System.setOut(original);
-    }
-    assertThat(captured.toString(StandardCharsets.UTF_8)).isEqualTo("""
-          import_seconds: 3.01 s
-          median_import_over_copy: 0.791
-          rounds: 3
-          bytes: 5.00 MiB (5242880)
-        """);
   }
 
   @Test

@@ -2,7 +2,9 @@ package dev.megabridge.core.parallel;
 
 import dev.megabridge.core.error.LayoutException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -193,5 +195,34 @@ public record ParallelLayout(int tp, int pp, int vpp, int ep, int etp, Optional<
     return "tp" + tp + "-pp" + pp + "-vpp" + vpp + "-ep" + ep + "-etp" + etp
         + firstStageLayers.map(layers -> "-first" + layers).orElse("")
         + lastStageLayers.map(layers -> "-last" + layers).orElse("");
+  }
+
+  /** This layout as Megatron model provider fields (Megatron-core TransformerConfig names), in provider order. */
+  public Map<String, Object> providerFields() {
+    Map<String, Object> fields = new LinkedHashMap<>();
+    fields.put("tensor_model_parallel_size", tp);
+    fields.put("pipeline_model_parallel_size", pp);
+    fields.put("virtual_pipeline_model_parallel_size", vpp > 1 ? vpp : null);
+    fields.put("expert_model_parallel_size", ep);
+    fields.put("expert_tensor_parallel_size", etp);
+    firstStageLayers.ifPresent(layers -> fields.put("num_layers_in_first_pipeline_stage", layers));
+    lastStageLayers.ifPresent(layers -> fields.put("num_layers_in_last_pipeline_stage", layers));
+    return fields;
+  }
+
+  /** This layout as Megatron-LM command-line arguments. */
+  public List<String> megatronArguments() {
+    List<String> arguments = new ArrayList<>(List.of("--tensor-model-parallel-size", Integer.toString(tp),
+        "--pipeline-model-parallel-size", Integer.toString(pp)));
+    if (vpp > 1) {
+      arguments.addAll(List.of("--num-virtual-stages-per-pipeline-rank", Integer.toString(vpp)));
+    }
+    arguments.addAll(List.of("--expert-model-parallel-size", Integer.toString(ep), "--expert-tensor-parallel-size",
+        Integer.toString(etp)));
+    firstStageLayers.ifPresent(layers -> arguments.addAll(List.of("--decoder-first-pipeline-num-layers",
+        Integer.toString(layers))));
+    lastStageLayers.ifPresent(layers -> arguments.addAll(List.of("--decoder-last-pipeline-num-layers",
+        Integer.toString(layers))));
+    return arguments;
   }
 }

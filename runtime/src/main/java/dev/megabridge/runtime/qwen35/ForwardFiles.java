@@ -3,6 +3,7 @@ package dev.megabridge.runtime.qwen35;
 import dev.megabridge.core.error.UsageException;
 import dev.megabridge.core.io.safetensors.SafetensorsCheckpoint;
 import dev.megabridge.core.io.safetensors.SafetensorsWriter;
+import dev.megabridge.core.report.Report;
 import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
 import dev.megabridge.core.tensor.Tensor;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -88,11 +90,28 @@ public final class ForwardFiles {
     return result;
   }
 
-  /** Loads {@code modelDirectory} (HF or Megatron shards) and runs {@link #run(Qwen35Model, Path, Path, boolean)}. */
-  public static ForwardResult run(Path modelDirectory, Path input, Path output, RuntimeOptions options,
-      boolean overwrite) {
-    try (Qwen35Model model = Qwen35Model.load(modelDirectory, options)) {
-      return run(model, input, output, overwrite);
+  /** What a forward run from files did: the model folder, how it was loaded, the logits' size, the output file. */
+  public record Summary(Path model, String source, int tokens, int vocabulary, boolean mtpLogits, Path output,
+      double seconds) implements Report {
+
+    @Override
+    public String describe() {
+      return String.format(Locale.ROOT, "forward (%s): %d tokens × %d logits%s → %s in %.2f s", source, tokens,
+          vocabulary, mtpLogits ? " + MTP logits" : "", output, seconds);
+    }
+  }
+
+  /**
+   * Loads {@code modelDirectory} (HF folder, Megatron shards or torch_dist; {@code hfConfig} for a torch_dist
+   * checkpoint megabridge did not write) and runs {@link #run(Qwen35Model, Path, Path, boolean)}, timed from the load.
+   */
+  public static Summary run(Path modelDirectory, Optional<Path> hfConfig, Path input, Path output,
+      RuntimeOptions options, boolean overwrite) {
+    long start = System.nanoTime();
+    try (Qwen35Model model = Qwen35Model.load(modelDirectory, hfConfig, options)) {
+      ForwardResult result = run(model, input, output, overwrite);
+      return new Summary(modelDirectory, model.origin(), result.logits().rows(), model.vocabularySize(),
+          result.mtpLogits().isPresent(), output, (System.nanoTime() - start) / 1e9);
     }
   }
 

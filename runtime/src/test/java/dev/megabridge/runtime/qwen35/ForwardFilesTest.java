@@ -8,6 +8,7 @@ import dev.megabridge.core.tensor.Shape;
 import dev.megabridge.core.tensor.StridedTensor;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,7 +24,7 @@ class ForwardFilesTest {
         new SafetensorsWriter.Entry("pixel_values", reference.tensor("image.pixel_values")),
         new SafetensorsWriter.Entry("image_grid_thw", reference.tensor("image.image_grid_thw"))), bytes -> {});
     Path output = directory.resolve("output.safetensors");
-    ForwardFiles.run(Fixtures.model("qwen35_moe_vl_packed_bf16"), input, output,
+    ForwardFiles.run(Fixtures.model("qwen35_moe_vl_packed_bf16"), Optional.empty(), input, output,
         RuntimeOptions.defaults().withThreads(2), false);
 
     try (SafetensorsCheckpoint written = SafetensorsCheckpoint.openFiles(directory, List.of(output))) {
