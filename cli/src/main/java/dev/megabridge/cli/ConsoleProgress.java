@@ -64,7 +64,7 @@ final class ConsoleProgress implements Progress {
     double fraction = total <= 0 ? 0 : Math.min(1, Math.max(0, (double) done / total));
     int percent = (int) Math.floor(fraction * 100);
     StringBuilder tail = new StringBuilder();
-    tail.append(' ').append(Output.bytesOf(done, total)).append('/').append(ByteSizes.format(total));
+    tail.append(' ').append(ByteSizes.numberIn(done, total)).append('/').append(ByteSizes.format(total));
     double seconds = elapsed.toNanos() / 1e9;
     boolean rateKnown = done > 0 && elapsed.compareTo(RATE_AFTER) >= 0;
     if (rateKnown) {

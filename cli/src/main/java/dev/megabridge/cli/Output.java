@@ -115,18 +115,4 @@ final class Output {
     }
     return positional != null ? positional : alias;
   }
-
-  /** {@code bytes} as a number in the unit {@link #bytes} picks for {@code scale}, without the unit: "3.01" of MiB. */
-  static String bytesOf(long bytes, long scale) {
-    if (scale >= 1L << 30) {
-      return String.format(Locale.ROOT, "%.2f", bytes / (double) (1L << 30));
-    }
-    if (scale >= 1L << 20) {
-      return String.format(Locale.ROOT, "%.2f", bytes / (double) (1L << 20));
-    }
-    if (scale >= 1L << 10) {
-      return String.format(Locale.ROOT, "%.1f", bytes / 1024.0);
-    }
-    return Long.toString(bytes);
-  }
 }
